@@ -1,0 +1,182 @@
+//! Options of a log and their validation.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::segment::format::{FOOTER_LEN, HEADER_LEN, RECORD_HEADER_LEN};
+
+/// When appended records are made durable (written and `fdatasync`ed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlushPolicy {
+    /// `append` returns only after its record is on stable storage. Concurrent appenders
+    /// share `fdatasync` calls (group commit).
+    Sync,
+    /// `append` returns at once; a background worker writes and syncs as fast as it can.
+    Async,
+    /// Sync in the background once this many records are waiting.
+    Batched { records: u32 },
+    /// Sync in the background on a timer, whether or not more appends arrive.
+    Periodic { interval: Duration },
+    /// Whichever of `Batched` and `Periodic` comes first.
+    BatchedOrPeriodic { records: u32, interval: Duration },
+}
+
+/// Which records readers (cursors, `read`) may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    /// Records are visible once fully written to the file (the page cache), possibly
+    /// before they are durable. A crash may take back a visible record that was never
+    /// synced.
+    Written,
+    /// Records are visible only once durable.
+    Durable,
+}
+
+/// Options for [`crate::Log::open`]. The log copies them; later changes have no effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Size of each segment file in bytes (pre-allocated).
+    pub segment_size: u64,
+    /// Largest payload accepted by `append`, in bytes.
+    pub max_record_size: u64,
+    /// Durability policy.
+    pub flush: FlushPolicy,
+    /// Create the next segment in the background once the active one is this full
+    /// (percent, 1..=100). 0 disables background pre-allocation: the next segment is
+    /// created when the active one rolls.
+    pub preallocate_at_percent: u8,
+    /// Reader visibility.
+    pub visibility: Visibility,
+}
+
+pub const MIN_SEGMENT_SIZE: u64 = 4096;
+/// Offsets inside a segment are kept as `u32`.
+pub const MAX_SEGMENT_SIZE: u64 = u32::MAX as u64 + 1 - 4096;
+pub const DEFAULT_SEGMENT_SIZE: u64 = 64 << 20;
+pub const DEFAULT_MAX_RECORD_SIZE: u64 = 16 << 20;
+pub const DEFAULT_PREALLOCATE_AT_PERCENT: u8 = 50;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            segment_size: DEFAULT_SEGMENT_SIZE,
+            max_record_size: DEFAULT_MAX_RECORD_SIZE,
+            flush: FlushPolicy::Sync,
+            preallocate_at_percent: DEFAULT_PREALLOCATE_AT_PERCENT,
+            visibility: Visibility::Written,
+        }
+    }
+}
+
+impl Options {
+    /// Checks every field and their combination; `Log::open` calls it.
+    pub fn validate(&self) -> Result<()> {
+        if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&self.segment_size) {
+            return Err(Error::InvalidArgument(format!(
+                "segment_size {} is outside {MIN_SEGMENT_SIZE}..={MAX_SEGMENT_SIZE}",
+                self.segment_size
+            )));
+        }
+        let overhead = HEADER_LEN + FOOTER_LEN + RECORD_HEADER_LEN;
+        let room = self.segment_size - overhead;
+        if self.max_record_size > room {
+            return Err(Error::InvalidArgument(format!(
+                "max_record_size {} does not fit in a segment of {} bytes (at most {room})",
+                self.max_record_size, self.segment_size
+            )));
+        }
+        if self.preallocate_at_percent > 100 {
+            return Err(Error::InvalidArgument(format!(
+                "preallocate_at_percent {} is above 100",
+                self.preallocate_at_percent
+            )));
+        }
+        self.flush.validate()
+    }
+}
+
+impl FlushPolicy {
+    pub(crate) fn validate(&self) -> Result<()> {
+        let bad = |what: &str| Err(Error::InvalidArgument(format!("flush policy: {what}")));
+        match *self {
+            FlushPolicy::Sync | FlushPolicy::Async => Ok(()),
+            FlushPolicy::Batched { records: 0 } => bad("batch size must be at least 1"),
+            FlushPolicy::Batched { .. } => Ok(()),
+            FlushPolicy::Periodic { interval } if interval.is_zero() => {
+                bad("interval must be at least 1 ms")
+            }
+            FlushPolicy::Periodic { .. } => Ok(()),
+            FlushPolicy::BatchedOrPeriodic { records, interval } => {
+                if records == 0 {
+                    bad("batch size must be at least 1")
+                } else if interval.is_zero() {
+                    bad("interval must be at least 1 ms")
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Records that may wait before a background sync is due (`None`: no count trigger).
+    pub(crate) fn batch_records(&self) -> Option<u64> {
+        match *self {
+            FlushPolicy::Batched { records } | FlushPolicy::BatchedOrPeriodic { records, .. } => {
+                Some(u64::from(records))
+            }
+            FlushPolicy::Async => Some(1),
+            _ => None,
+        }
+    }
+
+    /// Timer period of background syncs (`None`: no timer).
+    pub(crate) fn interval(&self) -> Option<Duration> {
+        match *self {
+            FlushPolicy::Periodic { interval }
+            | FlushPolicy::BatchedOrPeriodic { interval, .. } => Some(interval),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Options::default().validate().unwrap();
+    }
+
+    #[test]
+    fn rejects_out_of_range_values() {
+        let o = Options {
+            segment_size: 100,
+            ..Options::default()
+        };
+        assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))));
+        let o = Options {
+            segment_size: 1 << 20,
+            max_record_size: 1 << 20,
+            ..Options::default()
+        };
+        assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))));
+        let o = Options {
+            preallocate_at_percent: 101,
+            ..Options::default()
+        };
+        assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))));
+        let o = Options {
+            flush: FlushPolicy::Batched { records: 0 },
+            ..Options::default()
+        };
+        assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))));
+        let o = Options {
+            flush: FlushPolicy::Periodic {
+                interval: Duration::ZERO,
+            },
+            ..Options::default()
+        };
+        assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))));
+    }
+}

@@ -1,0 +1,91 @@
+//! Typed errors of the engine. The C layer maps each variant to one stable status code
+//! (`ffi::status`), so a variant's meaning must never change once released.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Result alias used throughout the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the engine can fail with.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A caller-supplied value is out of range or inconsistent.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// A record larger than the configured maximum; nothing was written.
+    #[error("record of {len} bytes exceeds the maximum record size of {max} bytes")]
+    RecordTooLarge { len: u64, max: u64 },
+
+    /// The record id does not exist (never appended, or not yet visible).
+    #[error("record {id} not found (visible ids are {first}..={last})")]
+    NotFound { id: u64, first: u64, last: u64 },
+
+    /// An operating-system I/O call failed.
+    #[error("{op} failed on {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// Bytes on disk do not match their checksum or framing.
+    #[error("corruption in {} at offset {offset}: {detail}", path.display())]
+    Corruption {
+        path: PathBuf,
+        offset: u64,
+        detail: String,
+    },
+
+    /// Another process (or another handle in this process) holds the log directory.
+    #[error("log directory {} is locked by another process or handle", .0.display())]
+    Busy(PathBuf),
+
+    /// The log was closed.
+    #[error("the log is closed")]
+    Closed,
+
+    /// An earlier write or sync failed; the log refuses writes because the state of the
+    /// file on disk is unknown (the kernel may have dropped dirty pages after a failed fsync).
+    #[error("the log is poisoned by an earlier failure: {0}")]
+    Poisoned(String),
+
+    /// A blocking call was made from a thread of the engine's own runtime, where it could
+    /// deadlock.
+    #[error("blocking call made from inside the libaof runtime; call it from your own thread")]
+    InRuntime,
+
+    /// A bug or an impossible state.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corruption(
+        path: impl Into<PathBuf>,
+        offset: u64,
+        detail: impl Into<String>,
+    ) -> Self {
+        Error::Corruption {
+            path: path.into(),
+            offset,
+            detail: detail.into(),
+        }
+    }
+
+    /// True when the error is an I/O error caused by a full disk.
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC))
+    }
+}

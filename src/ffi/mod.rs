@@ -1,0 +1,1 @@
+//! C ABI (written by the FFI work).

@@ -1,0 +1,75 @@
+//! Counters of one log, updated with relaxed atomics on the hot path and copied out as a
+//! snapshot. Latency histograms (HDR) come in a later issue and slot in beside these.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A point-in-time copy of a log's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    /// Records appended (single and batched).
+    pub appends: u64,
+    /// Payload bytes appended.
+    pub append_bytes: u64,
+    /// `append_batch` calls.
+    pub batches: u64,
+    /// `write` system calls that moved buffered records into segment files.
+    pub write_calls: u64,
+    /// `fdatasync` calls on segment files (group commit makes this far below `appends`).
+    pub syncs: u64,
+    /// Segment files created.
+    pub segments_created: u64,
+    /// Segments sealed with a footer.
+    pub segments_sealed: u64,
+    /// Records returned by `read` and by cursors.
+    pub reads: u64,
+    /// Payload bytes returned by `read` and by cursors.
+    pub read_bytes: u64,
+    /// Highest id appended (0: none).
+    pub last_id: u64,
+    /// Highest id known durable (0: none).
+    pub durable_id: u64,
+    /// Segment files the log holds now.
+    pub segment_count: u64,
+    /// Records scanned by recovery at open.
+    pub recovery_scanned_records: u64,
+    /// Bytes of a torn or corrupt tail that recovery cut off at open.
+    pub recovery_truncated_bytes: u64,
+    /// 1 when the log was opened after a clean close (no scan needed), else 0.
+    pub recovery_clean_shutdown: u64,
+}
+
+/// The live counters.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    pub appends: AtomicU64,
+    pub append_bytes: AtomicU64,
+    pub batches: AtomicU64,
+    pub write_calls: AtomicU64,
+    pub syncs: AtomicU64,
+    pub segments_created: AtomicU64,
+    pub segments_sealed: AtomicU64,
+    pub reads: AtomicU64,
+    pub read_bytes: AtomicU64,
+}
+
+impl Metrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    /// Copies the counters; the caller fills in the fields that are not counters.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        MetricsSnapshot {
+            appends: self.appends.load(Relaxed),
+            append_bytes: self.append_bytes.load(Relaxed),
+            batches: self.batches.load(Relaxed),
+            write_calls: self.write_calls.load(Relaxed),
+            syncs: self.syncs.load(Relaxed),
+            segments_created: self.segments_created.load(Relaxed),
+            segments_sealed: self.segments_sealed.load(Relaxed),
+            reads: self.reads.load(Relaxed),
+            read_bytes: self.read_bytes.load(Relaxed),
+            ..MetricsSnapshot::default()
+        }
+    }
+}
