@@ -1,1 +1,117 @@
-//! fsio
+//! The file-system calls the engine makes, in one place: every write, sync, allocation,
+//! rename and lock goes through here, so fault injection (a later issue) has one seam.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+fn cvt(ret: libc::c_int) -> io::Result<()> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes all of `buf` at `offset`.
+pub fn write_all_at(file: &File, path: &Path, buf: &[u8], offset: u64) -> Result<()> {
+    file.write_all_at(buf, offset)
+        .map_err(|e| Error::io("write", path, e))
+}
+
+/// Reads exactly `buf.len()` bytes at `offset`.
+pub fn read_exact_at(file: &File, path: &Path, buf: &mut [u8], offset: u64) -> Result<()> {
+    file.read_exact_at(buf, offset)
+        .map_err(|e| Error::io("read", path, e))
+}
+
+/// `fdatasync(2)`: the file's data and the metadata needed to read it back are durable.
+pub fn fdatasync(file: &File, path: &Path) -> Result<()> {
+    loop {
+        // SAFETY: the fd is owned by `file`, which outlives the call.
+        let ret = unsafe { libc::fdatasync(file.as_raw_fd()) };
+        match cvt(ret) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r.map_err(|e| Error::io("fdatasync", path, e)),
+        }
+    }
+}
+
+/// Reserves `len` bytes of disk for the file (extending it), so later writes into that
+/// range cannot fail for lack of space. Falls back to `set_len` where the file system has
+/// no `fallocate`.
+pub fn allocate(file: &File, path: &Path, len: u64) -> Result<()> {
+    let len_off = libc::off_t::try_from(len)
+        .map_err(|_| Error::InvalidArgument(format!("file length {len} too large")))?;
+    loop {
+        // SAFETY: the fd is owned by `file`; mode 0 only allocates and extends.
+        let ret = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len_off) };
+        match cvt(ret) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+                return file.set_len(len).map_err(|e| Error::io("set_len", path, e));
+            }
+            Err(e) => return Err(Error::io("fallocate", path, e)),
+        }
+    }
+}
+
+/// Makes the directory's entries (created, renamed, removed files) durable.
+pub fn fsync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).map_err(|e| Error::io("open directory", dir, e))?;
+    d.sync_all()
+        .map_err(|e| Error::io("fsync directory", dir, e))
+}
+
+/// Creates (or truncates) a file for reading and writing.
+pub fn create_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|e| Error::io("create", path, e))
+}
+
+/// Opens an existing file for reading and writing.
+pub fn open_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("open", path, e))
+}
+
+pub fn rename(from: &Path, to: &Path) -> Result<()> {
+    fs::rename(from, to).map_err(|e| Error::io("rename", from, e))
+}
+
+pub fn remove_file(path: &Path) -> Result<()> {
+    fs::remove_file(path).map_err(|e| Error::io("remove", path, e))
+}
+
+/// Takes an exclusive, non-blocking `flock` on `path` (created if missing). The lock lives
+/// as long as the returned file. `flock` locks belong to the open file description, so a
+/// second open in the same process is refused too.
+pub fn lock_exclusive(path: &Path, dir: &Path) -> Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io("open lock file", path, e))?;
+    // SAFETY: the fd is owned by `file`.
+    let ret = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    match cvt(ret) {
+        Ok(()) => Ok(file),
+        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Err(Error::Busy(dir.into())),
+        Err(e) => Err(Error::io("flock", path, e)),
+    }
+}

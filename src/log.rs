@@ -1,19 +1,39 @@
-//! The log: appends, rolling, reads and close.
+//! The log: appends, rolling from one segment to the next, reads, and close.
+//!
+//! Appends encode records into an in-memory buffer under the writer lock; the buffer is
+//! written to the active segment with one `write` per batch of records (by the group
+//! commit leader, the background flusher, or the appender itself once the buffer is
+//! large). Readers go through the segment's read-only map and never look past the visible
+//! watermark, so they only ever see fully written records.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::config::Options;
+use tokio::task::JoinHandle;
+
+use crate::config::{FlushPolicy, Options, Visibility};
 use crate::cursor::{Cursor, Record};
-use crate::error::Result;
-use crate::metrics::MetricsSnapshot;
+use crate::error::{Error, Result};
+use crate::flush::{run_flusher, FlushTarget, FlusherSignal, GroupCommit, WaitEnd, Watermark};
+use crate::fsio;
+use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::recovery::{self, CLEAN_FILE, LOCK_FILE, NEXT_SEGMENT_TMP};
+use crate::runtime::{self, RuntimeRef};
+use crate::segment::format::{
+    data_crc, encode_record, framed_len, CleanMarker, SegmentFooter, SegmentHeader, FOOTER_LEN,
+    FORMAT_VERSION, HEADER_LEN,
+};
+use crate::segment::{self, Segment};
 
 /// Where a cursor starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StartAt {
     /// The oldest record in the log.
     Oldest,
-    /// The newest record that exists when the cursor opens (like `End` for an empty log).
+    /// The newest visible record when the cursor opens (like `End` for an empty log).
     Newest,
     /// After the newest record: the cursor sees only records appended later.
     End,
@@ -40,7 +60,7 @@ pub struct TailRepair {
     pub segment: PathBuf,
     /// Offset of the first byte that did not form a valid record.
     pub offset: u64,
-    /// Non-zero bytes that were discarded from that offset on.
+    /// Length of the range, from `offset` to the last non-zero byte, that was zeroed.
     pub discarded_bytes: u64,
     /// Why the scan stopped there.
     pub reason: String,
@@ -54,58 +74,744 @@ pub struct VerifyReport {
     pub bytes: u64,
 }
 
+/// Buffered bytes beyond which an appender writes the buffer out itself.
+const WRITE_OUT_BYTES: usize = 1 << 20;
+/// A buffer grown past this by a huge batch is given back after it is written.
+const KEEP_BUFFER_BYTES: usize = 4 << 20;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// State owned by whoever holds the writer lock.
+struct Writer {
+    next_id: u64,
+    active: Arc<Segment>,
+    /// End of the bytes written to the active segment file.
+    write_offset: u64,
+    /// Encoded records not yet written; they belong at `write_offset`.
+    buf: Vec<u8>,
+    /// The next segment file, being pre-allocated in the background.
+    prealloc: Option<mpsc::Receiver<Result<File>>>,
+}
+
+impl Writer {
+    fn end_offset(&self) -> u64 {
+        self.write_offset + self.buf.len() as u64
+    }
+}
+
+struct Background {
+    runtime: Option<RuntimeRef>,
+    flusher: Option<JoinHandle<()>>,
+    lock_file: Option<File>,
+}
+
+/// The engine behind a [`Log`] handle, shared with its cursors and background tasks.
+pub(crate) struct Inner {
+    dir: PathBuf,
+    options: Options,
+    writer: Mutex<Writer>,
+    /// Every segment, in id order.
+    segments: RwLock<Vec<Arc<Segment>>>,
+    /// Highest id whose bytes are in the segment file.
+    written: Watermark,
+    /// Durable watermark and group commit.
+    commit: GroupCommit,
+    /// Highest id appended.
+    last_id: AtomicU64,
+    closed: AtomicBool,
+    poison: OnceLock<String>,
+    pub(crate) metrics: Metrics,
+    recovery: RecoveryReport,
+    signal: Arc<FlusherSignal>,
+    runtime: tokio::runtime::Handle,
+    background: Mutex<Background>,
+}
+
 /// An open log. `Send + Sync`: share it between threads by reference or in an `Arc`.
+/// Dropping it closes it (errors are lost then: call [`Log::close`] to see them).
 pub struct Log {
-    _todo: (),
+    inner: Arc<Inner>,
 }
 
 impl Log {
-    pub fn open(_path: impl AsRef<Path>, _options: Options) -> Result<Log> {
-        unimplemented!()
+    /// Opens (creating if needed) the log in directory `path`, recovering it if it was not
+    /// closed cleanly. Fails with `Busy` if another handle holds the directory.
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Log> {
+        options.validate()?;
+        runtime::ensure_outside()?;
+        let dir = path.as_ref().to_path_buf();
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fsio::fsync_dir(parent)?;
+            }
+        }
+        let lock_file = fsio::lock_exclusive(&dir.join(LOCK_FILE), &dir)?;
+        let recovered = recovery::recover(&dir)?;
+        let mut segments = recovered.segments;
+        let next_id = recovered.next_id;
+        let metrics = Metrics::default();
+
+        // Keep appending to the unsealed tail unless it is empty and of another size than
+        // configured now; otherwise start a fresh segment.
+        let reuse = match (recovered.active_write_offset, segments.last()) {
+            (Some(off), Some(seg)) if off > HEADER_LEN || seg.capacity == options.segment_size => {
+                Some(off)
+            }
+            (Some(_), Some(seg)) => {
+                fsio::remove_file(&seg.path)?;
+                fsio::fsync_dir(&dir)?;
+                segments.pop();
+                None
+            }
+            _ => None,
+        };
+        let (active, write_offset) = match reuse {
+            Some(off) => (segments.last().cloned().expect("tail exists"), off),
+            None => {
+                let tmp = dir.join(NEXT_SEGMENT_TMP);
+                let file = create_segment_file(&tmp, options.segment_size)?;
+                let seg = install_segment(&dir, file, &tmp, next_id, options.segment_size)?;
+                Metrics::add(&metrics.segments_created, 1);
+                segments.push(seg.clone());
+                (seg, HEADER_LEN)
+            }
+        };
+
+        let durable = next_id - 1;
+        let runtime = RuntimeRef::acquire()?;
+        let handle = runtime.handle().clone();
+        let inner = Arc::new(Inner {
+            dir,
+            writer: Mutex::new(Writer {
+                next_id,
+                active,
+                write_offset,
+                buf: Vec::with_capacity(64 << 10),
+                prealloc: None,
+            }),
+            segments: RwLock::new(segments),
+            written: Watermark::new(durable),
+            commit: GroupCommit::new(durable),
+            last_id: AtomicU64::new(durable),
+            closed: AtomicBool::new(false),
+            poison: OnceLock::new(),
+            metrics,
+            recovery: recovered.report,
+            signal: Arc::new(FlusherSignal::default()),
+            runtime: handle,
+            background: Mutex::new(Background {
+                runtime: Some(runtime),
+                flusher: None,
+                lock_file: Some(lock_file),
+            }),
+            options,
+        });
+        if inner.options.flush != FlushPolicy::Sync {
+            let task = run_flusher(
+                inner.clone(),
+                inner.signal.clone(),
+                inner.options.flush.interval(),
+            );
+            lock(&inner.background).flusher = Some(inner.runtime.spawn(task));
+        }
+        Ok(Log { inner })
     }
+
+    /// The log directory.
     pub fn path(&self) -> &Path {
-        unimplemented!()
+        &self.inner.dir
     }
-    pub fn append(&self, _payload: &[u8]) -> Result<u64> {
-        unimplemented!()
+
+    /// Appends one record and returns its id. Under `FlushPolicy::Sync` it returns once
+    /// the record is durable.
+    pub fn append(&self, payload: &[u8]) -> Result<u64> {
+        let id = self.inner.append_records(&[payload])?;
+        Ok(id)
     }
-    pub fn append_batch<P: AsRef<[u8]>>(&self, _payloads: &[P]) -> Result<u64> {
-        unimplemented!()
+
+    /// Appends records with one write and returns the id of the first; the others follow
+    /// densely. A batch is not atomic: after a crash a prefix of it may survive.
+    pub fn append_batch<P: AsRef<[u8]>>(&self, payloads: &[P]) -> Result<u64> {
+        if payloads.is_empty() {
+            return Err(Error::InvalidArgument("empty batch".into()));
+        }
+        let first = self.inner.append_records(payloads)?;
+        Metrics::add(&self.inner.metrics.batches, 1);
+        Ok(first)
     }
+
+    /// Writes and syncs every record appended so far.
     pub fn flush(&self) -> Result<()> {
-        unimplemented!()
+        runtime::ensure_outside()?;
+        self.inner.check_writable()?;
+        self.inner.make_durable(self.inner.last_id.load(SeqCst))
     }
-    pub fn sync_until(&self, _id: u64, _timeout: Option<Duration>) -> Result<bool> {
-        unimplemented!()
+
+    /// Waits until record `id` is durable (`Ok(true)`) or the timeout passes (`Ok(false)`);
+    /// `None` waits without limit. It does not start a sync: the flush policy, another
+    /// writer or `flush` does.
+    pub fn sync_until(&self, id: u64, timeout: Option<Duration>) -> Result<bool> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        let last = inner.last_id.load(SeqCst);
+        if id > last {
+            return Err(Error::InvalidArgument(format!(
+                "record {id} has not been appended (last id is {last})"
+            )));
+        }
+        runtime::ensure_outside()?;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let stop = || inner.closed.load(SeqCst) || inner.poison.get().is_some();
+        match inner.commit.durable.wait_for(id, deadline, stop) {
+            Ok(()) => Ok(true),
+            Err(WaitEnd::TimedOut) => Ok(false),
+            Err(WaitEnd::Interrupted) => inner.check_writable().map(|()| false),
+        }
     }
+
+    /// Highest id known durable (0: none).
     pub fn durable_id(&self) -> u64 {
-        unimplemented!()
+        self.inner.commit.durable.get()
     }
+
+    /// Highest id appended (0: none).
     pub fn last_id(&self) -> u64 {
-        unimplemented!()
+        self.inner.last_id.load(SeqCst)
     }
-    pub fn read(&self, _id: u64) -> Result<Vec<u8>> {
-        unimplemented!()
+
+    /// Copies record `id`.
+    pub fn read(&self, id: u64) -> Result<Vec<u8>> {
+        self.read_with(id, |r| r.data.to_vec())
     }
-    pub fn read_with<R>(&self, _id: u64, _f: impl FnOnce(Record<'_>) -> R) -> Result<R> {
-        unimplemented!()
+
+    /// Calls `f` with record `id`, borrowed from the segment map (no copy).
+    pub fn read_with<R>(&self, id: u64, f: impl FnOnce(Record<'_>) -> R) -> Result<R> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        let visible = inner.visible_id();
+        if id == 0 || id > visible {
+            return Err(inner.not_found(id));
+        }
+        let seg = inner.segment_for(id)?;
+        let offset = seg.offset_of(id)?;
+        let rec = seg.record_at(offset, id)?;
+        inner.count_read(rec.payload.len());
+        Ok(f(Record {
+            id,
+            timestamp_us: rec.timestamp_us,
+            data: rec.payload,
+        }))
     }
-    pub fn cursor(&self, _start: StartAt) -> Result<Cursor> {
-        unimplemented!()
+
+    /// Opens a cursor. It holds the engine, not this handle: it may outlive `&self`.
+    pub fn cursor(&self, start: StartAt) -> Result<Cursor> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        let first = inner.first_id();
+        let last = inner.last_id.load(SeqCst);
+        let id = match start {
+            StartAt::Oldest => first,
+            StartAt::Newest => inner.visible_id().max(first),
+            StartAt::End => last + 1,
+            StartAt::Id(id) if (first..=last + 1).contains(&id) => id,
+            StartAt::Id(id) => return Err(inner.not_found(id)),
+        };
+        Ok(Cursor::new(self.inner.clone(), id))
     }
+
+    /// A snapshot of the counters.
     pub fn metrics(&self) -> MetricsSnapshot {
-        unimplemented!()
+        let inner = &self.inner;
+        let mut m = inner.metrics.snapshot();
+        m.last_id = inner.last_id.load(SeqCst);
+        m.durable_id = inner.commit.durable.get();
+        m.segment_count = inner
+            .segments
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len() as u64;
+        m.recovery_scanned_records = inner.recovery.scanned_records;
+        m.recovery_truncated_bytes = inner
+            .recovery
+            .repaired
+            .as_ref()
+            .map_or(0, |r| r.discarded_bytes);
+        m.recovery_clean_shutdown = u64::from(inner.recovery.clean_shutdown);
+        m
     }
+
+    /// Checks every record checksum and every sealed segment's footer checksum.
     pub fn verify(&self) -> Result<VerifyReport> {
-        unimplemented!()
+        self.inner.verify()
     }
+
+    /// What `open` found and repaired.
     pub fn recovery(&self) -> &RecoveryReport {
-        unimplemented!()
+        &self.inner.recovery
     }
+
+    /// True once a write or sync failed; the log then refuses writes.
     pub fn is_poisoned(&self) -> bool {
-        unimplemented!()
+        self.inner.poison.get().is_some()
     }
+
+    /// Writes and syncs everything, records a clean shutdown and releases the directory.
+    /// Later calls on this log and its cursors return `Closed`. Calling it again is a no-op.
     pub fn close(&self) -> Result<()> {
-        unimplemented!()
+        self.inner.close()
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        let _ = self.inner.close();
+    }
+}
+
+impl Inner {
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(SeqCst) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        match self.poison.get() {
+            Some(why) => Err(Error::Poisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks the log unusable for writes after a failed write or sync. Never retried: after
+    /// a failed fsync the kernel may have dropped the dirty pages.
+    fn poison_with(&self, err: Error) -> Error {
+        let _ = self.poison.set(err.to_string());
+        self.commit.wake_all();
+        self.written.wake_all();
+        err
+    }
+
+    pub(crate) fn visible_mark(&self) -> &Watermark {
+        match self.options.visibility {
+            Visibility::Written => &self.written,
+            Visibility::Durable => &self.commit.durable,
+        }
+    }
+
+    pub(crate) fn visible_id(&self) -> u64 {
+        self.visible_mark().get()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(SeqCst)
+    }
+
+    fn first_id(&self) -> u64 {
+        let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        segs.first().map_or(1, |s| s.base_id)
+    }
+
+    pub(crate) fn not_found(&self, id: u64) -> Error {
+        Error::NotFound {
+            id,
+            first: self.first_id(),
+            last: self.visible_id(),
+        }
+    }
+
+    pub(crate) fn count_read(&self, bytes: usize) {
+        Metrics::add(&self.metrics.reads, 1);
+        Metrics::add(&self.metrics.read_bytes, bytes as u64);
+    }
+
+    /// The segment that holds `id` (which the caller knows exists).
+    pub(crate) fn segment_for(&self, id: u64) -> Result<Arc<Segment>> {
+        let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let i = segs.partition_point(|s| s.base_id <= id);
+        match i {
+            0 => Err(self.not_found(id)),
+            _ => Ok(segs[i - 1].clone()),
+        }
+    }
+
+    fn append_records<P: AsRef<[u8]>>(&self, payloads: &[P]) -> Result<u64> {
+        let max = self.options.max_record_size;
+        let mut bytes = 0u64;
+        for p in payloads {
+            let len = p.as_ref().len() as u64;
+            if len > max {
+                return Err(Error::RecordTooLarge { len, max });
+            }
+            bytes += len;
+        }
+        let timestamp = now_us();
+        let (first, last, was_empty) = {
+            let mut w = lock(&self.writer);
+            self.check_writable()?;
+            let first = w.next_id;
+            let was_empty = w.buf.is_empty();
+            for p in payloads {
+                self.append_locked(&mut w, p.as_ref(), timestamp)?;
+            }
+            let last = w.next_id - 1;
+            self.last_id.store(last, SeqCst);
+            if w.buf.len() >= WRITE_OUT_BYTES {
+                self.write_out_locked(&mut w)?;
+            }
+            (first, last, was_empty)
+        };
+        Metrics::add(&self.metrics.appends, payloads.len() as u64);
+        Metrics::add(&self.metrics.append_bytes, bytes);
+        match self.options.flush {
+            FlushPolicy::Sync => self.make_durable(last)?,
+            policy => {
+                let pending = last.saturating_sub(self.commit.durable.get());
+                let sync = policy.batch_records().is_some_and(|n| pending >= n);
+                if sync || was_empty {
+                    self.signal.poke(sync);
+                }
+            }
+        }
+        Ok(first)
+    }
+
+    fn append_locked(&self, w: &mut Writer, payload: &[u8], timestamp: u64) -> Result<()> {
+        let framed = framed_len(payload.len() as u64);
+        if w.end_offset() + framed > w.active.capacity - FOOTER_LEN {
+            self.roll(w)?;
+        }
+        encode_record(&mut w.buf, w.next_id, timestamp, payload);
+        w.next_id += 1;
+        let pct = u64::from(self.options.preallocate_at_percent);
+        if pct > 0 && w.prealloc.is_none() && w.end_offset() * 100 >= w.active.capacity * pct {
+            self.start_preallocation(w);
+        }
+        Ok(())
+    }
+
+    /// Moves the buffered records into the active segment file.
+    fn write_out_locked(&self, w: &mut Writer) -> Result<()> {
+        if w.buf.is_empty() {
+            return Ok(());
+        }
+        let seg = w.active.clone();
+        if let Err(e) = fsio::write_all_at(&seg.file, &seg.path, &w.buf, w.write_offset) {
+            return Err(self.poison_with(e));
+        }
+        w.write_offset += w.buf.len() as u64;
+        w.buf.clear();
+        if w.buf.capacity() > KEEP_BUFFER_BYTES {
+            w.buf.shrink_to(64 << 10);
+        }
+        Metrics::add(&self.metrics.write_calls, 1);
+        self.written.advance(w.next_id - 1);
+        Ok(())
+    }
+
+    /// One round of group commit: write out, then one `fdatasync` outside the writer lock
+    /// so appenders keep going while it runs. Returns the id made durable.
+    fn sync_once(&self) -> Result<u64> {
+        let (seg, target) = {
+            let mut w = lock(&self.writer);
+            self.write_out_locked(&mut w)?;
+            (w.active.clone(), w.next_id - 1)
+        };
+        if target <= self.commit.durable.get() {
+            return Ok(target);
+        }
+        if let Err(e) = fsio::fdatasync(&seg.file, &seg.path) {
+            return Err(self.poison_with(e));
+        }
+        Metrics::add(&self.metrics.syncs, 1);
+        Ok(target)
+    }
+
+    fn make_durable(&self, target: u64) -> Result<()> {
+        self.commit
+            .make_durable(target, || self.check_writable(), || self.sync_once())
+    }
+
+    /// Seals the active segment and starts the next one. Runs under the writer lock: the
+    /// appenders behind it wait for two syncs, once per segment.
+    fn roll(&self, w: &mut Writer) -> Result<()> {
+        self.write_out_locked(w)?;
+        self.seal(w)?;
+        let tmp = self.dir.join(NEXT_SEGMENT_TMP);
+        let prepared = w.prealloc.take().and_then(|rx| rx.recv().ok()?.ok());
+        let file = match prepared {
+            Some(file) => file,
+            None => create_segment_file(&tmp, self.options.segment_size)
+                .map_err(|e| self.poison_with(e))?,
+        };
+        let seg = install_segment(&self.dir, file, &tmp, w.next_id, self.options.segment_size)
+            .map_err(|e| self.poison_with(e))?;
+        Metrics::add(&self.metrics.segments_created, 1);
+        self.segments
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(seg.clone());
+        w.active = seg;
+        w.write_offset = HEADER_LEN;
+        Ok(())
+    }
+
+    /// Writes the footer of the active segment and syncs it; every record in it is then
+    /// durable.
+    fn seal(&self, w: &mut Writer) -> Result<()> {
+        let seg = &w.active;
+        let data_end = w.write_offset;
+        let footer = SegmentFooter {
+            record_count: w.next_id - seg.base_id,
+            first_id: seg.base_id,
+            last_id: w.next_id - 1,
+            data_end,
+            data_crc: data_crc(&seg.bytes()[HEADER_LEN as usize..data_end as usize]),
+        };
+        let at = seg.capacity - FOOTER_LEN;
+        fsio::write_all_at(&seg.file, &seg.path, &footer.encode(), at)
+            .and_then(|()| fsio::fdatasync(&seg.file, &seg.path))
+            .map_err(|e| self.poison_with(e))?;
+        Metrics::add(&self.metrics.syncs, 1);
+        Metrics::add(&self.metrics.segments_sealed, 1);
+        seg.mark_sealed(footer);
+        self.commit.durable.advance(footer.last_id);
+        Ok(())
+    }
+
+    fn start_preallocation(&self, w: &mut Writer) {
+        let (tx, rx) = mpsc::channel();
+        let tmp = self.dir.join(NEXT_SEGMENT_TMP);
+        let size = self.options.segment_size;
+        self.runtime.spawn_blocking(move || {
+            let _ = tx.send(create_segment_file(&tmp, size));
+        });
+        w.prealloc = Some(rx);
+    }
+
+    fn verify(&self) -> Result<VerifyReport> {
+        self.check_open()?;
+        let written = self.written.get();
+        let segs = self
+            .segments
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut report = VerifyReport::default();
+        for seg in segs {
+            let footer = seg.footer().copied();
+            let last = footer.map_or(written, |f| f.last_id);
+            let mut offset = HEADER_LEN;
+            for id in seg.base_id..=last {
+                let rec = seg.record_at(offset, id)?;
+                offset += rec.framed_len;
+                report.records += 1;
+                report.bytes += rec.payload.len() as u64;
+            }
+            if let Some(f) = footer {
+                if offset != f.data_end {
+                    return Err(Error::corruption(
+                        &seg.path,
+                        offset,
+                        format!("records end at {offset} but the footer says {}", f.data_end),
+                    ));
+                }
+                let crc = data_crc(&seg.bytes()[HEADER_LEN as usize..f.data_end as usize]);
+                if crc != f.data_crc {
+                    return Err(Error::corruption(
+                        &seg.path,
+                        HEADER_LEN,
+                        "segment checksum does not match its footer",
+                    ));
+                }
+            }
+            report.segments += 1;
+        }
+        Ok(report)
+    }
+
+    fn close(&self) -> Result<()> {
+        runtime::ensure_outside()?;
+        if self.closed.swap(true, SeqCst) {
+            return Ok(());
+        }
+        let mut bg = lock(&self.background);
+        self.signal.stop();
+        if let Some(task) = bg.flusher.take() {
+            let _ = self.runtime.block_on(task);
+        }
+        let result = self.finish();
+        self.commit.wake_all();
+        self.written.wake_all();
+        if let Some(rt) = bg.runtime.take() {
+            rt.release();
+        }
+        bg.lock_file = None;
+        result
+    }
+
+    /// The last write, sync and the clean-shutdown marker.
+    fn finish(&self) -> Result<()> {
+        if let Some(why) = self.poison.get() {
+            return Err(Error::Poisoned(why.clone()));
+        }
+        let mut w = lock(&self.writer);
+        // Let a pre-allocation in flight finish so it does not race the next open.
+        if let Some(rx) = w.prealloc.take() {
+            let _ = rx.recv();
+        }
+        self.write_out_locked(&mut w)?;
+        let seg = w.active.clone();
+        fsio::fdatasync(&seg.file, &seg.path).map_err(|e| self.poison_with(e))?;
+        Metrics::add(&self.metrics.syncs, 1);
+        self.commit.durable.advance(w.next_id - 1);
+        let marker = CleanMarker {
+            active_base_id: seg.base_id,
+            write_offset: w.write_offset,
+            next_id: w.next_id,
+        };
+        let path = self.dir.join(CLEAN_FILE);
+        let file = fsio::create_file(&path)?;
+        fsio::write_all_at(&file, &path, &marker.encode(), 0)?;
+        fsio::fdatasync(&file, &path)?;
+        fsio::fsync_dir(&self.dir)
+    }
+}
+
+impl FlushTarget for Inner {
+    fn write_out(&self) -> Result<()> {
+        if self.closed.load(SeqCst) {
+            return Ok(());
+        }
+        let mut w = lock(&self.writer);
+        self.write_out_locked(&mut w)
+    }
+
+    fn sync_all(&self) -> Result<()> {
+        self.make_durable(self.last_id.load(SeqCst))
+    }
+
+    fn has_unsynced(&self) -> bool {
+        self.last_id.load(SeqCst) > self.commit.durable.get()
+    }
+
+    fn background_failed(&self, err: &Error) {
+        if self.poison.get().is_none() && !self.closed.load(SeqCst) {
+            let _ = self.poison_with(Error::Internal(format!("background flush: {err}")));
+        }
+    }
+}
+
+/// Creates a segment file at `path` and reserves its full size on disk.
+fn create_segment_file(path: &Path, size: u64) -> Result<File> {
+    let file = fsio::create_file(path)?;
+    fsio::allocate(&file, path, size)?;
+    Ok(file)
+}
+
+/// Writes the header of a new segment into a prepared file, makes it durable and renames
+/// it into place (syncing the directory), so a segment file with a valid name always has
+/// a valid header.
+fn install_segment(
+    dir: &Path,
+    file: File,
+    tmp: &Path,
+    base_id: u64,
+    capacity: u64,
+) -> Result<Arc<Segment>> {
+    let header = SegmentHeader {
+        format_version: FORMAT_VERSION,
+        flags: 0,
+        base_id,
+        capacity,
+        created_us: now_us(),
+    };
+    fsio::write_all_at(&file, tmp, &header.encode(), 0)?;
+    fsio::fdatasync(&file, tmp)?;
+    let path = dir.join(segment::file_name(base_id));
+    fsio::rename(tmp, &path)?;
+    fsio::fsync_dir(dir)?;
+    Ok(Arc::new(Segment::open(path, file, &header)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Options {
+        Options {
+            segment_size: 8192,
+            max_record_size: 1024,
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn append_read_roll_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(dir.path(), small()).unwrap();
+        for i in 0..100u32 {
+            let id = log.append(&vec![i as u8; (i * 7 % 300) as usize]).unwrap();
+            assert_eq!(id, u64::from(i) + 1);
+        }
+        assert!(log.metrics().segments_sealed >= 3);
+        assert_eq!(log.durable_id(), 100);
+        assert_eq!(log.read(50).unwrap(), vec![49u8; (49 * 7 % 300) as usize]);
+        let mut c = log.cursor(StartAt::Oldest).unwrap();
+        let mut n = 0;
+        while let Some(r) = c.next().unwrap() {
+            n += 1;
+            assert_eq!(r.id, n);
+        }
+        assert_eq!(n, 100);
+        log.close().unwrap();
+        assert!(matches!(log.append(b"x"), Err(Error::Closed)));
+        drop(log);
+
+        let log = Log::open(dir.path(), small()).unwrap();
+        assert!(log.recovery().clean_shutdown);
+        assert_eq!(log.last_id(), 100);
+        assert_eq!(log.append(b"next").unwrap(), 101);
+        assert_eq!(log.verify().unwrap().records, 101);
+        assert!(matches!(
+            Log::open(dir.path(), small()),
+            Err(Error::Busy(_))
+        ));
+    }
+
+    #[test]
+    fn torn_tail_is_cut_and_zeroed() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(dir.path(), small()).unwrap();
+        for i in 0..5u8 {
+            log.append(&[i; 100]).unwrap();
+        }
+        log.close().unwrap();
+        drop(log);
+        std::fs::remove_file(dir.path().join(CLEAN_FILE)).unwrap();
+        let seg = dir.path().join(segment::file_name(1));
+        let mut bytes = std::fs::read(&seg).unwrap();
+        let last = (HEADER_LEN + 4 * framed_len(100)) as usize;
+        bytes[last + 40] ^= 0xff;
+        std::fs::write(&seg, &bytes).unwrap();
+
+        let log = Log::open(dir.path(), small()).unwrap();
+        let rep = log.recovery().repaired.clone().unwrap();
+        assert_eq!(rep.offset, last as u64);
+        assert_eq!(log.last_id(), 4);
+        assert_eq!(log.append(b"new").unwrap(), 5);
+        assert_eq!(log.read(5).unwrap(), b"new");
     }
 }

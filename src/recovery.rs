@@ -1,1 +1,244 @@
-//! recovery
+//! What `open` does to a log directory before the first append: find the segments, trust
+//! sealed ones by their footer, and scan the unsealed tail record by record, cutting it at
+//! the first record whose framing or checksum is wrong. The bytes after the cut are zeroed
+//! on disk, so a later scan can never resurrect an old record behind new ones.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::fsio;
+use crate::log::{RecoveryReport, TailRepair};
+use crate::segment::format::{
+    decode_record, CleanMarker, SegmentFooter, SegmentHeader, FOOTER_LEN, HEADER_LEN,
+};
+use crate::segment::{self, Segment};
+
+/// Name of the clean-shutdown marker.
+pub const CLEAN_FILE: &str = "CLEAN";
+/// Name of the pre-allocated next segment before it is renamed into place.
+pub const NEXT_SEGMENT_TMP: &str = "next.seg.tmp";
+/// Name of the directory lock file.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// The state recovery hands to the log.
+pub struct Recovered {
+    /// Every segment, in id order.
+    pub segments: Vec<Arc<Segment>>,
+    /// End of the records of the last segment, when it is unsealed and can take appends.
+    pub active_write_offset: Option<u64>,
+    /// Id of the next record.
+    pub next_id: u64,
+    pub report: RecoveryReport,
+}
+
+pub fn recover(dir: &Path) -> Result<Recovered> {
+    let tmp = dir.join(NEXT_SEGMENT_TMP);
+    if tmp.exists() {
+        fsio::remove_file(&tmp)?;
+    }
+    let marker_path = dir.join(CLEAN_FILE);
+    let marker = match fs::read(&marker_path) {
+        Ok(bytes) => Some(CleanMarker::decode(&bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io("read", &marker_path, e)),
+    };
+
+    let paths = list_segments(dir)?;
+    let mut report = RecoveryReport {
+        segments: paths.len(),
+        ..RecoveryReport::default()
+    };
+
+    let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(paths.len());
+    let mut next_id = 1;
+    let mut active_write_offset = None;
+    let count = paths.len();
+    for (i, (base, path)) in paths.into_iter().enumerate() {
+        let is_last = i + 1 == count;
+        let seg = match open_segment(&path, base, is_last) {
+            Ok(seg) => seg,
+            Err(Error::Corruption { .. }) if is_last && is_blank(&path)? => {
+                // The last segment's header never became durable, so it holds nothing.
+                fsio::remove_file(&path)?;
+                fsio::fsync_dir(dir)?;
+                report.segments -= 1;
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        if !segments.is_empty() && seg.base_id != next_id {
+            return Err(Error::corruption(
+                &path,
+                0,
+                format!(
+                    "segment starts at id {} but {} was expected",
+                    seg.base_id, next_id
+                ),
+            ));
+        }
+        if let Some(footer) = read_footer(&seg) {
+            seg.mark_sealed(footer);
+            next_id = footer.last_id + 1;
+        } else if !is_last {
+            return Err(Error::corruption(
+                &path,
+                seg.capacity - FOOTER_LEN,
+                "segment has no valid footer but is not the last one",
+            ));
+        } else {
+            let trusted = match marker {
+                Some(Some(m)) if m.active_base_id == seg.base_id => trust_marker(&seg, &m),
+                _ => None,
+            };
+            let (offset, id) = match trusted {
+                Some(t) => {
+                    report.clean_shutdown = true;
+                    t
+                }
+                None => scan_tail(&seg, &mut report)?,
+            };
+            next_id = id;
+            active_write_offset = Some(offset);
+        }
+        segments.push(Arc::new(seg));
+    }
+    if active_write_offset.is_none() && marker.is_some() {
+        // The log was closed cleanly right after its last segment was sealed.
+        report.clean_shutdown = matches!(marker, Some(Some(m)) if m.next_id == next_id);
+    }
+    if marker.is_some() {
+        // A stale marker must never vouch for a tail written after this open.
+        fsio::remove_file(&marker_path)?;
+        fsio::fsync_dir(dir)?;
+    }
+    Ok(Recovered {
+        segments,
+        active_write_offset,
+        next_id,
+        report,
+    })
+}
+
+/// Segment files in the directory, sorted by base id.
+fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))? {
+        let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
+        if let Some(base) = entry
+            .file_name()
+            .to_str()
+            .and_then(segment::parse_file_name)
+        {
+            out.push((base, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// True when the file has only zero bytes in it (or none).
+fn is_blank(path: &Path) -> Result<bool> {
+    let bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    Ok(bytes.iter().all(|&b| b == 0))
+}
+
+fn open_segment(path: &Path, base: u64, is_last: bool) -> Result<Segment> {
+    let file = fsio::open_file(path)?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("stat", path, e))?
+        .len();
+    if len < HEADER_LEN {
+        return Err(Error::corruption(
+            path,
+            len,
+            "file is shorter than a segment header",
+        ));
+    }
+    let mut raw = [0u8; HEADER_LEN as usize];
+    fsio::read_exact_at(&file, path, &mut raw, 0)?;
+    let header = SegmentHeader::decode(&raw)
+        .map_err(|e| Error::corruption(path, 0, format!("segment header: {e}")))?;
+    if header.base_id != base {
+        return Err(Error::corruption(
+            path,
+            16,
+            format!(
+                "header says base id {} but the name says {base}",
+                header.base_id
+            ),
+        ));
+    }
+    if len < header.capacity {
+        if !is_last {
+            return Err(Error::corruption(
+                path,
+                len,
+                format!(
+                    "sealed segment is shorter than its capacity {}",
+                    header.capacity
+                ),
+            ));
+        }
+        // A truncated tail: give the file back its full size; the scan cuts the records.
+        fsio::allocate(&file, path, header.capacity)?;
+    }
+    Segment::open(path.to_path_buf(), file, &header)
+}
+
+fn read_footer(seg: &Segment) -> Option<SegmentFooter> {
+    let f = SegmentFooter::decode(seg.footer_slot()).ok()?;
+    let plausible = f.first_id == seg.base_id
+        && f.record_count == f.last_id + 1 - f.first_id
+        && (HEADER_LEN..=seg.capacity - FOOTER_LEN).contains(&f.data_end);
+    plausible.then_some(f)
+}
+
+fn trust_marker(seg: &Segment, m: &CleanMarker) -> Option<(u64, u64)> {
+    let in_range = (HEADER_LEN..=seg.capacity - FOOTER_LEN).contains(&m.write_offset);
+    (in_range && m.next_id >= seg.base_id).then_some((m.write_offset, m.next_id))
+}
+
+/// Walks the records of the unsealed last segment; cuts at the first bad one and zeroes
+/// whatever follows. Returns the end of the good records and the next id.
+fn scan_tail(seg: &Segment, report: &mut RecoveryReport) -> Result<(u64, u64)> {
+    let area = seg.record_area();
+    let mut offset = HEADER_LEN;
+    let mut id = seg.base_id;
+    let stop = loop {
+        match decode_record(area, offset, id) {
+            Ok(r) => {
+                offset += r.framed_len;
+                id += 1;
+                report.scanned_records += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    let rest = &seg.bytes()[offset as usize..];
+    if let Some(last_nonzero) = rest.iter().rposition(|&b| b != 0) {
+        let span = last_nonzero as u64 + 1;
+        zero_range(seg, offset, span)?;
+        report.repaired = Some(TailRepair {
+            segment: seg.path.clone(),
+            offset,
+            discarded_bytes: span,
+            reason: stop.to_string(),
+        });
+    }
+    Ok((offset, id))
+}
+
+fn zero_range(seg: &Segment, offset: u64, len: u64) -> Result<()> {
+    const CHUNK: u64 = 1 << 20;
+    let zeros = vec![0u8; CHUNK.min(len) as usize];
+    let mut done = 0;
+    while done < len {
+        let n = CHUNK.min(len - done);
+        fsio::write_all_at(&seg.file, &seg.path, &zeros[..n as usize], offset + done)?;
+        done += n;
+    }
+    fsio::fdatasync(&seg.file, &seg.path)
+}

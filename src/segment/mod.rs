@@ -1,2 +1,145 @@
-//! Segment files: their format, and a segment's file, map and offset index.
+//! Segment files: their byte format (`format`), and one open segment: its file, a
+//! read-only map of it and the lazily built offset index used to find a record by id.
+//!
+//! A segment file is pre-allocated to its capacity and keeps that size all its life: the
+//! records start after the header, and a sealed segment carries its footer in the last
+//! `FOOTER_LEN` bytes. Because the file never shrinks, the map never covers bytes past
+//! the end of the file.
+
 pub mod format;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use memmap2::Mmap;
+
+use crate::error::{Error, Result};
+use format::{decode_record, RecordView, SegmentFooter, SegmentHeader, FOOTER_LEN, HEADER_LEN};
+
+/// Name of the segment whose first record is `base_id`: zero-padded so names sort in id
+/// order.
+pub fn file_name(base_id: u64) -> String {
+    format!("{base_id:020}.seg")
+}
+
+/// The base id encoded in a segment file name, if it is one.
+pub fn parse_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".seg")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// One segment file, open for reading (and, while it is the active one, for writing
+/// through `file`).
+pub struct Segment {
+    pub base_id: u64,
+    pub path: PathBuf,
+    pub capacity: u64,
+    pub file: File,
+    map: Mmap,
+    /// Set once, when the footer is written (or found at open).
+    footer: OnceLock<SegmentFooter>,
+    sealed: AtomicBool,
+    /// `offsets[i]` is the offset of record `base_id + i`. Built on demand by walking the
+    /// records, so it costs nothing until a read needs it.
+    offsets: Mutex<Vec<u32>>,
+}
+
+impl Segment {
+    /// Maps an open segment file whose header has been checked.
+    pub fn open(path: PathBuf, file: File, header: &SegmentHeader) -> Result<Segment> {
+        // SAFETY: segment files are only written by this process through `file`, never
+        // truncated while open, and the log directory is locked against other processes;
+        // bytes are read only after they were fully written (readers stop at the visible
+        // watermark), so the map never observes a change to bytes it hands out.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io("mmap", &path, e))?;
+        if (map.len() as u64) < header.capacity {
+            return Err(Error::corruption(
+                &path,
+                map.len() as u64,
+                format!("file is shorter than its capacity {}", header.capacity),
+            ));
+        }
+        Ok(Segment {
+            base_id: header.base_id,
+            path,
+            capacity: header.capacity,
+            file,
+            map,
+            footer: OnceLock::new(),
+            sealed: AtomicBool::new(false),
+            offsets: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The whole file.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map[..self.capacity as usize]
+    }
+
+    /// The bytes records may occupy (everything before the footer slot).
+    pub fn record_area(&self) -> &[u8] {
+        &self.map[..(self.capacity - FOOTER_LEN) as usize]
+    }
+
+    /// The footer slot at the end of the file.
+    pub fn footer_slot(&self) -> &[u8] {
+        &self.map[(self.capacity - FOOTER_LEN) as usize..self.capacity as usize]
+    }
+
+    /// Publishes the footer. Readers that observe `is_sealed()` see the footer.
+    pub fn mark_sealed(&self, footer: SegmentFooter) {
+        let _ = self.footer.set(footer);
+        self.sealed.store(true, Ordering::Release);
+    }
+
+    pub fn footer(&self) -> Option<&SegmentFooter> {
+        if self.sealed.load(Ordering::Acquire) {
+            self.footer.get()
+        } else {
+            None
+        }
+    }
+
+    /// Whether `id` lies in this segment, as far as the caller may know: for an unsealed
+    /// segment every id from the base on (the caller bounds it by the visible watermark,
+    /// which it must load *before* calling this).
+    pub fn may_contain(&self, id: u64) -> bool {
+        id >= self.base_id && self.footer().is_none_or(|f| id <= f.last_id)
+    }
+
+    /// Decodes and checks the record `id` at `offset`.
+    pub fn record_at(&self, offset: u64, id: u64) -> Result<RecordView<'_>> {
+        decode_record(self.record_area(), offset, id)
+            .map_err(|e| Error::corruption(&self.path, offset, format!("record {id}: {e}")))
+    }
+
+    /// Offset of record `id`, which the caller knows is in this segment and fully written.
+    pub fn offset_of(&self, id: u64) -> Result<u64> {
+        let index = (id - self.base_id) as usize;
+        let mut offsets = self.offsets.lock().unwrap_or_else(|p| p.into_inner());
+        while offsets.len() <= index {
+            let (next_off, next_id) = match offsets.last() {
+                None => (HEADER_LEN, self.base_id),
+                Some(&off) => {
+                    let prev_id = self.base_id + offsets.len() as u64 - 1;
+                    let rec = self.record_at(u64::from(off), prev_id)?;
+                    (u64::from(off) + rec.framed_len, prev_id + 1)
+                }
+            };
+            offsets.push(next_off as u32);
+            if next_id == id {
+                break;
+            }
+        }
+        Ok(u64::from(offsets[index]))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
