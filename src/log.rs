@@ -762,12 +762,12 @@ mod tests {
     fn append_read_roll_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let log = Log::open(dir.path(), small()).unwrap();
-        for i in 0..100u32 {
+        for i in 0..200u32 {
             let id = log.append(&vec![i as u8; (i * 7 % 300) as usize]).unwrap();
             assert_eq!(id, u64::from(i) + 1);
         }
         assert!(log.metrics().segments_sealed >= 3);
-        assert_eq!(log.durable_id(), 100);
+        assert_eq!(log.durable_id(), 200);
         assert_eq!(log.read(50).unwrap(), vec![49u8; (49 * 7 % 300) as usize]);
         let mut c = log.cursor(StartAt::Oldest).unwrap();
         let mut n = 0;
@@ -775,16 +775,16 @@ mod tests {
             n += 1;
             assert_eq!(r.id, n);
         }
-        assert_eq!(n, 100);
+        assert_eq!(n, 200);
         log.close().unwrap();
         assert!(matches!(log.append(b"x"), Err(Error::Closed)));
         drop(log);
 
         let log = Log::open(dir.path(), small()).unwrap();
         assert!(log.recovery().clean_shutdown);
-        assert_eq!(log.last_id(), 100);
-        assert_eq!(log.append(b"next").unwrap(), 101);
-        assert_eq!(log.verify().unwrap().records, 101);
+        assert_eq!(log.last_id(), 200);
+        assert_eq!(log.append(b"next").unwrap(), 201);
+        assert_eq!(log.verify().unwrap().records, 201);
         assert!(matches!(
             Log::open(dir.path(), small()),
             Err(Error::Busy(_))
