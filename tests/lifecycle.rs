@@ -1,0 +1,217 @@
+//! Open, lock and close: a second open of a locked directory is `Busy`; after close it
+//! works; a closed log (and a cursor opened before the close) returns `Closed`; bad options
+//! are `InvalidArgument` from open.
+
+mod common;
+
+use std::time::Duration;
+
+use aof::{Cursor, Error, FlushPolicy, Log, Options, StartAt};
+use common::*;
+
+#[test]
+fn log_and_cursor_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Log>();
+    send::<Cursor>();
+    send_sync::<Error>();
+}
+
+#[test]
+fn second_open_is_busy_until_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Log::open(dir.path(), small_opts()).unwrap();
+    a.append(&payload(1, 10)).unwrap();
+    let e = Log::open(dir.path(), small_opts())
+        .err()
+        .expect("second open must fail");
+    assert!(matches!(e, Error::Busy(_)), "expected Busy, got {e:?}");
+    assert!(!a.is_poisoned());
+    a.close().unwrap();
+    // Closed but not dropped: the lock is released.
+    let b = Log::open(dir.path(), small_opts()).unwrap();
+    assert_eq!(b.last_id(), 1);
+    assert!(matches!(
+        Log::open(dir.path(), small_opts()),
+        Err(Error::Busy(_))
+    ));
+    // Dropping the closed handle must not disturb the new one.
+    drop(a);
+    assert!(matches!(
+        Log::open(dir.path(), small_opts()),
+        Err(Error::Busy(_))
+    ));
+    assert_eq!(b.append(&payload(2, 10)).unwrap(), 2);
+    drop(b);
+    let c = Log::open(dir.path(), small_opts()).unwrap();
+    assert!(c.recovery().clean_shutdown);
+    assert_holds_exactly("after busy", &c, 2, &|_| 10);
+}
+
+#[test]
+fn drop_releases_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Log::open(dir.path(), small_opts()).unwrap();
+    a.append(&payload(1, 10)).unwrap();
+    let mut cur = a.cursor(StartAt::Oldest).unwrap();
+    drop(a);
+    // Drop closes, even while a cursor keeps the engine alive.
+    let b = Log::open(dir.path(), small_opts()).unwrap();
+    assert!(b.recovery().clean_shutdown, "drop closes cleanly");
+    assert!(matches!(cur.next(), Err(Error::Closed)));
+    assert_eq!(b.last_id(), 1);
+}
+
+#[test]
+fn closed_log_returns_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), small_opts()).unwrap();
+    for id in 1..=3 {
+        log.append(&payload(id, 10)).unwrap();
+    }
+    let mut before = log.cursor(StartAt::Oldest).unwrap();
+    assert_eq!(before.next().unwrap().unwrap().id, 1);
+    log.close().unwrap();
+    log.close().unwrap(); // idempotent
+    assert!(matches!(log.append(b"x"), Err(Error::Closed)));
+    assert!(matches!(log.append_batch(&[b"x"]), Err(Error::Closed)));
+    assert!(matches!(log.read(1), Err(Error::Closed)));
+    assert!(matches!(log.read_with(1, |_| ()), Err(Error::Closed)));
+    assert!(matches!(log.cursor(StartAt::Oldest), Err(Error::Closed)));
+    assert!(matches!(log.cursor(StartAt::End), Err(Error::Closed)));
+    let r = before.next();
+    assert!(
+        matches!(r, Err(Error::Closed)),
+        "a cursor opened before close: next() must be Closed, got {:?}",
+        r.map(|o| o.map(|r| r.id))
+    );
+    assert!(matches!(
+        before.wait(Some(Duration::from_millis(10))),
+        Err(Error::Closed)
+    ));
+    // Counters stay readable.
+    assert_eq!(log.last_id(), 3);
+    assert_eq!(log.metrics().appends, 3);
+}
+
+#[test]
+fn close_wakes_a_waiting_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), small_opts()).unwrap();
+    let mut c = log.cursor(StartAt::End).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(c.wait(None).map_err(|e| e.to_string()));
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    log.close().unwrap();
+    let r = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("cursor.wait(None) was not woken by close within 5 s");
+    assert_eq!(r, Err(Error::Closed.to_string()));
+}
+
+#[test]
+fn bad_options_are_invalid_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = [
+        Options {
+            segment_size: 0,
+            ..small_opts()
+        },
+        Options {
+            segment_size: 100,
+            ..small_opts()
+        },
+        Options {
+            segment_size: 4095,
+            ..small_opts()
+        },
+        Options {
+            segment_size: u64::MAX,
+            ..small_opts()
+        },
+        Options {
+            segment_size: 1 << 40,
+            ..small_opts()
+        },
+        Options {
+            max_record_size: SMALL_SEGMENT,
+            ..small_opts()
+        },
+        Options {
+            max_record_size: u64::MAX,
+            ..small_opts()
+        },
+        Options {
+            segment_size: 1 << 20,
+            max_record_size: 1 << 20,
+            ..Options::default()
+        },
+        Options {
+            preallocate_at_percent: 101,
+            ..small_opts()
+        },
+        Options {
+            flush: FlushPolicy::Batched { records: 0 },
+            ..small_opts()
+        },
+        Options {
+            flush: FlushPolicy::Periodic {
+                interval: Duration::ZERO,
+            },
+            ..small_opts()
+        },
+        Options {
+            flush: FlushPolicy::BatchedOrPeriodic {
+                records: 0,
+                interval: Duration::from_millis(5),
+            },
+            ..small_opts()
+        },
+        Options {
+            flush: FlushPolicy::BatchedOrPeriodic {
+                records: 5,
+                interval: Duration::ZERO,
+            },
+            ..small_opts()
+        },
+    ];
+    for o in bad {
+        let r = Log::open(dir.path(), o.clone());
+        assert!(
+            matches!(r, Err(Error::InvalidArgument(_))),
+            "{o:?} must be InvalidArgument, got {:?}",
+            r.err()
+        );
+    }
+    // A failed open leaves nothing locked.
+    let log = Log::open(dir.path(), small_opts()).unwrap();
+    assert_eq!(log.last_id(), 0);
+    // Boundaries that are valid.
+    drop(log);
+    for o in [
+        Options {
+            segment_size: 4096,
+            max_record_size: 4096 - 160,
+            ..small_opts()
+        },
+        Options {
+            preallocate_at_percent: 0,
+            ..small_opts()
+        },
+        Options {
+            preallocate_at_percent: 100,
+            ..small_opts()
+        },
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let log = Log::open(d.path(), o.clone()).unwrap_or_else(|e| panic!("{o:?}: {e}"));
+        assert_eq!(
+            log.append(&vec![9u8; o.max_record_size as usize]).unwrap(),
+            1
+        );
+        assert_eq!(log.append(b"").unwrap(), 2);
+    }
+}
