@@ -1,1 +1,29 @@
-//! C ABI (written by the FFI work).
+//! The C ABI of libaof: the only module with `extern "C"` functions and raw pointers.
+//! `include/aof.h` is generated from these files by cbindgen (`cbindgen.toml`;
+//! `tests/header.rs` fails when the committed header is stale).
+//!
+//! - `boundary`: the wrapper every export runs in (panics, NULLs, out-params, last error).
+//! - `status`: the status codes and the one mapping from [`crate::Error`].
+//! - `error_msg`: the per-thread last-error message.
+//! - `options`, `log`, `cursor`, `metrics`, `version`: the exports, by object.
+//!
+//! Names follow C conventions (`aof_log_t`), hence the lint exception.
+#![allow(non_camel_case_types)]
+
+// The header follows the order of these declarations (cbindgen reads them in order). Each
+// stands alone so that rustfmt does not sort them.
+pub mod version;
+
+pub mod status;
+
+pub mod error_msg;
+
+pub mod options;
+
+pub mod log;
+
+pub mod cursor;
+
+pub mod metrics;
+
+mod boundary;

@@ -1,0 +1,408 @@
+//! `aof_log_t`: open, append, flush, read, verify, close.
+//!
+//! A log handle is a token, not a pointer: a nonzero number, never reused within the
+//! process, that the library looks up in a process-wide registry on every call and never
+//! dereferences. That is what lets a call on a closed handle return `AOF_ERR_CLOSED`
+//! instead of touching freed memory.
+
+use std::collections::BTreeMap;
+use std::ffi::{c_char, CStr, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use super::boundary::{self, array_in, bytes_in, opt_out, write_opt, Failure, FfiResult, Out};
+use super::status::{
+    aof_status_t, AOF_ERR_BUFFER_TOO_SMALL, AOF_ERR_CLOSED, AOF_OK, AOF_TIMED_OUT,
+};
+use crate::{Log, Options};
+
+/// An open log. An opaque token: libaof never dereferences it, and a closed handle is
+/// detected (`AOF_ERR_CLOSED`). May be used from many threads at once.
+pub struct aof_log_t {
+    _opaque: [u8; 0],
+}
+
+/// Open logs by token.
+static LOGS: RwLock<BTreeMap<usize, Arc<Log>>> = RwLock::new(BTreeMap::new());
+/// The next token; tokens start at 1 and are never reused.
+static NEXT_TOKEN: AtomicUsize = AtomicUsize::new(1);
+
+fn register(log: Log) -> *mut aof_log_t {
+    let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+    LOGS.write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(token, Arc::new(log));
+    std::ptr::without_provenance_mut(token)
+}
+
+/// Why a token is not in the registry.
+fn unknown_handle(token: usize) -> Failure {
+    if token < NEXT_TOKEN.load(Ordering::Relaxed) {
+        Failure::new(AOF_ERR_CLOSED, format!("log handle {token:#x} was closed"))
+    } else {
+        Failure::invalid(format!(
+            "{token:#x} is not a log handle returned by aof_open"
+        ))
+    }
+}
+
+/// The log behind a handle. The registry lock is held only to clone the `Arc`.
+pub(crate) fn lookup(handle: *const aof_log_t) -> FfiResult<Arc<Log>> {
+    if handle.is_null() {
+        return Err(Failure::null_arg("log"));
+    }
+    let token = handle.addr();
+    let logs = LOGS.read().unwrap_or_else(PoisonError::into_inner);
+    logs.get(&token)
+        .cloned()
+        .ok_or_else(|| unknown_handle(token))
+}
+
+/// Milliseconds from C to a timeout: `UINT32_MAX` waits without limit.
+pub(crate) fn timeout(ms: u32) -> Option<Duration> {
+    (ms != u32::MAX).then(|| Duration::from_millis(u64::from(ms)))
+}
+
+/// Opens (creating if needed) the log in directory `path`. `options` may be NULL for the
+/// defaults; they are copied, so the caller may free them right after. On success
+/// `*out_log` receives a new handle, to be closed with `aof_close`; on failure it is left
+/// untouched. Statuses: `AOF_ERR_INVALID_ARG` (inconsistent options, empty path),
+/// `AOF_ERR_BUSY` (the directory is open elsewhere, in this process or another),
+/// `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION` (damage recovery cannot repair).
+///
+/// # Safety
+/// `path` must be NULL or a NUL-terminated string; `options` NULL or a live options handle;
+/// `out_log` NULL or valid for a write of a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn aof_open(
+    path: *const c_char,
+    options: *const super::options::aof_options_t,
+    out_log: *mut *mut aof_log_t,
+) -> aof_status_t {
+    boundary::guard("aof_open", || {
+        if path.is_null() {
+            return Err(Failure::null_arg("path"));
+        }
+        let out = Out::new(out_log, "out_log")?;
+        // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+        let path = unsafe { CStr::from_ptr(path) };
+        if path.is_empty() {
+            return Err(Failure::invalid("`path` is empty"));
+        }
+        let path = Path::new(OsStr::from_bytes(path.to_bytes()));
+        // SAFETY: NULL or a live options handle per the caller's contract.
+        let options: Options = match unsafe { options.as_ref() } {
+            Some(o) => o.inner.clone(),
+            None => Options::default(),
+        };
+        let log = Log::open(path, options)?;
+        let handle = register(log);
+        // SAFETY: the caller's contract for `out_log`.
+        unsafe { out.write(handle) };
+        Ok(AOF_OK)
+    })
+}
+
+/// Closes the log: writes and syncs everything appended, seals it with a clean-shutdown
+/// marker and releases the directory. NULL is a no-op returning `AOF_OK`. The handle is
+/// invalid afterwards whatever the status: the status only reports whether the final
+/// write and sync succeeded (`AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_POISONED`). Calls
+/// made with the handle later, including a second `aof_close`, return `AOF_ERR_CLOSED`;
+/// calls running concurrently in other threads finish or fail with `AOF_ERR_CLOSED`.
+/// Cursors of the log stay valid to free, and return `AOF_ERR_CLOSED`.
+#[no_mangle]
+pub extern "C" fn aof_close(log: *mut aof_log_t) -> aof_status_t {
+    boundary::guard("aof_close", || {
+        if log.is_null() {
+            return Ok(AOF_OK);
+        }
+        let token = log.addr();
+        let removed = LOGS
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&token);
+        let log = removed.ok_or_else(|| unknown_handle(token))?;
+        log.close()?;
+        Ok(AOF_OK)
+    })
+}
+
+/// Appends one record of `len` bytes and stores its id in `*out_id` (if not NULL). Ids
+/// start at 1 and are dense. `data` may be NULL only if `len` is 0 (an empty record).
+/// When the call returns depends on the flush policy: with `AOF_FLUSH_SYNC` the record is
+/// durable; otherwise it is durable after a later sync (`aof_flush`, `aof_sync_until`).
+/// Statuses: `AOF_ERR_NULL_ARG` (NULL `data` with `len > 0`), `AOF_ERR_TOO_LARGE` (nothing
+/// written), `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`.
+///
+/// # Safety
+/// `data` must be NULL or point to `len` readable bytes; `out_id` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_append(
+    log: *mut aof_log_t,
+    data: *const u8,
+    len: usize,
+    out_id: *mut u64,
+) -> aof_status_t {
+    boundary::guard("aof_append", || {
+        // SAFETY: the caller's contract for `data`.
+        let payload = unsafe { bytes_in(data, len, "data") }?;
+        let out = opt_out(out_id);
+        let log = lookup(log)?;
+        let id = log.append(payload)?;
+        // SAFETY: the caller's contract for `out_id`.
+        unsafe { write_opt(out, id) };
+        Ok(AOF_OK)
+    })
+}
+
+/// Appends `count` records as one batch: record `i` is `lens[i]` bytes at `datas[i]` (NULL
+/// allowed where `lens[i]` is 0). They get consecutive ids, no other append interleaves,
+/// and the first id is stored in `*out_first_id` (if not NULL). A batch is written with one
+/// write but is not atomic across a crash: a prefix of it may survive one. `count == 0`:
+/// `AOF_ERR_INVALID_ARG` (the arrays may then be NULL). If any record is too large,
+/// `AOF_ERR_TOO_LARGE` and nothing is written. Other statuses as for `aof_append`.
+///
+/// # Safety
+/// `datas` and `lens` must be NULL or point to `count` elements each, and every non-NULL
+/// `datas[i]` to `lens[i]` readable bytes; `out_first_id` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_append_batch(
+    log: *mut aof_log_t,
+    datas: *const *const u8,
+    lens: *const usize,
+    count: usize,
+    out_first_id: *mut u64,
+) -> aof_status_t {
+    boundary::guard("aof_append_batch", || {
+        // SAFETY: the caller's contract for `datas` and `lens`.
+        let (ptrs, lens) = unsafe {
+            (
+                array_in(datas, count, "datas")?,
+                array_in(lens, count, "lens")?,
+            )
+        };
+        let payloads = ptrs
+            .iter()
+            .zip(lens)
+            .enumerate()
+            .map(|(i, (&p, &len))| {
+                // SAFETY: the caller's contract for each `datas[i]`.
+                unsafe { bytes_in(p, len, &format!("datas[{i}]")) }
+            })
+            .collect::<FfiResult<Vec<&[u8]>>>()?;
+        let out = opt_out(out_first_id);
+        let log = lookup(log)?;
+        if count == 0 {
+            return Err(Failure::invalid(
+                "`count` is 0: a batch needs at least one record",
+            ));
+        }
+        let first = log.append_batch(&payloads)?;
+        // SAFETY: the caller's contract for `out_first_id`.
+        unsafe { write_opt(out, first) };
+        Ok(AOF_OK)
+    })
+}
+
+/// Writes and `fdatasync`s every record appended so far (by any thread) and returns when
+/// they are durable. Statuses: `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`,
+/// `AOF_ERR_NO_SPACE`; `AOF_ERR_MISUSE` if called from a libaof runtime thread.
+#[no_mangle]
+pub extern "C" fn aof_flush(log: *mut aof_log_t) -> aof_status_t {
+    boundary::guard("aof_flush", || {
+        lookup(log)?.flush()?;
+        Ok(AOF_OK)
+    })
+}
+
+/// Waits, without forcing a sync, until record `id` is durable (synced by the flush
+/// policy, another thread's `aof_flush` or a `AOF_FLUSH_SYNC` append). Returns `AOF_OK`
+/// once it is, or `AOF_TIMED_OUT` after `timeout_ms` milliseconds (0: just check;
+/// `UINT32_MAX`: no limit). `id` above the last appended id: `AOF_ERR_INVALID_ARG`.
+/// Also `AOF_ERR_CLOSED` (including when the log is closed during the wait),
+/// `AOF_ERR_POISONED`, `AOF_ERR_MISUSE`.
+#[no_mangle]
+pub extern "C" fn aof_sync_until(log: *mut aof_log_t, id: u64, timeout_ms: u32) -> aof_status_t {
+    boundary::guard("aof_sync_until", || {
+        let durable = lookup(log)?.sync_until(id, timeout(timeout_ms))?;
+        Ok(if durable { AOF_OK } else { AOF_TIMED_OUT })
+    })
+}
+
+/// Stores the highest durable id in `*out_id` (0: none yet).
+///
+/// # Safety
+/// `out_id` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_durable_id(log: *const aof_log_t, out_id: *mut u64) -> aof_status_t {
+    boundary::guard("aof_durable_id", || {
+        let out = Out::new(out_id, "out_id")?;
+        let id = lookup(log)?.durable_id();
+        // SAFETY: the caller's contract for `out_id`.
+        unsafe { out.write(id) };
+        Ok(AOF_OK)
+    })
+}
+
+/// Stores the highest appended id in `*out_id` (0: the log is empty). With
+/// `AOF_VISIBILITY_DURABLE` this may be above what readers can see yet.
+///
+/// # Safety
+/// `out_id` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_last_id(log: *const aof_log_t, out_id: *mut u64) -> aof_status_t {
+    boundary::guard("aof_last_id", || {
+        let out = Out::new(out_id, "out_id")?;
+        let id = lookup(log)?.last_id();
+        // SAFETY: the caller's contract for `out_id`.
+        unsafe { out.write(id) };
+        Ok(AOF_OK)
+    })
+}
+
+/// Copies record `id` into `buf` (`buf_len` bytes), stores its length in `*out_len` and,
+/// if `out_timestamp_us` is not NULL, its append time (microseconds since the Unix epoch).
+/// `buf` may be NULL only if `buf_len` is 0. If the record is longer than `buf_len`, returns
+/// `AOF_ERR_BUFFER_TOO_SMALL` and stores the needed size in `*out_len` (the one out-param
+/// written on failure; `buf` and `*out_timestamp_us` are untouched), so a caller can size a
+/// buffer with `buf_len = 0` first. A record that does not exist or is not visible yet:
+/// `AOF_ERR_NOT_FOUND`. Also `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`, `AOF_ERR_CLOSED`.
+///
+/// # Safety
+/// `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable;
+/// `out_timestamp_us` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_read(
+    log: *const aof_log_t,
+    id: u64,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+    out_timestamp_us: *mut u64,
+) -> aof_status_t {
+    boundary::guard("aof_read", || {
+        if buf.is_null() && buf_len > 0 {
+            return Err(Failure::null_arg("buf"));
+        }
+        let out_len = Out::new(out_len, "out_len")?;
+        let out_ts = opt_out(out_timestamp_us);
+        let log = lookup(log)?;
+        let copied = log.read_with(id, |record| {
+            let n = record.data.len();
+            if n > buf_len {
+                return Err(n);
+            }
+            if n > 0 {
+                // SAFETY: `buf` is non-NULL (checked above: `n > 0` implies `buf_len > 0`)
+                // with `buf_len >= n` writable bytes per the caller's contract; the record
+                // lives in libaof's memory, so the ranges do not overlap.
+                unsafe { std::ptr::copy_nonoverlapping(record.data.as_ptr(), buf, n) };
+            }
+            Ok((n, record.timestamp_us))
+        })?;
+        match copied {
+            Ok((n, timestamp_us)) => {
+                // SAFETY: the caller's contract for `out_len` and `out_timestamp_us`.
+                unsafe {
+                    out_len.write(n);
+                    write_opt(out_ts, timestamp_us);
+                }
+                Ok(AOF_OK)
+            }
+            Err(needed) => {
+                // SAFETY: the caller's contract for `out_len`.
+                unsafe { out_len.write(needed) };
+                Err(Failure::new(
+                    AOF_ERR_BUFFER_TOO_SMALL,
+                    format!("record {id} is {needed} bytes; the buffer holds {buf_len}"),
+                ))
+            }
+        }
+    })
+}
+
+/// Reads every record of every segment and checks its checksum and framing. On success
+/// stores the number of records in `*out_records` (if not NULL). Damage:
+/// `AOF_ERR_CORRUPTION` (the last-error message names the file and offset). Also
+/// `AOF_ERR_IO`, `AOF_ERR_CLOSED`.
+///
+/// # Safety
+/// `out_records` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_verify(log: *const aof_log_t, out_records: *mut u64) -> aof_status_t {
+    boundary::guard("aof_verify", || {
+        let out = opt_out(out_records);
+        let report = lookup(log)?.verify()?;
+        // SAFETY: the caller's contract for `out_records`.
+        unsafe { write_opt(out, report.records) };
+        Ok(AOF_OK)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::status::{AOF_ERR_INVALID_ARG, AOF_ERR_NULL_ARG};
+
+    #[test]
+    fn unknown_handles_are_rejected_without_dereferencing() {
+        assert_eq!(aof_close(std::ptr::null_mut()), AOF_OK);
+        let bogus = std::ptr::without_provenance_mut::<aof_log_t>(usize::MAX - 7);
+        assert_eq!(aof_flush(bogus), AOF_ERR_INVALID_ARG);
+        assert_eq!(aof_flush(std::ptr::null_mut()), AOF_ERR_NULL_ARG);
+        assert_eq!(aof_close(bogus), AOF_ERR_INVALID_ARG);
+        let mut id = 77;
+        // SAFETY: `id` is writable.
+        assert_eq!(unsafe { aof_last_id(bogus, &mut id) }, AOF_ERR_INVALID_ARG);
+        assert_eq!(id, 77);
+    }
+
+    #[test]
+    fn null_arguments_come_first() {
+        let bogus = std::ptr::without_provenance_mut::<aof_log_t>(usize::MAX - 7);
+        // SAFETY: NULL `data` with a nonzero length is rejected before any read.
+        let status = unsafe { aof_append(bogus, std::ptr::null(), 4, std::ptr::null_mut()) };
+        assert_eq!(status, AOF_ERR_NULL_ARG);
+        // SAFETY: NULL `out_len` is rejected before anything is written.
+        let status = unsafe {
+            aof_read(
+                bogus,
+                1,
+                std::ptr::null_mut(),
+                0,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(status, AOF_ERR_NULL_ARG);
+        // SAFETY: NULL arrays with a nonzero count are rejected before any read.
+        let status = unsafe {
+            aof_append_batch(
+                bogus,
+                std::ptr::null(),
+                std::ptr::null(),
+                2,
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(status, AOF_ERR_NULL_ARG);
+        let mut out = std::ptr::null_mut();
+        // SAFETY: `out` is writable; NULL path is rejected first.
+        let status = unsafe { aof_open(std::ptr::null(), std::ptr::null(), &mut out) };
+        assert_eq!(status, AOF_ERR_NULL_ARG);
+        // SAFETY: an empty string is a valid C string.
+        let status = unsafe { aof_open(c"".as_ptr(), std::ptr::null(), &mut out) };
+        assert_eq!(status, AOF_ERR_INVALID_ARG);
+        assert!(out.is_null());
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(timeout(u32::MAX), None);
+        assert_eq!(timeout(0), Some(Duration::ZERO));
+        assert_eq!(timeout(1500), Some(Duration::from_millis(1500)));
+    }
+}

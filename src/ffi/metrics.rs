@@ -1,0 +1,139 @@
+//! `aof_metrics_t`: a snapshot of a log's counters, in a struct that only ever grows.
+
+use std::mem::{offset_of, size_of};
+
+use super::boundary::{self, Failure};
+use super::log::{aof_log_t, lookup};
+use super::status::{aof_status_t, AOF_OK};
+use crate::MetricsSnapshot;
+
+/// Counters of one log since it was opened (`recovery_*`: what `aof_open` found). Fields
+/// are only ever appended in later versions (latency histograms are planned), never
+/// reordered or removed; pass `sizeof(aof_metrics_t)` to `aof_metrics`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct aof_metrics_t {
+    /// Records appended (single and batched).
+    pub appends: u64,
+    /// Payload bytes appended.
+    pub append_bytes: u64,
+    /// `aof_append_batch` calls.
+    pub batches: u64,
+    /// `write` system calls that moved buffered records into segment files.
+    pub write_calls: u64,
+    /// `fdatasync` calls on segment files (group commit keeps this below `appends`).
+    pub syncs: u64,
+    /// Segment files created.
+    pub segments_created: u64,
+    /// Segments sealed with a footer.
+    pub segments_sealed: u64,
+    /// Records returned by `aof_read` and by cursors.
+    pub reads: u64,
+    /// Payload bytes returned by `aof_read` and by cursors.
+    pub read_bytes: u64,
+    /// Highest id appended (0: none).
+    pub last_id: u64,
+    /// Highest id known durable (0: none).
+    pub durable_id: u64,
+    /// Segment files the log holds now.
+    pub segment_count: u64,
+    /// Records scanned by recovery when the log was opened.
+    pub recovery_scanned_records: u64,
+    /// Bytes of a torn or corrupt tail that recovery cut off when the log was opened.
+    pub recovery_truncated_bytes: u64,
+    /// 1 when the log was opened after a clean close (no scan needed), else 0.
+    pub recovery_clean_shutdown: u64,
+}
+
+/// Size of the first version of `aof_metrics_t`: the smallest `out_size` accepted.
+pub(crate) const METRICS_V1_SIZE: usize = offset_of!(aof_metrics_t, recovery_clean_shutdown) + 8;
+
+impl From<MetricsSnapshot> for aof_metrics_t {
+    fn from(m: MetricsSnapshot) -> Self {
+        aof_metrics_t {
+            appends: m.appends,
+            append_bytes: m.append_bytes,
+            batches: m.batches,
+            write_calls: m.write_calls,
+            syncs: m.syncs,
+            segments_created: m.segments_created,
+            segments_sealed: m.segments_sealed,
+            reads: m.reads,
+            read_bytes: m.read_bytes,
+            last_id: m.last_id,
+            durable_id: m.durable_id,
+            segment_count: m.segment_count,
+            recovery_scanned_records: m.recovery_scanned_records,
+            recovery_truncated_bytes: m.recovery_truncated_bytes,
+            recovery_clean_shutdown: m.recovery_clean_shutdown,
+        }
+    }
+}
+
+/// Copies a snapshot of the log's counters into `*out`. Pass `out_size =
+/// sizeof(aof_metrics_t)` as your program was compiled: a library newer than the header
+/// fills only the fields the program knows; an older one fills those it has and sets the
+/// rest of `out_size` to 0. `out_size` below the first version's size (120 bytes) or not a
+/// multiple of 8: `AOF_ERR_INVALID_ARG`. Also `AOF_ERR_CLOSED`.
+///
+/// # Safety
+/// `out` must be NULL or point to `out_size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn aof_metrics(
+    log: *const aof_log_t,
+    out: *mut aof_metrics_t,
+    out_size: usize,
+) -> aof_status_t {
+    boundary::guard("aof_metrics", || {
+        if out.is_null() {
+            return Err(Failure::null_arg("out"));
+        }
+        if out_size < METRICS_V1_SIZE || out_size % 8 != 0 {
+            return Err(Failure::invalid(format!(
+                "out_size {out_size} must be a multiple of 8 and at least {METRICS_V1_SIZE} \
+                 (pass sizeof(aof_metrics_t))"
+            )));
+        }
+        let snapshot = aof_metrics_t::from(lookup(log)?.metrics());
+        let n = out_size.min(size_of::<aof_metrics_t>());
+        let dst = out.cast::<u8>();
+        // SAFETY: `out` has `out_size` writable bytes per the caller's contract and
+        // `n <= out_size`; the source is a local, so the ranges do not overlap. Bytes are
+        // copied, so the caller's alignment does not matter.
+        unsafe {
+            std::ptr::copy_nonoverlapping((&raw const snapshot).cast::<u8>(), dst, n);
+            if out_size > n {
+                std::ptr::write_bytes(dst.add(n), 0, out_size - n);
+            }
+        }
+        Ok(AOF_OK)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::status::{AOF_ERR_INVALID_ARG, AOF_ERR_NULL_ARG};
+
+    #[test]
+    fn v1_layout() {
+        assert_eq!(METRICS_V1_SIZE, 15 * 8);
+        assert_eq!(size_of::<aof_metrics_t>() % 8, 0);
+        assert!(size_of::<aof_metrics_t>() >= METRICS_V1_SIZE);
+    }
+
+    #[test]
+    fn size_checks_come_before_the_handle() {
+        let bogus = std::ptr::without_provenance::<aof_log_t>(usize::MAX - 7);
+        let mut m = aof_metrics_t::default();
+        // SAFETY: `m` is writable for its size; the bad sizes are rejected before writing.
+        unsafe {
+            assert_eq!(aof_metrics(bogus, &mut m, 119), AOF_ERR_INVALID_ARG);
+            assert_eq!(aof_metrics(bogus, &mut m, 124), AOF_ERR_INVALID_ARG);
+            assert_eq!(
+                aof_metrics(bogus, std::ptr::null_mut(), 120),
+                AOF_ERR_NULL_ARG
+            );
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! `aof_options_t`: a builder for the options of `aof_open`.
+
+use std::time::Duration;
+
+use super::boundary::{self, mut_in, Failure, FfiResult, Out};
+use super::status::{aof_status_t, AOF_OK};
+use crate::config::{MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
+use crate::{FlushPolicy, Options, Visibility};
+
+/// Flush policy: every append returns once its record is on stable storage (concurrent
+/// appenders share one `fdatasync`: group commit). The default.
+pub const AOF_FLUSH_SYNC: i32 = 0;
+/// Flush policy: appends return at once; a background worker writes and syncs as fast as it
+/// can.
+pub const AOF_FLUSH_ASYNC: i32 = 1;
+/// Flush policy: sync in the background once `batch_records` records are waiting.
+pub const AOF_FLUSH_BATCHED: i32 = 2;
+/// Flush policy: sync in the background every `interval_ms` milliseconds.
+pub const AOF_FLUSH_PERIODIC: i32 = 3;
+/// Flush policy: whichever of `AOF_FLUSH_BATCHED` and `AOF_FLUSH_PERIODIC` comes first.
+pub const AOF_FLUSH_BATCHED_OR_PERIODIC: i32 = 4;
+
+/// Visibility: readers see a record once it is written to the file (page cache), possibly
+/// before it is durable; a crash may take back a record that was seen. The default.
+pub const AOF_VISIBILITY_WRITTEN: i32 = 0;
+/// Visibility: readers see a record only once it is durable (synced).
+pub const AOF_VISIBILITY_DURABLE: i32 = 1;
+
+/// Options for `aof_open`. Create with `aof_options_new`, free with `aof_options_free`.
+/// One thread at a time.
+pub struct aof_options_t {
+    pub(crate) inner: Options,
+}
+
+/// Creates options with the defaults: 64 MiB segments, 16 MiB maximum record size,
+/// `AOF_FLUSH_SYNC`, background pre-allocation of the next segment at 50 % and
+/// `AOF_VISIBILITY_WRITTEN`. On success `*out_options` owns a new handle; free it with
+/// `aof_options_free`.
+///
+/// # Safety
+/// `out_options` must be NULL or valid for a write of a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn aof_options_new(out_options: *mut *mut aof_options_t) -> aof_status_t {
+    boundary::guard("aof_options_new", || {
+        let out = Out::new(out_options, "out_options")?;
+        let handle = Box::new(aof_options_t {
+            inner: Options::default(),
+        });
+        // SAFETY: the caller's contract for `out_options`.
+        unsafe { out.write(Box::into_raw(handle)) };
+        Ok(AOF_OK)
+    })
+}
+
+/// Frees options. NULL is a no-op. The options must not be used afterwards; logs opened
+/// with them are not affected (`aof_open` copies them).
+///
+/// # Safety
+/// `options` must be NULL or a handle from `aof_options_new` that was not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn aof_options_free(options: *mut aof_options_t) {
+    boundary::guard_value("aof_options_free", (), || {
+        if !options.is_null() {
+            // SAFETY: a live handle from `aof_options_new` (Box::into_raw), freed once.
+            drop(unsafe { Box::from_raw(options) });
+        }
+    })
+}
+
+/// Runs `f` on the options behind `options`.
+///
+/// # Safety
+/// `options` must be NULL or a live handle not used by another thread during the call.
+unsafe fn with_options(
+    func: &'static str,
+    options: *mut aof_options_t,
+    f: impl FnOnce(&mut Options) -> FfiResult<()>,
+) -> aof_status_t {
+    boundary::guard(func, || {
+        // SAFETY: forwarded to our caller.
+        let handle = unsafe { mut_in(options, "options") }?;
+        f(&mut handle.inner)?;
+        Ok(AOF_OK)
+    })
+}
+
+/// Sets the size of each segment file in bytes: 4096 (4 KiB) up to 4294963200
+/// (4 GiB - 4 KiB). Default 64 MiB. Out of range: `AOF_ERR_INVALID_ARG`, options unchanged.
+/// Whether the maximum record size fits in a segment is checked by `aof_open`.
+///
+/// # Safety
+/// `options` must be NULL or a live handle from `aof_options_new`.
+#[no_mangle]
+pub unsafe extern "C" fn aof_options_set_segment_size(
+    options: *mut aof_options_t,
+    bytes: u64,
+) -> aof_status_t {
+    // SAFETY: forwarded to our caller.
+    unsafe {
+        with_options("aof_options_set_segment_size", options, |o| {
+            if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&bytes) {
+                return Err(Failure::invalid(format!(
+                    "segment size {bytes} is outside {MIN_SEGMENT_SIZE}..={MAX_SEGMENT_SIZE}"
+                )));
+            }
+            o.segment_size = bytes;
+            Ok(())
+        })
+    }
+}
+
+/// Sets the largest record `aof_append` accepts, in bytes: 1 up to 4294967295 (UINT32_MAX).
+/// Default 16 MiB. Out of range: `AOF_ERR_INVALID_ARG`, options unchanged. A record must
+/// also fit in one segment together with the segment's header and footer and its own
+/// framing: `aof_open` fails with `AOF_ERR_INVALID_ARG` otherwise.
+///
+/// # Safety
+/// `options` must be NULL or a live handle from `aof_options_new`.
+#[no_mangle]
+pub unsafe extern "C" fn aof_options_set_max_record_size(
+    options: *mut aof_options_t,
+    bytes: u64,
+) -> aof_status_t {
+    // SAFETY: forwarded to our caller.
+    unsafe {
+        with_options("aof_options_set_max_record_size", options, |o| {
+            if bytes == 0 || bytes > u64::from(u32::MAX) {
+                return Err(Failure::invalid(format!(
+                    "max record size {bytes} is outside 1..={}",
+                    u32::MAX
+                )));
+            }
+            o.max_record_size = bytes;
+            Ok(())
+        })
+    }
+}
+
+/// Sets the flush policy (`AOF_FLUSH_*`). `batch_records` (at least 1) is used by
+/// `AOF_FLUSH_BATCHED` and `AOF_FLUSH_BATCHED_OR_PERIODIC`; `interval_ms` (at least 1) by
+/// `AOF_FLUSH_PERIODIC` and `AOF_FLUSH_BATCHED_OR_PERIODIC`; a parameter the policy does not
+/// use is ignored. Unknown policy or a used parameter of 0: `AOF_ERR_INVALID_ARG`, options
+/// unchanged.
+///
+/// # Safety
+/// `options` must be NULL or a live handle from `aof_options_new`.
+#[no_mangle]
+pub unsafe extern "C" fn aof_options_set_flush_policy(
+    options: *mut aof_options_t,
+    policy: i32,
+    batch_records: u32,
+    interval_ms: u32,
+) -> aof_status_t {
+    // SAFETY: forwarded to our caller.
+    unsafe {
+        with_options("aof_options_set_flush_policy", options, |o| {
+            let interval = Duration::from_millis(u64::from(interval_ms));
+            let flush = match policy {
+                AOF_FLUSH_SYNC => FlushPolicy::Sync,
+                AOF_FLUSH_ASYNC => FlushPolicy::Async,
+                AOF_FLUSH_BATCHED => FlushPolicy::Batched {
+                    records: batch_records,
+                },
+                AOF_FLUSH_PERIODIC => FlushPolicy::Periodic { interval },
+                AOF_FLUSH_BATCHED_OR_PERIODIC => FlushPolicy::BatchedOrPeriodic {
+                    records: batch_records,
+                    interval,
+                },
+                other => {
+                    return Err(Failure::invalid(format!("unknown flush policy {other}")));
+                }
+            };
+            flush.validate()?;
+            o.flush = flush;
+            Ok(())
+        })
+    }
+}
+
+/// Sets when the next segment file is created in the background: once the active segment
+/// is this full, in percent (1..=100). 0 disables background pre-allocation (the next
+/// segment is created when the active one fills). Default 50. Above 100:
+/// `AOF_ERR_INVALID_ARG`, options unchanged.
+///
+/// # Safety
+/// `options` must be NULL or a live handle from `aof_options_new`.
+#[no_mangle]
+pub unsafe extern "C" fn aof_options_set_preallocate_threshold(
+    options: *mut aof_options_t,
+    percent: u32,
+) -> aof_status_t {
+    // SAFETY: forwarded to our caller.
+    unsafe {
+        with_options("aof_options_set_preallocate_threshold", options, |o| {
+            let percent = u8::try_from(percent)
+                .ok()
+                .filter(|p| *p <= 100)
+                .ok_or_else(|| {
+                    Failure::invalid(format!("preallocate threshold {percent} is above 100"))
+                })?;
+            o.preallocate_at_percent = percent;
+            Ok(())
+        })
+    }
+}
+
+/// Sets which records readers (cursors, `aof_read`) see: `AOF_VISIBILITY_WRITTEN` (default)
+/// or `AOF_VISIBILITY_DURABLE`. Anything else: `AOF_ERR_INVALID_ARG`, options unchanged.
+///
+/// # Safety
+/// `options` must be NULL or a live handle from `aof_options_new`.
+#[no_mangle]
+pub unsafe extern "C" fn aof_options_set_visibility(
+    options: *mut aof_options_t,
+    visibility: i32,
+) -> aof_status_t {
+    // SAFETY: forwarded to our caller.
+    unsafe {
+        with_options("aof_options_set_visibility", options, |o| {
+            o.visibility = match visibility {
+                AOF_VISIBILITY_WRITTEN => Visibility::Written,
+                AOF_VISIBILITY_DURABLE => Visibility::Durable,
+                other => return Err(Failure::invalid(format!("unknown visibility {other}"))),
+            };
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ptr;
+
+    use super::*;
+    use crate::ffi::status::{AOF_ERR_INVALID_ARG, AOF_ERR_NULL_ARG};
+
+    #[test]
+    fn setters_check_ranges_and_leave_options_unchanged_on_error() {
+        let mut o: *mut aof_options_t = ptr::null_mut();
+        // SAFETY: every call gets the live handle created here, freed at the end.
+        unsafe {
+            assert_eq!(aof_options_new(&mut o), AOF_OK);
+            assert!(!o.is_null());
+            assert_eq!((*o).inner, Options::default());
+
+            assert_eq!(aof_options_set_segment_size(o, 4095), AOF_ERR_INVALID_ARG);
+            assert_eq!(aof_options_set_segment_size(o, 1 << 16), AOF_OK);
+            assert_eq!(
+                aof_options_set_segment_size(o, MAX_SEGMENT_SIZE + 1),
+                AOF_ERR_INVALID_ARG
+            );
+            assert_eq!((*o).inner.segment_size, 1 << 16);
+
+            assert_eq!(aof_options_set_max_record_size(o, 0), AOF_ERR_INVALID_ARG);
+            assert_eq!(
+                aof_options_set_max_record_size(o, 1 << 32),
+                AOF_ERR_INVALID_ARG
+            );
+            assert_eq!(aof_options_set_max_record_size(o, 1000), AOF_OK);
+
+            assert_eq!(
+                aof_options_set_flush_policy(o, 9, 0, 0),
+                AOF_ERR_INVALID_ARG
+            );
+            assert_eq!(
+                aof_options_set_flush_policy(o, AOF_FLUSH_BATCHED, 0, 5),
+                AOF_ERR_INVALID_ARG
+            );
+            assert_eq!(
+                aof_options_set_flush_policy(o, AOF_FLUSH_PERIODIC, 5, 0),
+                AOF_ERR_INVALID_ARG
+            );
+            assert_eq!((*o).inner.flush, FlushPolicy::Sync);
+            assert_eq!(
+                aof_options_set_flush_policy(o, AOF_FLUSH_BATCHED_OR_PERIODIC, 8, 20),
+                AOF_OK
+            );
+            assert_eq!(
+                (*o).inner.flush,
+                FlushPolicy::BatchedOrPeriodic {
+                    records: 8,
+                    interval: Duration::from_millis(20)
+                }
+            );
+
+            assert_eq!(
+                aof_options_set_preallocate_threshold(o, 101),
+                AOF_ERR_INVALID_ARG
+            );
+            assert_eq!(
+                aof_options_set_preallocate_threshold(o, 256),
+                AOF_ERR_INVALID_ARG
+            );
+            assert_eq!(aof_options_set_preallocate_threshold(o, 0), AOF_OK);
+
+            assert_eq!(aof_options_set_visibility(o, 2), AOF_ERR_INVALID_ARG);
+            assert_eq!(
+                aof_options_set_visibility(o, AOF_VISIBILITY_DURABLE),
+                AOF_OK
+            );
+            assert_eq!((*o).inner.visibility, Visibility::Durable);
+
+            assert_eq!(
+                aof_options_set_visibility(ptr::null_mut(), 0),
+                AOF_ERR_NULL_ARG
+            );
+            assert_eq!(aof_options_new(ptr::null_mut()), AOF_ERR_NULL_ARG);
+            aof_options_free(o);
+            aof_options_free(ptr::null_mut());
+        }
+    }
+}

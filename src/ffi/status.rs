@@ -1,0 +1,164 @@
+//! Status codes of the C API and the one mapping from [`crate::Error`] to them.
+//!
+//! Values are part of the ABI: a code's meaning never changes, and a retired error code is
+//! never given to another error.
+
+use std::ffi::{c_char, CStr};
+
+use crate::Error;
+
+/// The return type of every libaof call that can fail: `AOF_OK` (0), a positive non-error
+/// condition (`AOF_END`, `AOF_TIMED_OUT`) or a negative `AOF_ERR_*` code.
+pub type aof_status_t = i32;
+
+/// Success.
+pub const AOF_OK: i32 = 0;
+/// Not an error: the cursor has no more visible records (yet).
+pub const AOF_END: i32 = 1;
+/// Not an error: the wait ended because its timeout passed.
+pub const AOF_TIMED_OUT: i32 = 2;
+
+/// A required pointer argument was NULL.
+pub const AOF_ERR_NULL_ARG: i32 = -1;
+/// An argument is out of range or inconsistent (bad option, unknown handle, empty batch...).
+pub const AOF_ERR_INVALID_ARG: i32 = -2;
+/// The record is larger than the log's maximum record size; nothing was written.
+pub const AOF_ERR_TOO_LARGE: i32 = -3;
+/// No record with that id is visible (never appended, or not yet visible).
+pub const AOF_ERR_NOT_FOUND: i32 = -4;
+/// An operating-system I/O call failed (the last-error message names the call and file).
+pub const AOF_ERR_IO: i32 = -5;
+/// An I/O call failed because the disk is full (ENOSPC).
+pub const AOF_ERR_NO_SPACE: i32 = -6;
+/// Bytes on disk failed their checksum or framing.
+pub const AOF_ERR_CORRUPTION: i32 = -7;
+/// The log directory is locked by another process or another open handle.
+pub const AOF_ERR_BUSY: i32 = -8;
+/// The log handle was closed (also returned to cursors of a closed log).
+pub const AOF_ERR_CLOSED: i32 = -9;
+/// An earlier write or sync failed; the log refuses further writes. Close it and reopen.
+pub const AOF_ERR_POISONED: i32 = -10;
+/// libaof panicked (a bug); the panic was caught at the C boundary. Close the log.
+pub const AOF_ERR_PANIC: i32 = -11;
+/// An internal error (a bug or an impossible state).
+pub const AOF_ERR_INTERNAL: i32 = -12;
+/// The caller's buffer is too small; `aof_read` stores the needed size in `*out_len`.
+pub const AOF_ERR_BUFFER_TOO_SMALL: i32 = -13;
+/// A blocking call was made from a thread of libaof's own runtime, where it could deadlock.
+pub const AOF_ERR_MISUSE: i32 = -14;
+
+/// The status of an engine error. Exhaustive on purpose: a new `Error` variant does not
+/// compile until it has a status (`#[non_exhaustive]` does not apply inside this crate).
+pub(crate) fn from_error(err: &Error) -> aof_status_t {
+    match err {
+        Error::InvalidArgument(_) => AOF_ERR_INVALID_ARG,
+        Error::RecordTooLarge { .. } => AOF_ERR_TOO_LARGE,
+        Error::NotFound { .. } => AOF_ERR_NOT_FOUND,
+        Error::Io { .. } if err.is_no_space() => AOF_ERR_NO_SPACE,
+        Error::Io { .. } => AOF_ERR_IO,
+        Error::Corruption { .. } => AOF_ERR_CORRUPTION,
+        Error::Busy(_) => AOF_ERR_BUSY,
+        Error::Closed => AOF_ERR_CLOSED,
+        Error::Poisoned(_) => AOF_ERR_POISONED,
+        Error::InRuntime => AOF_ERR_MISUSE,
+        Error::Internal(_) => AOF_ERR_INTERNAL,
+    }
+}
+
+/// Static description of a status code.
+pub(crate) fn describe(status: aof_status_t) -> &'static CStr {
+    match status {
+        AOF_OK => c"ok",
+        AOF_END => c"end of cursor: no more visible records",
+        AOF_TIMED_OUT => c"timed out",
+        AOF_ERR_NULL_ARG => c"a required pointer argument is NULL",
+        AOF_ERR_INVALID_ARG => c"invalid argument",
+        AOF_ERR_TOO_LARGE => c"record exceeds the maximum record size",
+        AOF_ERR_NOT_FOUND => c"record not found",
+        AOF_ERR_IO => c"I/O error",
+        AOF_ERR_NO_SPACE => c"no space left on device",
+        AOF_ERR_CORRUPTION => c"corruption detected",
+        AOF_ERR_BUSY => c"log directory is locked by another process or handle",
+        AOF_ERR_CLOSED => c"the log is closed",
+        AOF_ERR_POISONED => c"the log is poisoned by an earlier write or sync failure",
+        AOF_ERR_PANIC => c"internal panic caught at the C boundary",
+        AOF_ERR_INTERNAL => c"internal error",
+        AOF_ERR_BUFFER_TOO_SMALL => c"buffer too small",
+        AOF_ERR_MISUSE => c"blocking call made from inside the libaof runtime",
+        _ => c"unknown status",
+    }
+}
+
+/// Returns a static, NUL-terminated description of `status`; never NULL. Unknown codes give
+/// `"unknown status"`. Does not touch the last-error message.
+#[no_mangle]
+pub extern "C" fn aof_errstr(status: aof_status_t) -> *const c_char {
+    describe(status).as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn every_error_variant_has_its_status() {
+        let io_err = |code| Error::io("write", "/x", io::Error::from_raw_os_error(code));
+        let cases = [
+            (Error::InvalidArgument("x".into()), AOF_ERR_INVALID_ARG),
+            (Error::RecordTooLarge { len: 2, max: 1 }, AOF_ERR_TOO_LARGE),
+            (
+                Error::NotFound {
+                    id: 9,
+                    first: 1,
+                    last: 2,
+                },
+                AOF_ERR_NOT_FOUND,
+            ),
+            (io_err(libc::EIO), AOF_ERR_IO),
+            (io_err(libc::ENOSPC), AOF_ERR_NO_SPACE),
+            (Error::corruption("/x", 64, "bad crc"), AOF_ERR_CORRUPTION),
+            (Error::Busy(PathBuf::from("/x")), AOF_ERR_BUSY),
+            (Error::Closed, AOF_ERR_CLOSED),
+            (Error::Poisoned("fsync failed".into()), AOF_ERR_POISONED),
+            (Error::InRuntime, AOF_ERR_MISUSE),
+            (Error::Internal("x".into()), AOF_ERR_INTERNAL),
+        ];
+        for (err, status) in cases {
+            assert_eq!(from_error(&err), status, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn codes_are_stable_and_distinct() {
+        let all = [
+            AOF_OK,
+            AOF_END,
+            AOF_TIMED_OUT,
+            AOF_ERR_NULL_ARG,
+            AOF_ERR_INVALID_ARG,
+            AOF_ERR_TOO_LARGE,
+            AOF_ERR_NOT_FOUND,
+            AOF_ERR_IO,
+            AOF_ERR_NO_SPACE,
+            AOF_ERR_CORRUPTION,
+            AOF_ERR_BUSY,
+            AOF_ERR_CLOSED,
+            AOF_ERR_POISONED,
+            AOF_ERR_PANIC,
+            AOF_ERR_INTERNAL,
+            AOF_ERR_BUFFER_TOO_SMALL,
+            AOF_ERR_MISUSE,
+        ];
+        // The released values: 0, 1, 2, then -1 down to -14 in this order.
+        let expected: Vec<i32> = [0, 1, 2].into_iter().chain((1..=14).map(|n| -n)).collect();
+        assert_eq!(all.to_vec(), expected);
+        for code in all {
+            assert_ne!(describe(code), c"unknown status", "{code}");
+        }
+        assert_eq!(describe(-15), c"unknown status");
+        assert_eq!(describe(3), c"unknown status");
+    }
+}
