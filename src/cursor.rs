@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::flush::WaitEnd;
 use crate::log::Inner;
 use crate::runtime;
@@ -75,19 +75,20 @@ impl Cursor {
         if self.inner.visible_id() >= self.next_id {
             return Ok(true);
         }
+        // Nothing becomes visible after poison: say so instead of waiting for nothing.
+        self.inner.check_writable()?;
         if timeout == Some(Duration::ZERO) {
             return Ok(false);
         }
         runtime::ensure_outside()?;
         let deadline = timeout.map(|t| Instant::now() + t);
         let inner = &self.inner;
-        match inner
-            .visible_mark()
-            .wait_for(self.next_id, deadline, || inner.is_closed())
-        {
-            Ok(()) => Ok(true),
+        match inner.visible_mark().wait_for(self.next_id, deadline, || {
+            inner.is_closed() || inner.is_poisoned()
+        }) {
+            Ok(()) => Ok(self.inner.visible_id() >= self.next_id),
             Err(WaitEnd::TimedOut) => Ok(false),
-            Err(WaitEnd::Interrupted) => Err(Error::Closed),
+            Err(WaitEnd::Interrupted) => self.inner.check_writable().map(|()| false),
         }
     }
 

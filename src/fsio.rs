@@ -9,6 +9,30 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// The action set on failpoint `name` (feature `failpoints`): `eio`, `enospc`, or for
+/// writes `short` (half the bytes reach the file, then EIO). Always `None` without the
+/// feature.
+fn fault(name: &str) -> Option<String> {
+    let _ = name;
+    fail::fail_point!(name, |arg| Some(arg.unwrap_or_else(|| "eio".into())));
+    None
+}
+
+fn injected_error(action: &str) -> io::Error {
+    match action {
+        "enospc" => io::Error::from_raw_os_error(libc::ENOSPC),
+        _ => io::Error::from_raw_os_error(libc::EIO),
+    }
+}
+
+/// Fails with the injected error if failpoint `name` is set.
+fn check_fault(name: &str) -> io::Result<()> {
+    match fault(name) {
+        Some(action) => Err(injected_error(&action)),
+        None => Ok(()),
+    }
+}
+
 fn cvt(ret: libc::c_int) -> io::Result<()> {
     if ret == -1 {
         Err(io::Error::last_os_error())
@@ -19,6 +43,12 @@ fn cvt(ret: libc::c_int) -> io::Result<()> {
 
 /// Writes all of `buf` at `offset`.
 pub fn write_all_at(file: &File, path: &Path, buf: &[u8], offset: u64) -> Result<()> {
+    if let Some(action) = fault("fsio::write") {
+        if action == "short" {
+            let _ = file.write_all_at(&buf[..buf.len() / 2], offset);
+        }
+        return Err(Error::io("write", path, injected_error(&action)));
+    }
     file.write_all_at(buf, offset)
         .map_err(|e| Error::io("write", path, e))
 }
@@ -31,6 +61,7 @@ pub fn read_exact_at(file: &File, path: &Path, buf: &mut [u8], offset: u64) -> R
 
 /// `fdatasync(2)`: the file's data and the metadata needed to read it back are durable.
 pub fn fdatasync(file: &File, path: &Path) -> Result<()> {
+    check_fault("fsio::fdatasync").map_err(|e| Error::io("fdatasync", path, e))?;
     loop {
         // SAFETY: the fd is owned by `file`, which outlives the call.
         let ret = unsafe { libc::fdatasync(file.as_raw_fd()) };
@@ -47,6 +78,7 @@ pub fn fdatasync(file: &File, path: &Path) -> Result<()> {
 pub fn allocate(file: &File, path: &Path, len: u64) -> Result<()> {
     let len_off = libc::off_t::try_from(len)
         .map_err(|_| Error::InvalidArgument(format!("file length {len} too large")))?;
+    check_fault("fsio::fallocate").map_err(|e| Error::io("fallocate", path, e))?;
     loop {
         // SAFETY: the fd is owned by `file`; mode 0 only allocates and extends.
         let ret = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len_off) };
@@ -63,6 +95,7 @@ pub fn allocate(file: &File, path: &Path, len: u64) -> Result<()> {
 
 /// Makes the directory's entries (created, renamed, removed files) durable.
 pub fn fsync_dir(dir: &Path) -> Result<()> {
+    check_fault("fsio::fsync_dir").map_err(|e| Error::io("fsync directory", dir, e))?;
     let d = File::open(dir).map_err(|e| Error::io("open directory", dir, e))?;
     d.sync_all()
         .map_err(|e| Error::io("fsync directory", dir, e))
@@ -70,6 +103,7 @@ pub fn fsync_dir(dir: &Path) -> Result<()> {
 
 /// Creates (or truncates) a file for reading and writing.
 pub fn create_file(path: &Path) -> Result<File> {
+    check_fault("fsio::create").map_err(|e| Error::io("create", path, e))?;
     OpenOptions::new()
         .read(true)
         .write(true)
@@ -89,6 +123,7 @@ pub fn open_file(path: &Path) -> Result<File> {
 }
 
 pub fn rename(from: &Path, to: &Path) -> Result<()> {
+    check_fault("fsio::rename").map_err(|e| Error::io("rename", from, e))?;
     fs::rename(from, to).map_err(|e| Error::io("rename", from, e))
 }
 

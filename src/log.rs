@@ -180,7 +180,8 @@ impl Log {
             None => {
                 let tmp = dir.join(NEXT_SEGMENT_TMP);
                 let file = create_segment_file(&tmp, options.segment_size)?;
-                let seg = install_segment(&dir, file, &tmp, next_id, options.segment_size)?;
+                let seg = prepare_segment(&dir, file, &tmp, next_id, options.segment_size)?;
+                fsio::fsync_dir(&dir)?;
                 Metrics::add(&metrics.segments_created, 1);
                 segments.push(seg.clone());
                 (seg, HEADER_LEN)
@@ -387,7 +388,11 @@ impl Inner {
         }
     }
 
-    fn check_writable(&self) -> Result<()> {
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poison.get().is_some()
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<()> {
         self.check_open()?;
         match self.poison.get() {
             Some(why) => Err(Error::Poisoned(why.clone())),
@@ -411,8 +416,15 @@ impl Inner {
         }
     }
 
+    /// Highest id readers may see. Once poisoned, nothing beyond the durable id: those
+    /// records may never reach the disk.
     pub(crate) fn visible_id(&self) -> u64 {
-        self.visible_mark().get()
+        let visible = self.visible_mark().get();
+        if self.poison.get().is_some() {
+            visible.min(self.commit.durable.get())
+        } else {
+            visible
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -490,7 +502,8 @@ impl Inner {
 
     fn append_locked(&self, w: &mut Writer, payload: &[u8], timestamp: u64) -> Result<()> {
         let framed = framed_len(payload.len() as u64);
-        if w.end_offset() + framed > w.active.capacity - FOOTER_LEN {
+        let full = w.end_offset() + framed > w.active.capacity - FOOTER_LEN;
+        if full || w.active.footer().is_some() {
             self.roll(w)?;
         }
         encode_record(&mut w.buf, w.next_id, timestamp, payload);
@@ -546,18 +559,22 @@ impl Inner {
 
     /// Seals the active segment and starts the next one. Runs under the writer lock: the
     /// appenders behind it wait for two syncs, once per segment.
+    ///
+    /// Failing to create the next segment (no space, say) loses nothing: the error goes to
+    /// the appender and the next append tries again. A failed sync poisons the log.
     fn roll(&self, w: &mut Writer) -> Result<()> {
         self.write_out_locked(w)?;
-        self.seal(w)?;
+        if w.active.footer().is_none() {
+            self.seal(w)?;
+        }
         let tmp = self.dir.join(NEXT_SEGMENT_TMP);
         let prepared = w.prealloc.take().and_then(|rx| rx.recv().ok()?.ok());
         let file = match prepared {
             Some(file) => file,
-            None => create_segment_file(&tmp, self.options.segment_size)
-                .map_err(|e| self.poison_with(e))?,
+            None => create_segment_file(&tmp, self.options.segment_size)?,
         };
-        let seg = install_segment(&self.dir, file, &tmp, w.next_id, self.options.segment_size)
-            .map_err(|e| self.poison_with(e))?;
+        let seg = prepare_segment(&self.dir, file, &tmp, w.next_id, self.options.segment_size)?;
+        fsio::fsync_dir(&self.dir).map_err(|e| self.poison_with(e))?;
         Metrics::add(&self.metrics.segments_created, 1);
         self.segments
             .write()
@@ -722,9 +739,9 @@ fn create_segment_file(path: &Path, size: u64) -> Result<File> {
 }
 
 /// Writes the header of a new segment into a prepared file, makes it durable and renames
-/// it into place (syncing the directory), so a segment file with a valid name always has
-/// a valid header.
-fn install_segment(
+/// it into place; the caller then syncs the directory. So a segment file with a valid name
+/// always has a valid header.
+fn prepare_segment(
     dir: &Path,
     file: File,
     tmp: &Path,
@@ -742,7 +759,6 @@ fn install_segment(
     fsio::fdatasync(&file, tmp)?;
     let path = dir.join(segment::file_name(base_id));
     fsio::rename(tmp, &path)?;
-    fsio::fsync_dir(dir)?;
     Ok(Arc::new(Segment::open(path, file, &header)?))
 }
 
