@@ -170,8 +170,8 @@ fn tailing_cursor_is_woken_by_an_append_from_another_thread() {
     let log = Arc::new(Log::open(dir.path(), small_opts()).unwrap());
     let mut c = log.cursor(StartAt::End).unwrap();
     // Rounds with maximum-size records, so the tail rolls to new segments while tailed.
-    for round in 1..=12u64 {
-        let len = if round % 3 == 0 { 40 } else { MAX };
+    for round in 1..=15u64 {
+        let len = if round % 5 == 0 { 40 } else { MAX };
         assert!(
             !c.wait(Some(Duration::from_millis(10))).unwrap(),
             "round {round}: nothing appended yet"

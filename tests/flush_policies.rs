@@ -177,6 +177,8 @@ fn durable_visibility_hides_records_until_durable() {
     };
     let log = Log::open(dir.path(), small_opts_with(policy, Visibility::Durable)).unwrap();
     let mut oldest = log.cursor(StartAt::Oldest).unwrap();
+    // Let the flusher start first (see periodic_sync_waits_for_the_first_interval).
+    thread::sleep(Duration::from_millis(200));
     let id = log.append(&payload(1, 80)).unwrap();
     assert_eq!(id, 1);
     assert_eq!(log.last_id(), 1);
@@ -250,4 +252,26 @@ fn durable_visibility_with_sync_policy_sees_records_at_once() {
             .expect("Sync + Durable: visible when append returns");
         assert_eq!(r.id, id);
     }
+}
+
+/// `Periodic { interval }` syncs on a timer: the first background sync is due one interval
+/// after open, not at once. (A `tokio::time::interval` ticks immediately on its first
+/// `tick()`, which syncs a record appended right after open at once.)
+#[test]
+fn periodic_sync_waits_for_the_first_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = FlushPolicy::Periodic {
+        interval: Duration::from_secs(30),
+    };
+    let log = Log::open(dir.path(), small_opts_with(policy, Visibility::Written)).unwrap();
+    log.append(&payload(1, 80)).unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let m = log.metrics();
+    assert_eq!(
+        (m.durable_id, m.syncs),
+        (0, 0),
+        "Periodic(30 s): synced within 300 ms of open without flush: {m:?}"
+    );
+    log.flush().unwrap();
+    assert_eq!(log.durable_id(), 1);
 }
