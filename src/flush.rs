@@ -209,7 +209,8 @@ pub async fn run_flusher<T: FlushTarget>(
     interval: Option<Duration>,
 ) {
     let mut ticker = interval.map(|i| {
-        let mut t = tokio::time::interval(i);
+        // The first tick one interval from now, not at once.
+        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + i, i);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
     });

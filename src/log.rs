@@ -301,7 +301,7 @@ impl Log {
         inner.check_open()?;
         let visible = inner.visible_id();
         if id == 0 || id > visible {
-            return Err(inner.not_found(id));
+            return Err(inner.not_found(id, visible));
         }
         let seg = inner.segment_for(id)?;
         let offset = seg.offset_of(id)?;
@@ -325,7 +325,7 @@ impl Log {
             StartAt::Newest => inner.visible_id().max(first),
             StartAt::End => last + 1,
             StartAt::Id(id) if (first..=last + 1).contains(&id) => id,
-            StartAt::Id(id) => return Err(inner.not_found(id)),
+            StartAt::Id(id) => return Err(inner.not_found(id, last)),
         };
         Ok(Cursor::new(self.inner.clone(), id))
     }
@@ -436,11 +436,12 @@ impl Inner {
         segs.first().map_or(1, |s| s.base_id)
     }
 
-    pub(crate) fn not_found(&self, id: u64) -> Error {
+    /// `last` is the visible id the caller decided on, so the error agrees with the refusal.
+    pub(crate) fn not_found(&self, id: u64, last: u64) -> Error {
         Error::NotFound {
             id,
             first: self.first_id(),
-            last: self.visible_id(),
+            last,
         }
     }
 
@@ -454,7 +455,7 @@ impl Inner {
         let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
         let i = segs.partition_point(|s| s.base_id <= id);
         match i {
-            0 => Err(self.not_found(id)),
+            0 => Err(self.not_found(id, self.visible_id())),
             _ => Ok(segs[i - 1].clone()),
         }
     }
