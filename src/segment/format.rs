@@ -47,7 +47,7 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 
 /// Bytes a record with a payload of `len` bytes occupies in a segment.
 pub const fn framed_len(len: u64) -> u64 {
-    RECORD_HEADER_LEN + (len + RECORD_ALIGN - 1) / RECORD_ALIGN * RECORD_ALIGN
+    RECORD_HEADER_LEN + len.div_ceil(RECORD_ALIGN) * RECORD_ALIGN
 }
 
 // Format: SegmentHeader (64 bytes)
