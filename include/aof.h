@@ -583,8 +583,10 @@ aof_status_t aof_read(const struct aof_log_t *log,
                       uint64_t *out_timestamp_us);
 
 /**
- * Reads every record of every segment and checks its checksum and framing. On success
- * stores the number of records in `*out_records` (if not NULL). Damage:
+ * Reads every record written to the segment files and checks its checksum and framing
+ * (and every sealed segment's footer). On success stores the number of records checked in
+ * `*out_records` (if not NULL). Under a background flush policy, records still waiting in
+ * the write buffer are not checked: call `aof_flush` first to include them. Damage:
  * `AOF_ERR_CORRUPTION` (the last-error message names the file and offset). Also
  * `AOF_ERR_IO`, `AOF_ERR_CLOSED`.
  *

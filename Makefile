@@ -1,0 +1,204 @@
+# libaof: build, test, install and demo.
+#
+#   make demo                  build the release library, compile and run examples_c/quickstart.c
+#   make test                  everything: fmt, clippy, cargo test (incl. the header diff),
+#                              C tests under ASan+UBSan, the header as C++, an install test
+#   make install PREFIX=/usr/local [DESTDIR=...]
+#   make header                regenerate include/aof.h (cbindgen, as a library, via a test)
+#   make deps                  install what a fresh Debian machine lacks (idempotent)
+#
+# Build outputs go to target/ (cargo) and build/ (everything else); both are git-ignored.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := all
+
+CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
+CC ?= cc
+CXX ?= c++
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+BUILD := build
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+VERSION_MINOR := $(word 2,$(subst ., ,$(VERSION)))
+# Must match build.rs: 0.x minors may break the ABI, so 0.x sonames carry the minor.
+SONAME_VERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(VERSION_MAJOR).$(VERSION_MINOR),$(VERSION_MAJOR))
+
+RELEASE_DIR := target/release
+DEBUG_DIR := target/debug
+
+# System libraries the Rust static library needs, as rustc reports them (cached).
+NATIVE_LIBS_FILE := $(BUILD)/native-static-libs.txt
+
+# The C tests: strict C11, AddressSanitizer + UndefinedBehaviorSanitizer, any report fatal.
+# They link the static library: the Rust code is not instrumented, but every allocation it
+# makes goes through the ASan-intercepted malloc, so overflows of buffers libaof hands out
+# and leaks are still caught.
+WARN_C := -std=c11 -Wall -Wextra -Wpedantic -Werror
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CTEST_CFLAGS := $(WARN_C) $(SAN) -g -O1 -Iinclude
+CTESTS := test_options test_log test_cursor test_errors test_metrics test_bad_input
+export ASAN_OPTIONS := detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1
+export UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1
+
+.PHONY: all release debug demo test check-fmt clippy cargo-test ctest cxx-header \
+        install install-test header deps clean-build
+
+all: release
+
+release:
+	$(CARGO) build --release --lib
+
+debug:
+	$(CARGO) build --lib
+
+# --- system tools ------------------------------------------------------------------------
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+deps:
+	@missing=""; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	command -v gcc >/dev/null || missing="$$missing gcc"; \
+	command -v g++ >/dev/null || missing="$$missing g++"; \
+	command -v timeout >/dev/null || missing="$$missing coreutils"; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    $(SUDO) apt-get update -qq; \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing libc6-dev; \
+	else \
+	    echo "deps: pkg-config, gcc, g++ present"; \
+	fi
+	@test -x "$(CARGO)" || { echo "error: cargo not found (install Rust: https://rustup.rs)"; exit 1; }
+	@if command -v rustup >/dev/null || [ -x "$(HOME)/.cargo/bin/rustup" ]; then \
+	    rustup=$$(command -v rustup || echo $(HOME)/.cargo/bin/rustup); \
+	    installed=$$($$rustup component list --installed); \
+	    for c in rustfmt clippy; do \
+	        grep -q "^$$c" <<<"$$installed" || $$rustup component add $$c; \
+	    done; \
+	fi
+
+$(NATIVE_LIBS_FILE): Cargo.toml Cargo.lock
+	@mkdir -p $(BUILD)
+	@# rustc prints the list only when it compiles the crate; if cargo finds it fresh, ask
+	@# rustc about an empty staticlib instead (the same list while no dependency links a
+	@# native library of its own).
+	@libs=$$($(CARGO) rustc -q --release --lib --crate-type staticlib -- --print native-static-libs 2>&1 \
+	    | sed -n 's/.*native-static-libs: //p' | tail -n1); \
+	if [ -z "$$libs" ]; then \
+	    echo > $(BUILD)/empty.rs; \
+	    libs=$$(rustc --crate-type staticlib --crate-name empty --print native-static-libs \
+	        -o $(BUILD)/libempty.a $(BUILD)/empty.rs 2>&1 | sed -n 's/.*native-static-libs: //p'); \
+	fi; \
+	test -n "$$libs"; \
+	echo "$$libs" > $@
+	@echo "native static libs: $$(cat $@)"
+
+# --- demo --------------------------------------------------------------------------------
+
+demo: deps release $(NATIVE_LIBS_FILE)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN_C) -O2 -Iinclude examples_c/quickstart.c $(RELEASE_DIR)/libaof.a \
+	    $$(cat $(NATIVE_LIBS_FILE)) -o $(BUILD)/quickstart
+	@echo
+	./$(BUILD)/quickstart $(BUILD)/quickstart-data
+
+# --- tests -------------------------------------------------------------------------------
+
+# Every stage runs even when an earlier one fails (-k); make test fails if any did.
+test:
+	@$(MAKE) --no-print-directory -k check-fmt clippy cargo-test ctest cxx-header install-test \
+	    && echo "make test: all stages passed" \
+	    || { echo "make test: FAILED (see above)"; exit 1; }
+
+check-fmt:
+	@echo "== cargo fmt --check"
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	@echo "== cargo clippy --all-targets -D warnings"
+	$(CARGO) clippy --all-targets -- -D warnings
+
+cargo-test:
+	@echo "== cargo test (unit, integration, header diff)"
+	$(CARGO) test
+
+ctest: $(NATIVE_LIBS_FILE)
+	@echo "== C tests (ASan + UBSan)"
+	$(CARGO) build --lib
+	@mkdir -p $(BUILD)/ctests
+	@for t in $(CTESTS); do \
+	    echo "cc $$t"; \
+	    $(CC) $(CTEST_CFLAGS) ctests/$$t.c $(DEBUG_DIR)/libaof.a $$(cat $(NATIVE_LIBS_FILE)) \
+	        -o $(BUILD)/ctests/$$t; \
+	done
+	@echo "cc quickstart (example, same flags)"
+	@$(CC) $(CTEST_CFLAGS) examples_c/quickstart.c $(DEBUG_DIR)/libaof.a \
+	    $$(cat $(NATIVE_LIBS_FILE)) -o $(BUILD)/ctests/example_quickstart
+	ctests/run.sh $(BUILD)/ctests/summary.txt $(addprefix $(BUILD)/ctests/,$(CTESTS)) \
+	    $(BUILD)/ctests/example_quickstart
+
+cxx-header:
+	@echo "== aof.h as C++17 (included twice)"
+	$(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Werror -Iinclude -c ctests/header_cxx.cpp \
+	    -o /dev/null
+	@echo "== aof.h as C11 on its own"
+	echo '#include "aof.h"' | $(CC) $(WARN_C) -Iinclude -x c -c - -o /dev/null
+
+# Installs into a temporary prefix and builds a program with nothing but pkg-config.
+install-test: release $(NATIVE_LIBS_FILE)
+	@echo "== install into a temporary PREFIX, build with pkg-config"
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/aof-install-XXXXXX"); \
+	trap 'rm -rf "$$tmp"' EXIT; \
+	$(MAKE) --no-print-directory install PREFIX="$$tmp/prefix" >/dev/null; \
+	export PKG_CONFIG_PATH="$$tmp/prefix/lib/pkgconfig"; \
+	pkg-config --exists --print-errors aof; \
+	echo "pkg-config --modversion aof: $$(pkg-config --modversion aof)"; \
+	test "$$(pkg-config --modversion aof)" = "$(VERSION)"; \
+	echo "shared: $(CC) smoke.c $$(pkg-config --cflags --libs aof)"; \
+	$(CC) $(WARN_C) ctests/install_smoke.c $$(pkg-config --cflags --libs aof) -o "$$tmp/smoke-shared"; \
+	LD_LIBRARY_PATH="$$tmp/prefix/lib" "$$tmp/smoke-shared" "$$tmp/log-shared"; \
+	LD_LIBRARY_PATH="$$tmp/prefix/lib" ldd "$$tmp/smoke-shared" | grep -q "libaof.so.$(SONAME_VERSION) => $$tmp"; \
+	static_libs=$$(pkg-config --static --libs aof | sed 's/-laof\b/-l:libaof.a/'); \
+	echo "static: $(CC) smoke.c $$(pkg-config --cflags aof) $$static_libs"; \
+	$(CC) $(WARN_C) ctests/install_smoke.c $$(pkg-config --cflags aof) $$static_libs -o "$$tmp/smoke-static"; \
+	! ldd "$$tmp/smoke-static" | grep -q libaof; \
+	"$$tmp/smoke-static" "$$tmp/log-static"; \
+	echo "install test ok"
+
+# --- install -----------------------------------------------------------------------------
+
+install: release $(NATIVE_LIBS_FILE)
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/aof.h $(DESTDIR)$(INCLUDEDIR)/aof.h
+	install -m 644 $(RELEASE_DIR)/libaof.a $(DESTDIR)$(LIBDIR)/libaof.a
+	install -m 755 $(RELEASE_DIR)/libaof.so $(DESTDIR)$(LIBDIR)/libaof.so.$(VERSION)
+	ln -sf libaof.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaof.so.$(SONAME_VERSION)
+	ln -sf libaof.so.$(SONAME_VERSION) $(DESTDIR)$(LIBDIR)/libaof.so
+	{ \
+	    echo "prefix=$(PREFIX)"; \
+	    echo "libdir=$(LIBDIR)"; \
+	    echo "includedir=$(INCLUDEDIR)"; \
+	    echo; \
+	    echo "Name: aof"; \
+	    echo "Description: libaof, a durable segmented append-only log"; \
+	    echo "Version: $(VERSION)"; \
+	    echo "Cflags: -I\$${includedir}"; \
+	    echo "Libs: -L\$${libdir} -laof"; \
+	    echo "Libs.private: $$(cat $(NATIVE_LIBS_FILE))"; \
+	} > $(DESTDIR)$(PKGCONFIGDIR)/aof.pc
+	@echo "installed libaof $(VERSION) into $(DESTDIR)$(PREFIX)"
+
+# --- maintenance -------------------------------------------------------------------------
+
+header:
+	AOF_BLESS=1 $(CARGO) test --test header
+
+# Removes build/ only; target/ is shared and expensive to rebuild.
+clean-build:
+	rm -rf $(BUILD)

@@ -1,0 +1,182 @@
+/* Metrics: counters after appends, batches, reads and rolls; recovery fields after a clean
+ * close and after a crash (a child process that exits without closing); the sizeof-based
+ * size checks of aof_metrics. */
+#include "aoft.h"
+
+#include <sys/wait.h>
+
+/* The first version's size: offset of the end of recovery_clean_shutdown. */
+#define METRICS_V1_SIZE 120
+
+static void get(aof_log_t *log, aof_metrics_t *m) {
+    memset(m, 0xFF, sizeof *m);
+    CHECK_OK(aof_metrics(log, m, sizeof *m));
+}
+
+static void test_counters(void) {
+    aoft_dir d;
+    aoft_mkdir(&d);
+    aof_log_t *log = aoft_open_small(&d, AOF_FLUSH_SYNC, 0, 0);
+    aof_metrics_t m;
+    get(log, &m);
+    CHECK_EQ_U64(m.appends, 0);
+    CHECK_EQ_U64(m.append_bytes, 0);
+    CHECK_EQ_U64(m.batches, 0);
+    CHECK_EQ_U64(m.reads, 0);
+    CHECK_EQ_U64(m.last_id, 0);
+    CHECK_EQ_U64(m.durable_id, 0);
+    CHECK(m.segment_count >= 1);
+    CHECK(m.segments_created >= 1);
+    CHECK_EQ_U64(m.recovery_truncated_bytes, 0);
+
+    for (uint64_t id = 1; id <= 10; id++) {
+        aoft_append_filled(log, 100, id);
+    }
+    get(log, &m);
+    CHECK_EQ_U64(m.appends, 10);
+    CHECK_EQ_U64(m.append_bytes, 1000);
+    CHECK_EQ_U64(m.last_id, 10);
+    CHECK_EQ_U64(m.durable_id, 10); /* AOF_FLUSH_SYNC */
+    CHECK(m.write_calls >= 1 && m.write_calls <= 10);
+    CHECK(m.syncs >= 1 && m.syncs <= 10);
+
+    uint8_t a[50], b[70];
+    const uint8_t *datas[2] = {a, b};
+    size_t lens[2] = {sizeof a, sizeof b};
+    memset(a, 1, sizeof a);
+    memset(b, 2, sizeof b);
+    CHECK_OK(aof_append_batch(log, datas, lens, 2, NULL));
+    get(log, &m);
+    CHECK_EQ_U64(m.batches, 1);
+    CHECK_EQ_U64(m.appends, 12);
+    CHECK_EQ_U64(m.append_bytes, 1120);
+
+    uint8_t buf[100];
+    size_t len = 0;
+    for (uint64_t id = 1; id <= 3; id++) {
+        CHECK_OK(aof_read(log, id, buf, sizeof buf, &len, NULL));
+    }
+    get(log, &m);
+    CHECK_EQ_U64(m.reads, 3);
+    CHECK_EQ_U64(m.read_bytes, 300);
+
+    aof_cursor_t *c = NULL;
+    CHECK_OK(aof_cursor_open(log, AOF_START_OLDEST, &c));
+    aof_record_t r;
+    while (aof_cursor_next(c, &r) == AOF_OK) {
+    }
+    aof_cursor_free(c);
+    get(log, &m);
+    CHECK_EQ_U64(m.reads, 3 + 12);
+    CHECK_EQ_U64(m.read_bytes, 300 + 1120);
+
+    /* Rolls: 64 KiB segments. */
+    for (uint64_t id = 13; id <= 212; id++) {
+        aoft_append_filled(log, 1500, id);
+    }
+    get(log, &m);
+    CHECK(m.segments_created >= 4);
+    CHECK(m.segments_sealed >= 3);
+    CHECK(m.segment_count >= 4);
+    CHECK(m.segments_sealed < m.segments_created);
+    CHECK_OK(aof_close(log));
+    aoft_rmdir(&d);
+}
+
+static void test_recovery_fields(void) {
+    aoft_dir d;
+    aoft_mkdir(&d);
+
+    /* A crash: a child process appends (durably: AOF_FLUSH_SYNC) and exits without
+     * closing. Done before this process opens any log, so the child starts with a clean
+     * slate (fork copies no engine threads). */
+    fflush(NULL);
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        aof_log_t *log = aoft_open_small(&d, AOF_FLUSH_SYNC, 0, 0);
+        for (uint64_t id = 1; id <= 40; id++) {
+            aoft_append_filled(log, 200, id);
+        }
+        _exit(0); /* no aof_close: no clean-shutdown marker */
+    }
+    int wstatus = 0;
+    CHECK(waitpid(child, &wstatus, 0) == child);
+    CHECK(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+
+    aof_log_t *log = aoft_open_small(&d, AOF_FLUSH_SYNC, 0, 0);
+    aof_metrics_t m;
+    get(log, &m);
+    CHECK_EQ_U64(m.recovery_clean_shutdown, 0);
+    CHECK_EQ_U64(m.recovery_scanned_records, 40);
+    CHECK_EQ_U64(m.last_id, 40);
+    CHECK_EQ_U64(m.durable_id, 40);
+    uint8_t buf[200];
+    size_t len = 0;
+    CHECK_OK(aof_read(log, 40, buf, sizeof buf, &len, NULL));
+    CHECK(aoft_matches(buf, len, 40));
+    CHECK_OK(aof_close(log));
+
+    /* A clean close: the next open needs no scan. */
+    log = aoft_open_small(&d, AOF_FLUSH_SYNC, 0, 0);
+    get(log, &m);
+    CHECK_EQ_U64(m.recovery_clean_shutdown, 1);
+    CHECK_EQ_U64(m.recovery_truncated_bytes, 0);
+    CHECK_EQ_U64(m.last_id, 40);
+    CHECK_OK(aof_close(log));
+    aoft_rmdir(&d);
+}
+
+/* A caller compiled against a newer header passes a bigger struct. */
+typedef struct future_metrics {
+    aof_metrics_t v1;
+    uint64_t latency_p50_us;
+    uint64_t latency_p99_us;
+} future_metrics;
+
+static void test_struct_size_checks(void) {
+    aoft_dir d;
+    aoft_mkdir(&d);
+    aof_log_t *log = aoft_open_small(&d, AOF_FLUSH_SYNC, 0, 0);
+    aoft_append_filled(log, 10, 1);
+
+    CHECK(sizeof(aof_metrics_t) >= METRICS_V1_SIZE);
+    CHECK(sizeof(aof_metrics_t) % 8 == 0);
+
+    /* Exactly the first version's size. */
+    aof_metrics_t m;
+    memset(&m, 0xFF, sizeof m);
+    CHECK_OK(aof_metrics(log, &m, METRICS_V1_SIZE));
+    CHECK_EQ_U64(m.appends, 1);
+    CHECK_EQ_U64(m.recovery_clean_shutdown, 0);
+
+    /* Larger than this library knows: known fields filled, the rest zeroed. */
+    future_metrics f;
+    memset(&f, 0xFF, sizeof f);
+    CHECK_OK(aof_metrics(log, (aof_metrics_t *)&f, sizeof f));
+    CHECK_EQ_U64(f.v1.appends, 1);
+    CHECK_EQ_U64(f.v1.last_id, 1);
+    CHECK_EQ_U64(f.latency_p50_us, 0);
+    CHECK_EQ_U64(f.latency_p99_us, 0);
+
+    /* Too small or not a multiple of 8: rejected, nothing written. */
+    const size_t bad[] = {0, 8, METRICS_V1_SIZE - 8, METRICS_V1_SIZE - 1, METRICS_V1_SIZE + 1,
+                          METRICS_V1_SIZE + 4};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&f, 0xAB, sizeof f);
+        CHECK_STATUS(aof_metrics(log, (aof_metrics_t *)&f, bad[i]), AOF_ERR_INVALID_ARG);
+        CHECK_EQ_U64(f.v1.appends, 0xABABABABABABABABull);
+    }
+    CHECK_STATUS(aof_metrics(log, NULL, sizeof m), AOF_ERR_NULL_ARG);
+    CHECK_STATUS(aof_metrics(NULL, &m, sizeof m), AOF_ERR_NULL_ARG);
+    CHECK_OK(aof_close(log));
+    CHECK_STATUS(aof_metrics(log, &m, sizeof m), AOF_ERR_CLOSED);
+    aoft_rmdir(&d);
+}
+
+int main(void) {
+    RUN(test_recovery_fields); /* first: it forks before this process starts any engine */
+    RUN(test_counters);
+    RUN(test_struct_size_checks);
+    return 0;
+}
