@@ -9,6 +9,7 @@
 //! - `flush`: durability: group commit and the background flusher.
 //! - `recovery`: what `open` does: find segments, trust footers, repair a torn tail.
 //! - `cursor`: ordered scans and tailing.
+//! - `verify`: walks segments and reports every damaged range.
 //! - `metrics`: counters.
 //! - `runtime`: the process-wide tokio runtime shared by every open log.
 //! - `fsio`: the file-system calls (fdatasync, fallocate, directory fsync, locks).
@@ -24,9 +25,11 @@ pub mod metrics;
 mod recovery;
 mod runtime;
 pub mod segment;
+pub mod verify;
 
 pub use config::{FlushPolicy, Options, Visibility};
 pub use cursor::{Cursor, Record};
 pub use error::{Error, Result};
-pub use log::{Log, RecoveryReport, StartAt, TailRepair, VerifyReport};
+pub use log::{Log, RecoveryReport, StartAt, TailRepair};
 pub use metrics::MetricsSnapshot;
+pub use verify::{verify_dir, Damage, VerifyReport};

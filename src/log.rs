@@ -27,6 +27,7 @@ use crate::segment::format::{
     FORMAT_VERSION, HEADER_LEN,
 };
 use crate::segment::{self, Segment};
+use crate::verify::{self, Extent, VerifyReport};
 
 /// Where a cursor starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +53,8 @@ pub struct RecoveryReport {
     pub scanned_records: u64,
     /// A torn or corrupt tail that was cut off, if any.
     pub repaired: Option<TailRepair>,
+    /// Sealed segments whose footer was damaged and was rebuilt from their records.
+    pub footers_rebuilt: Vec<PathBuf>,
 }
 
 /// A cut made by recovery.
@@ -64,14 +67,6 @@ pub struct TailRepair {
     pub discarded_bytes: u64,
     /// Why the scan stopped there.
     pub reason: String,
-}
-
-/// Result of [`Log::verify`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct VerifyReport {
-    pub segments: u64,
-    pub records: u64,
-    pub bytes: u64,
 }
 
 /// Buffered bytes beyond which an appender writes the buffer out itself.
@@ -351,9 +346,17 @@ impl Log {
         m
     }
 
-    /// Checks every record checksum and every sealed segment's footer checksum.
+    /// Checks every record checksum, every header and footer and the zero slack of sealed
+    /// segments. Fails with `Corruption` naming every damaged range; see
+    /// [`Log::verify_all`] for the report itself.
     pub fn verify(&self) -> Result<VerifyReport> {
-        self.inner.verify()
+        self.inner.verify_all()?.into_result()
+    }
+
+    /// Like [`Log::verify`], but returns the damaged ranges in the report instead of an
+    /// error.
+    pub fn verify_all(&self) -> Result<VerifyReport> {
+        self.inner.verify_all()
     }
 
     /// What `open` found and repaired.
@@ -619,7 +622,7 @@ impl Inner {
         w.prealloc = Some(rx);
     }
 
-    fn verify(&self) -> Result<VerifyReport> {
+    fn verify_all(&self) -> Result<VerifyReport> {
         self.check_open()?;
         let written = self.written.get();
         let segs = self
@@ -628,34 +631,14 @@ impl Inner {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let mut report = VerifyReport::default();
-        for seg in segs {
-            let footer = seg.footer().copied();
-            let last = footer.map_or(written, |f| f.last_id);
-            let mut offset = HEADER_LEN;
-            for id in seg.base_id..=last {
-                let rec = seg.record_at(offset, id)?;
-                offset += rec.framed_len;
-                report.records += 1;
-                report.bytes += rec.payload.len() as u64;
-            }
-            if let Some(f) = footer {
-                if offset != f.data_end {
-                    return Err(Error::corruption(
-                        &seg.path,
-                        offset,
-                        format!("records end at {offset} but the footer says {}", f.data_end),
-                    ));
-                }
-                let crc = data_crc(&seg.bytes()[HEADER_LEN as usize..f.data_end as usize]);
-                if crc != f.data_crc {
-                    return Err(Error::corruption(
-                        &seg.path,
-                        HEADER_LEN,
-                        "segment checksum does not match its footer",
-                    ));
-                }
-            }
-            report.segments += 1;
+        let count = segs.len();
+        for (i, seg) in segs.iter().enumerate() {
+            let extent = if i + 1 < count || seg.footer().is_some() {
+                Extent::Sealed
+            } else {
+                Extent::UpTo(written)
+            };
+            verify::check_segment(&seg.path, seg.bytes(), seg.base_id, extent, &mut report);
         }
         Ok(report)
     }

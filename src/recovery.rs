@@ -55,6 +55,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
     let mut next_id = 1;
     let mut active_write_offset = None;
     let count = paths.len();
+    let next_bases: Vec<u64> = paths.iter().map(|(b, _)| *b).collect();
     for (i, (base, path)) in paths.into_iter().enumerate() {
         let is_last = i + 1 == count;
         let seg = match open_segment(&path, base, is_last) {
@@ -82,11 +83,14 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
             seg.mark_sealed(footer);
             next_id = footer.last_id + 1;
         } else if !is_last {
-            return Err(Error::corruption(
-                &path,
-                seg.capacity - FOOTER_LEN,
-                "segment has no valid footer but is not the last one",
-            ));
+            // Every segment before the last was sealed before the next was created, so its
+            // footer was damaged later. Rebuild it if its records run up to the next
+            // segment; a log with a hole in the middle cannot be opened.
+            let next_base = next_bases[i + 1];
+            let footer = rebuild_footer(&seg, next_base)?;
+            seg.mark_sealed(footer);
+            report.footers_rebuilt.push(path.clone());
+            next_id = footer.last_id + 1;
         } else {
             let trusted = match marker {
                 Some(Some(m)) if m.active_base_id == seg.base_id => trust_marker(&seg, &m),
@@ -122,7 +126,7 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
 }
 
 /// Segment files in the directory, sorted by base id.
-fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))? {
         let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
@@ -194,6 +198,43 @@ fn read_footer(seg: &Segment) -> Option<SegmentFooter> {
         && f.record_count == f.last_id + 1 - f.first_id
         && (HEADER_LEN..=seg.capacity - FOOTER_LEN).contains(&f.data_end);
     plausible.then_some(f)
+}
+
+/// Scans a segment whose footer is damaged; if its records are intact up to
+/// `next_base - 1`, writes a new footer (synced) and returns it.
+fn rebuild_footer(seg: &Segment, next_base: u64) -> Result<SegmentFooter> {
+    let area = seg.record_area();
+    let mut offset = HEADER_LEN;
+    let mut id = seg.base_id;
+    while id < next_base {
+        match decode_record(area, offset, id) {
+            Ok(r) => {
+                offset += r.framed_len;
+                id += 1;
+            }
+            Err(e) => {
+                return Err(Error::corruption(
+                    &seg.path,
+                    offset,
+                    format!(
+                        "footer damaged and record {id} unreadable ({e}); records \
+                         {id}..{next_base} are lost from the middle of the log"
+                    ),
+                ))
+            }
+        }
+    }
+    let footer = SegmentFooter {
+        record_count: next_base - seg.base_id,
+        first_id: seg.base_id,
+        last_id: next_base - 1,
+        data_end: offset,
+        data_crc: crate::segment::format::data_crc(&area[HEADER_LEN as usize..offset as usize]),
+    };
+    let at = seg.capacity - FOOTER_LEN;
+    fsio::write_all_at(&seg.file, &seg.path, &footer.encode(), at)?;
+    fsio::fdatasync(&seg.file, &seg.path)?;
+    Ok(footer)
 }
 
 fn trust_marker(seg: &Segment, m: &CleanMarker) -> Option<(u64, u64)> {
