@@ -29,8 +29,10 @@ VERSION_MINOR := $(word 2,$(subst ., ,$(VERSION)))
 # Must match build.rs: 0.x minors may break the ABI, so 0.x sonames carry the minor.
 SONAME_VERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(VERSION_MAJOR).$(VERSION_MINOR),$(VERSION_MAJOR))
 
-RELEASE_DIR := target/release
-DEBUG_DIR := target/debug
+# Honour CARGO_TARGET_DIR like cargo does.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+RELEASE_DIR := $(TARGET_DIR)/release
+DEBUG_DIR := $(TARGET_DIR)/debug
 
 # System libraries the Rust static library needs, as rustc reports them (cached).
 NATIVE_LIBS_FILE := $(BUILD)/native-static-libs.txt

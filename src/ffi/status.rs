@@ -5,6 +5,7 @@
 
 use std::ffi::{c_char, CStr};
 
+use super::boundary;
 use crate::Error;
 
 /// The return type of every libaof call that can fail: `AOF_OK` (0), a positive non-error
@@ -93,7 +94,8 @@ pub(crate) fn describe(status: aof_status_t) -> &'static CStr {
 /// `"unknown status"`. Does not touch the last-error message.
 #[no_mangle]
 pub extern "C" fn aof_errstr(status: aof_status_t) -> *const c_char {
-    describe(status).as_ptr()
+    let unknown = c"unknown status".as_ptr();
+    boundary::guard_value("aof_errstr", unknown, || describe(status).as_ptr())
 }
 
 #[cfg(test)]

@@ -29,7 +29,9 @@ const VERSION_CSTR: &CStr =
 /// The library's version string, `"MAJOR.MINOR.PATCH"` (static, never NULL).
 #[no_mangle]
 pub extern "C" fn aof_version() -> *const c_char {
-    VERSION_CSTR.as_ptr()
+    boundary::guard_value("aof_version", VERSION_CSTR.as_ptr(), || {
+        VERSION_CSTR.as_ptr()
+    })
 }
 
 /// The library's version number, `MAJOR * 10000 + MINOR * 100 + PATCH`.
