@@ -213,3 +213,82 @@ fn failed_create_at_open_is_an_io_error() {
     assert_eq!(log.append(b"ok").unwrap(), 1);
     scenario.teardown();
 }
+
+/// The statuses reach C callers: the same calls through the exported C functions.
+#[test]
+fn c_api_reports_injected_faults() {
+    use aof::ffi::log::{aof_append, aof_close, aof_open, aof_read};
+    use aof::ffi::options::{
+        aof_options_free, aof_options_new, aof_options_set_max_record_size,
+        aof_options_set_preallocate_threshold, aof_options_set_segment_size,
+    };
+    use aof::ffi::status::{
+        AOF_ERR_IO, AOF_ERR_NOT_FOUND, AOF_ERR_NO_SPACE, AOF_ERR_POISONED, AOF_OK,
+    };
+    use std::ffi::CString;
+    use std::ptr;
+
+    let scenario = FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let path = CString::new(dir.path().to_str().unwrap()).unwrap();
+    // SAFETY: every pointer passed below is valid for the call; the handles are used only
+    // between their open and close.
+    unsafe {
+        let mut opts = ptr::null_mut();
+        assert_eq!(aof_options_new(&mut opts), AOF_OK);
+        assert_eq!(aof_options_set_segment_size(opts, 8192), AOF_OK);
+        assert_eq!(aof_options_set_max_record_size(opts, 4000), AOF_OK);
+        assert_eq!(aof_options_set_preallocate_threshold(opts, 0), AOF_OK);
+        let mut log = ptr::null_mut();
+        assert_eq!(aof_open(path.as_ptr(), opts, &mut log), AOF_OK);
+        aof_options_free(opts);
+        let mut id = 0u64;
+        let data = [5u8; 3000];
+
+        // No space for the next segment: reported, retryable.
+        fail::cfg("fsio::fallocate", "return(enospc)").unwrap();
+        let mut status = AOF_OK;
+        for _ in 0..5 {
+            status = aof_append(log, data.as_ptr(), data.len(), &mut id);
+            if status != AOF_OK {
+                break;
+            }
+        }
+        fail::remove("fsio::fallocate");
+        assert_eq!(status, AOF_ERR_NO_SPACE);
+        assert_eq!(aof_append(log, data.as_ptr(), data.len(), &mut id), AOF_OK);
+        let good = id;
+
+        // A failed fdatasync: I/O error, then poisoned; the undurable record is hidden.
+        fail::cfg("fsio::fdatasync", "return(eio)").unwrap();
+        assert_eq!(
+            aof_append(log, data.as_ptr(), data.len(), &mut id),
+            AOF_ERR_IO
+        );
+        fail::remove("fsio::fdatasync");
+        assert_eq!(
+            aof_append(log, data.as_ptr(), data.len(), &mut id),
+            AOF_ERR_POISONED
+        );
+        let mut buf = vec![0u8; 4096];
+        let (mut len, mut ts) = (0usize, 0u64);
+        assert_eq!(
+            aof_read(log, good, buf.as_mut_ptr(), buf.len(), &mut len, &mut ts),
+            AOF_OK
+        );
+        assert_eq!(&buf[..len], &data[..]);
+        assert_eq!(
+            aof_read(
+                log,
+                good + 1,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut len,
+                &mut ts
+            ),
+            AOF_ERR_NOT_FOUND
+        );
+        assert_eq!(aof_close(log), AOF_ERR_POISONED);
+    }
+    scenario.teardown();
+}
