@@ -72,7 +72,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    $(SUDO) apt-get update -qq; \
-	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing libc6-dev; \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing libc6-dev; \
 	else \
 	    echo "deps: pkg-config, gcc, g++ present"; \
 	fi
@@ -113,7 +113,7 @@ demo: deps release $(NATIVE_LIBS_FILE)
 # --- tests -------------------------------------------------------------------------------
 
 # Every stage runs even when an earlier one fails (-k); make test fails if any did.
-test:
+test: deps
 	@$(MAKE) --no-print-directory -k check-fmt clippy cargo-test ctest cxx-header install-test \
 	    && echo "make test: all stages passed" \
 	    || { echo "make test: FAILED (see above)"; exit 1; }
