@@ -1,8 +1,9 @@
 # libaof: build, test, install and demo.
 #
 #   make demo                  build the release library, compile and run examples_c/quickstart.c
-#   make test                  everything: fmt, clippy, cargo test (incl. the header diff),
-#                              C tests under ASan+UBSan, the header as C++, an install test
+#   make test                  everything: fmt, clippy, cargo test (incl. the header diff and,
+#                              with --features failpoints, the fault-injection tests), C tests
+#                              under ASan+UBSan, the header as C++, an install test
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #   make header                regenerate include/aof.h (cbindgen, as a library, via a test)
 #   make deps                  install what a fresh Debian machine lacks (idempotent)
@@ -123,12 +124,15 @@ check-fmt:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	@echo "== cargo clippy --all-targets -D warnings"
+	@echo "== cargo clippy --all-targets -D warnings (default features, then with failpoints)"
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --features failpoints -- -D warnings
 
 cargo-test:
 	@echo "== cargo test (unit, integration, header diff)"
 	$(CARGO) test
+	@echo "== cargo test --features failpoints --test failpoints (fault injection)"
+	$(CARGO) test --features failpoints --test failpoints
 
 ctest: $(NATIVE_LIBS_FILE)
 	@echo "== C tests (ASan + UBSan)"
