@@ -269,6 +269,48 @@ static void test_close_ends_waits_and_cursors(void) {
     aoft_rmdir(&d);
 }
 
+/* The documented lifetime of aof_record_t.data: until the next call on that cursor or its
+ * free, even if the log is closed meanwhile (the cursor keeps the segment files mapped).
+ * Checked for a record of a sealed segment and one of the active segment; the next call
+ * on each cursor then returns AOF_ERR_CLOSED. */
+static void test_record_data_outlives_close(void) {
+    aoft_dir d;
+    aoft_mkdir(&d);
+    aof_log_t *log = aoft_open_small(&d, AOF_FLUSH_ASYNC, 0, 0);
+    append_range(log, 1, 200); /* several 64 KiB segments */
+    CHECK_OK(aof_flush(log));
+    aof_metrics_t m;
+    CHECK_OK(aof_metrics(log, &m, sizeof m));
+    CHECK(m.segment_count >= 3);
+
+    aof_cursor_t *early = NULL, *late = NULL;
+    aof_record_t first, last;
+    CHECK_OK(aof_cursor_open(log, 3, &early)); /* in the first, sealed segment */
+    CHECK_OK(aof_cursor_next(early, &first));
+    CHECK_EQ_U64(first.id, 3);
+    CHECK_OK(aof_cursor_open(log, AOF_START_NEWEST, &late)); /* in the active segment */
+    CHECK_OK(aof_cursor_next(late, &last));
+    CHECK_EQ_U64(last.id, 200);
+    CHECK(last.len > 0 && first.len > 0);
+
+    CHECK_OK(aof_close(log));
+
+    /* Still readable, and still the same bytes. */
+    CHECK_EQ_U64(first.len, len_of(3));
+    CHECK(aoft_matches(first.data, first.len, 3));
+    CHECK_EQ_U64(last.len, len_of(200));
+    CHECK(aoft_matches(last.data, last.len, 200));
+
+    aof_record_t r;
+    memset(&r, 0x5A, sizeof r);
+    CHECK_STATUS(aof_cursor_next(late, &r), AOF_ERR_CLOSED);
+    CHECK_EQ_U64(r.id, 0x5A5A5A5A5A5A5A5Aull); /* untouched */
+    CHECK_STATUS(aof_cursor_next(early, &r), AOF_ERR_CLOSED);
+    aof_cursor_free(early);
+    aof_cursor_free(late);
+    aoft_rmdir(&d);
+}
+
 int main(void) {
     RUN(test_empty_log);
     RUN(test_scans_from_every_start);
@@ -277,5 +319,6 @@ int main(void) {
     RUN(test_blocked_wait_is_woken_by_an_append);
     RUN(test_durable_visibility_wakes_on_sync);
     RUN(test_close_ends_waits_and_cursors);
+    RUN(test_record_data_outlives_close);
     return 0;
 }

@@ -38,8 +38,13 @@
  *   function and aof_close() accept NULL and do nothing.
  *   Input buffers (const uint8_t *data, size_t len) are only read during the call; data
  *   may be NULL only when len is 0.
- *   aof_record_t.data, filled in by aof_cursor_next(), is borrowed from the cursor: valid
- *   until the next call on that cursor or aof_cursor_free(). It is never NULL.
+ *   aof_record_t.data, filled in by aof_cursor_next(), is borrowed from the cursor: it
+ *   points into a read-only map of the segment file, which the cursor keeps alive. It is
+ *   valid until the next call on that cursor (aof_cursor_next() or aof_cursor_wait(),
+ *   whatever it returns) or aof_cursor_free(), even if the log is closed meanwhile:
+ *   after aof_close() the last record a cursor returned can still be read, and the
+ *   cursor's next call returns AOF_ERR_CLOSED. Never write through it (the map is
+ *   read-only: the write faults). It is never NULL.
  *   aof_errstr() and aof_version() return static strings. aof_last_error_message()
  *   returns a string owned by the calling thread, valid until its next libaof call.
  *
@@ -263,9 +268,11 @@ typedef struct aof_options_t aof_options_t;
 typedef int32_t aof_status_t;
 
 /**
- * A record returned by `aof_cursor_next`. `data` is borrowed from the cursor: it stays
- * valid until the next call on the same cursor or `aof_cursor_free`. It is never NULL,
- * even when `len` is 0.
+ * A record returned by `aof_cursor_next`. `data` is borrowed from the cursor: it points
+ * into a read-only map of the segment file that the cursor keeps alive, and stays valid
+ * until the next call on the same cursor (`aof_cursor_next`, `aof_cursor_wait`) or
+ * `aof_cursor_free`, even if the log is closed meanwhile. It is never NULL, even when
+ * `len` is 0.
  */
 typedef struct aof_record_t {
     /**
@@ -277,7 +284,7 @@ typedef struct aof_record_t {
      */
     uint64_t timestamp_us;
     /**
-     * The payload (borrowed, read-only).
+     * The payload (borrowed from the cursor, read-only: writing through it faults).
      */
     const uint8_t *data;
     /**
@@ -493,7 +500,8 @@ aof_status_t aof_open(const char *path,
  * write and sync succeeded (`AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_POISONED`). Calls
  * made with the handle later, including a second `aof_close`, return `AOF_ERR_CLOSED`;
  * calls running concurrently in other threads finish or fail with `AOF_ERR_CLOSED`.
- * Cursors of the log stay valid to free, and return `AOF_ERR_CLOSED`.
+ * Cursors of the log stay valid to free, and return `AOF_ERR_CLOSED`; the `data` of the
+ * last record each cursor returned stays readable until that cursor's next call or free.
  */
 aof_status_t aof_close(struct aof_log_t *log);
 
@@ -613,8 +621,8 @@ aof_status_t aof_cursor_open(struct aof_log_t *log,
  * Moves to the next record and describes it in `*out_record`: `AOF_OK`; or `AOF_END` when
  * there is no further visible record yet (`*out_record` untouched; more may come: see
  * `aof_cursor_wait`). The record's `data` is valid until the next call on this cursor or
- * its free. Errors: `AOF_ERR_CLOSED` (the log was closed), `AOF_ERR_CORRUPTION`,
- * `AOF_ERR_IO`.
+ * its free, even if the log is closed in between. Errors: `AOF_ERR_CLOSED` (the log was
+ * closed), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
  *
  * # Safety
  * `cursor` must be NULL or a live cursor not used by another thread during the call;

@@ -18,16 +18,18 @@ pub struct aof_cursor_t {
     cursor: Cursor,
 }
 
-/// A record returned by `aof_cursor_next`. `data` is borrowed from the cursor: it stays
-/// valid until the next call on the same cursor or `aof_cursor_free`. It is never NULL,
-/// even when `len` is 0.
+/// A record returned by `aof_cursor_next`. `data` is borrowed from the cursor: it points
+/// into a read-only map of the segment file that the cursor keeps alive, and stays valid
+/// until the next call on the same cursor (`aof_cursor_next`, `aof_cursor_wait`) or
+/// `aof_cursor_free`, even if the log is closed meanwhile. It is never NULL, even when
+/// `len` is 0.
 #[repr(C)]
 pub struct aof_record_t {
     /// The record's id (ids start at 1 and are dense).
     pub id: u64,
     /// When the record was appended, in microseconds since the Unix epoch.
     pub timestamp_us: u64,
-    /// The payload (borrowed, read-only).
+    /// The payload (borrowed from the cursor, read-only: writing through it faults).
     pub data: *const u8,
     /// Payload length in bytes.
     pub len: usize,
@@ -72,8 +74,8 @@ pub unsafe extern "C" fn aof_cursor_open(
 /// Moves to the next record and describes it in `*out_record`: `AOF_OK`; or `AOF_END` when
 /// there is no further visible record yet (`*out_record` untouched; more may come: see
 /// `aof_cursor_wait`). The record's `data` is valid until the next call on this cursor or
-/// its free. Errors: `AOF_ERR_CLOSED` (the log was closed), `AOF_ERR_CORRUPTION`,
-/// `AOF_ERR_IO`.
+/// its free, even if the log is closed in between. Errors: `AOF_ERR_CLOSED` (the log was
+/// closed), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
 ///
 /// # Safety
 /// `cursor` must be NULL or a live cursor not used by another thread during the call;

@@ -112,7 +112,8 @@ pub unsafe extern "C" fn aof_open(
 /// write and sync succeeded (`AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_POISONED`). Calls
 /// made with the handle later, including a second `aof_close`, return `AOF_ERR_CLOSED`;
 /// calls running concurrently in other threads finish or fail with `AOF_ERR_CLOSED`.
-/// Cursors of the log stay valid to free, and return `AOF_ERR_CLOSED`.
+/// Cursors of the log stay valid to free, and return `AOF_ERR_CLOSED`; the `data` of the
+/// last record each cursor returned stays readable until that cursor's next call or free.
 #[no_mangle]
 pub extern "C" fn aof_close(log: *mut aof_log_t) -> aof_status_t {
     boundary::guard("aof_close", || {
