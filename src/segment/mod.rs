@@ -119,21 +119,32 @@ impl Segment {
     }
 
     /// Offset of record `id`, which the caller knows is in this segment and fully written.
+    ///
+    /// The index is extended by reading only the length field of each record on the way:
+    /// the record asked for is then checked in full by [`Segment::record_at`], so a
+    /// damaged length leads to a `Corruption` error, never to a wrong record.
     pub fn offset_of(&self, id: u64) -> Result<u64> {
         let index = (id - self.base_id) as usize;
         let mut offsets = self.offsets.lock().unwrap_or_else(|p| p.into_inner());
+        if offsets.is_empty() {
+            offsets.push(HEADER_LEN as u32);
+        }
+        let area = self.record_area();
         while offsets.len() <= index {
-            let (next_off, next_id) = match offsets.last() {
-                None => (HEADER_LEN, self.base_id),
-                Some(&off) => {
-                    let prev_id = self.base_id + offsets.len() as u64 - 1;
-                    let rec = self.record_at(u64::from(off), prev_id)?;
-                    (u64::from(off) + rec.framed_len, prev_id + 1)
+            let off = u64::from(*offsets.last().expect("not empty"));
+            let next = format::framed_len_at(area, off)
+                .map(|len| off + len)
+                .filter(|&next| next <= area.len() as u64);
+            match next {
+                Some(next) => offsets.push(next as u32),
+                None => {
+                    let prev = self.base_id + offsets.len() as u64 - 1;
+                    return Err(Error::corruption(
+                        &self.path,
+                        off,
+                        format!("record {prev} has an impossible length"),
+                    ));
                 }
-            };
-            offsets.push(next_off as u32);
-            if next_id == id {
-                break;
             }
         }
         Ok(u64::from(offsets[index]))
