@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::task::JoinHandle;
@@ -23,7 +23,7 @@ use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::recovery::{self, CLEAN_FILE, LOCK_FILE, NEXT_SEGMENT_TMP};
 use crate::runtime::{self, RuntimeRef};
 use crate::segment::format::{
-    data_crc, encode_record, framed_len, CleanMarker, SegmentFooter, SegmentHeader, FOOTER_LEN,
+    encode_record, framed_len, CleanMarker, RecordChain, SegmentFooter, SegmentHeader, FOOTER_LEN,
     FORMAT_VERSION, HEADER_LEN,
 };
 use crate::segment::{self, Segment};
@@ -89,10 +89,14 @@ fn now_us() -> u64 {
 struct Writer {
     next_id: u64,
     active: Arc<Segment>,
-    /// End of the bytes written to the active segment file.
+    /// End of the bytes handed to the active segment file (a write-out may still be
+    /// copying the last of them).
     write_offset: u64,
-    /// Encoded records not yet written; they belong at `write_offset`.
+    /// Encoded records not yet handed to the file; they belong at `write_offset`.
     buf: Vec<u8>,
+    /// The footer's checksum of the active segment's records so far; `None` when the
+    /// segment was reopened with records in it (rebuilt from the file when it is sealed).
+    chain: Option<RecordChain>,
     /// The next segment file, being pre-allocated in the background.
     prealloc: Option<mpsc::Receiver<Result<File>>>,
 }
@@ -101,6 +105,15 @@ impl Writer {
     fn end_offset(&self) -> u64 {
         self.write_offset + self.buf.len() as u64
     }
+}
+
+/// Write-outs in progress. Buffers are written outside the writer lock so appenders keep
+/// encoding meanwhile; a roll or a close waits here until none is in flight before it
+/// writes or seals the segment itself.
+#[derive(Default)]
+struct InFlight {
+    count: Mutex<usize>,
+    idle: Condvar,
 }
 
 struct Background {
@@ -114,6 +127,9 @@ pub(crate) struct Inner {
     dir: PathBuf,
     options: Options,
     writer: Mutex<Writer>,
+    /// Serialises write-outs and holds the spare buffer they swap with the writer's.
+    io: Mutex<Vec<u8>>,
+    in_flight: InFlight,
     /// Every segment, in id order.
     segments: RwLock<Vec<Arc<Segment>>>,
     /// Highest id whose bytes are in the segment file.
@@ -193,8 +209,11 @@ impl Log {
                 active,
                 write_offset,
                 buf: Vec::with_capacity(64 << 10),
+                chain: (write_offset == HEADER_LEN).then(RecordChain::default),
                 prealloc: None,
             }),
+            io: Mutex::new(Vec::with_capacity(64 << 10)),
+            in_flight: InFlight::default(),
             segments: RwLock::new(segments),
             written: Watermark::new(durable),
             commit: GroupCommit::new(durable),
@@ -474,7 +493,7 @@ impl Inner {
             bytes += len;
         }
         let timestamp = now_us();
-        let (first, last, was_empty) = {
+        let (first, last, was_empty, full) = {
             let mut w = lock(&self.writer);
             self.check_writable()?;
             let first = w.next_id;
@@ -484,11 +503,11 @@ impl Inner {
             }
             let last = w.next_id - 1;
             self.last_id.store(last, SeqCst);
-            if w.buf.len() >= WRITE_OUT_BYTES {
-                self.write_out_locked(&mut w)?;
-            }
-            (first, last, was_empty)
+            (first, last, was_empty, w.buf.len() >= WRITE_OUT_BYTES)
         };
+        if full && self.options.flush != FlushPolicy::Sync {
+            self.write_out()?;
+        }
         Metrics::add(&self.metrics.appends, payloads.len() as u64);
         Metrics::add(&self.metrics.append_bytes, bytes);
         match self.options.flush {
@@ -510,7 +529,10 @@ impl Inner {
         if full || w.active.footer().is_some() {
             self.roll(w)?;
         }
-        encode_record(&mut w.buf, w.next_id, timestamp, payload);
+        let crc = encode_record(&mut w.buf, w.next_id, timestamp, payload);
+        if let Some(chain) = w.chain.as_mut() {
+            chain.push(crc);
+        }
         w.next_id += 1;
         let pct = u64::from(self.options.preallocate_at_percent);
         if pct > 0 && w.prealloc.is_none() && w.end_offset() * 100 >= w.active.capacity * pct {
@@ -519,33 +541,68 @@ impl Inner {
         Ok(())
     }
 
-    /// Moves the buffered records into the active segment file.
+    /// Hands the buffered records to the active segment file with one `write`, outside the
+    /// writer lock. Returns the segment and the id up to which every record is now in the
+    /// files (write-outs are serialised, so no earlier one is still in flight).
+    fn write_out(&self) -> Result<(Arc<Segment>, u64)> {
+        let mut spare = lock(&self.io);
+        let (seg, offset, last) = {
+            let mut w = lock(&self.writer);
+            let last = w.next_id - 1;
+            if w.buf.is_empty() {
+                return Ok((w.active.clone(), last));
+            }
+            std::mem::swap(&mut w.buf, &mut *spare);
+            let offset = w.write_offset;
+            w.write_offset += spare.len() as u64;
+            *lock(&self.in_flight.count) += 1;
+            (w.active.clone(), offset, last)
+        };
+        let result = fsio::write_all_at(&seg.file, &seg.path, &spare, offset);
+        spare.clear();
+        if spare.capacity() > KEEP_BUFFER_BYTES {
+            spare.shrink_to(64 << 10);
+        }
+        *lock(&self.in_flight.count) -= 1;
+        self.in_flight.idle.notify_all();
+        result.map_err(|e| self.poison_with(e))?;
+        Metrics::add(&self.metrics.write_calls, 1);
+        self.written.advance(last);
+        Ok((seg, last))
+    }
+
+    /// Under the writer lock: waits for write-outs in flight, then writes the buffer
+    /// itself. Afterwards every appended record is in the active segment file.
     fn write_out_locked(&self, w: &mut Writer) -> Result<()> {
+        let mut count = lock(&self.in_flight.count);
+        while *count > 0 {
+            count = self
+                .in_flight
+                .idle
+                .wait(count)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        drop(count);
+        if let Some(why) = self.poison.get() {
+            return Err(Error::Poisoned(why.clone()));
+        }
         if w.buf.is_empty() {
             return Ok(());
         }
         let seg = w.active.clone();
-        if let Err(e) = fsio::write_all_at(&seg.file, &seg.path, &w.buf, w.write_offset) {
-            return Err(self.poison_with(e));
-        }
+        fsio::write_all_at(&seg.file, &seg.path, &w.buf, w.write_offset)
+            .map_err(|e| self.poison_with(e))?;
         w.write_offset += w.buf.len() as u64;
         w.buf.clear();
-        if w.buf.capacity() > KEEP_BUFFER_BYTES {
-            w.buf.shrink_to(64 << 10);
-        }
         Metrics::add(&self.metrics.write_calls, 1);
         self.written.advance(w.next_id - 1);
         Ok(())
     }
 
-    /// One round of group commit: write out, then one `fdatasync` outside the writer lock
-    /// so appenders keep going while it runs. Returns the id made durable.
+    /// One round of group commit: write out, then one `fdatasync`, both outside the writer
+    /// lock so appenders keep going meanwhile. Returns the id made durable.
     fn sync_once(&self) -> Result<u64> {
-        let (seg, target) = {
-            let mut w = lock(&self.writer);
-            self.write_out_locked(&mut w)?;
-            (w.active.clone(), w.next_id - 1)
-        };
+        let (seg, target) = self.write_out()?;
         if target <= self.commit.durable.get() {
             return Ok(target);
         }
@@ -586,6 +643,7 @@ impl Inner {
             .push(seg.clone());
         w.active = seg;
         w.write_offset = HEADER_LEN;
+        w.chain = Some(RecordChain::default());
         Ok(())
     }
 
@@ -594,12 +652,16 @@ impl Inner {
     fn seal(&self, w: &mut Writer) -> Result<()> {
         let seg = &w.active;
         let data_end = w.write_offset;
+        let records_crc = match w.chain.take() {
+            Some(chain) => chain.value(),
+            None => seg.records_chain(data_end)?,
+        };
         let footer = SegmentFooter {
             record_count: w.next_id - seg.base_id,
             first_id: seg.base_id,
             last_id: w.next_id - 1,
             data_end,
-            data_crc: data_crc(&seg.bytes()[HEADER_LEN as usize..data_end as usize]),
+            records_crc,
         };
         let at = seg.capacity - FOOTER_LEN;
         fsio::write_all_at(&seg.file, &seg.path, &footer.encode(), at)
@@ -696,8 +758,7 @@ impl FlushTarget for Inner {
         if self.closed.load(SeqCst) {
             return Ok(());
         }
-        let mut w = lock(&self.writer);
-        self.write_out_locked(&mut w)
+        Inner::write_out(self).map(|_| ())
     }
 
     fn sync_all(&self) -> Result<()> {

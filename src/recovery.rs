@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::fsio;
 use crate::log::{RecoveryReport, TailRepair};
 use crate::segment::format::{
-    decode_record, CleanMarker, SegmentFooter, SegmentHeader, FOOTER_LEN, HEADER_LEN,
+    decode_record, CleanMarker, RecordChain, SegmentFooter, SegmentHeader, FOOTER_LEN, HEADER_LEN,
 };
 use crate::segment::{self, Segment};
 
@@ -206,11 +206,13 @@ fn rebuild_footer(seg: &Segment, next_base: u64) -> Result<SegmentFooter> {
     let area = seg.record_area();
     let mut offset = HEADER_LEN;
     let mut id = seg.base_id;
+    let mut chain = RecordChain::default();
     while id < next_base {
         match decode_record(area, offset, id) {
             Ok(r) => {
                 offset += r.framed_len;
                 id += 1;
+                chain.push(r.crc);
             }
             Err(e) => {
                 return Err(Error::corruption(
@@ -229,7 +231,7 @@ fn rebuild_footer(seg: &Segment, next_base: u64) -> Result<SegmentFooter> {
         first_id: seg.base_id,
         last_id: next_base - 1,
         data_end: offset,
-        data_crc: crate::segment::format::data_crc(&area[HEADER_LEN as usize..offset as usize]),
+        records_crc: chain.value(),
     };
     let at = seg.capacity - FOOTER_LEN;
     fsio::write_all_at(&seg.file, &seg.path, &footer.encode(), at)?;

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::fsio;
 use crate::recovery::{list_segments, CLEAN_FILE, LOCK_FILE};
 use crate::segment::format::{
-    data_crc, decode_record, CleanMarker, RecordError, SegmentFooter, SegmentHeader, FOOTER_LEN,
+    decode_record, CleanMarker, RecordChain, RecordError, SegmentFooter, SegmentHeader, FOOTER_LEN,
     HEADER_LEN, RECORD_ALIGN, RECORD_HEADER_LEN,
 };
 
@@ -156,12 +156,14 @@ pub(crate) fn check_segment(
     let damage_before = report.damage.len();
     let mut offset = HEADER_LEN;
     let mut id = name_base;
+    let mut chain = RecordChain::default();
     loop {
         if end_id.is_some_and(|e| id > e) {
             break;
         }
         match decode_record(area, offset, id) {
             Ok(r) => {
+                chain.push(r.crc);
                 report.records += 1;
                 report.bytes += r.payload.len() as u64;
                 offset += r.framed_len;
@@ -204,9 +206,14 @@ pub(crate) fn check_segment(
                     f.data_end.abs_diff(offset),
                     format!("records end at {offset} but the footer says {}", f.data_end),
                 );
-            } else if data_crc(&area[HEADER_LEN as usize..f.data_end as usize]) != f.data_crc {
+            } else if chain.value() != f.records_crc {
                 let len = f.data_end - HEADER_LEN;
-                damage(report, HEADER_LEN, len, "segment checksum mismatch".into());
+                damage(
+                    report,
+                    HEADER_LEN,
+                    len,
+                    "segment checksum (record chain) mismatch".into(),
+                );
             }
         }
         offset = offset.max(f.data_end);

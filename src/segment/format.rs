@@ -140,8 +140,8 @@ impl SegmentHeader {
 //  24..32  timestamp_us     u64, append time, microseconds since the Unix epoch
 //  32..    payload          len bytes
 //          padding          zero bytes up to framed_len(len)
-/// Appends one framed record to `out`.
-pub fn encode_record(out: &mut Vec<u8>, id: u64, timestamp_us: u64, payload: &[u8]) {
+/// Appends one framed record to `out`; returns its crc.
+pub fn encode_record(out: &mut Vec<u8>, id: u64, timestamp_us: u64, payload: &[u8]) -> u64 {
     let len = payload.len() as u64;
     let start = out.len();
     let total = framed_len(len) as usize;
@@ -155,12 +155,15 @@ pub fn encode_record(out: &mut Vec<u8>, id: u64, timestamp_us: u64, payload: &[u
     out.resize(start + total, 0);
     let crc = crc64(&[&out[start + 8..start + total]]);
     out[start..start + 8].copy_from_slice(&crc.to_le_bytes());
+    crc
 }
 
 /// A record decoded in place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecordView<'a> {
     pub id: u64,
+    /// The record's own checksum (its first 8 bytes).
+    pub crc: u64,
     pub timestamp_us: u64,
     pub flags: u32,
     pub payload: &'a [u8],
@@ -256,6 +259,7 @@ pub fn decode_record(
     }
     Ok(RecordView {
         id,
+        crc: stored_crc,
         timestamp_us: u64_at(h, 24),
         flags,
         payload: &data[hdr_end..hdr_end + len as usize],
@@ -269,7 +273,8 @@ pub fn decode_record(
 //  16..24  first_id         u64, equals the header's base_id
 //  24..32  last_id          u64, first_id + record_count - 1 (first_id - 1 when empty)
 //  32..40  data_end         u64, offset of this footer: records fill HEADER_LEN..data_end
-//  40..48  data_crc         u64, CRC-64/NVME of bytes HEADER_LEN..data_end
+//  40..48  records_crc      u64, CRC-64/NVME of the crc fields of every record, in order
+//                           (8 bytes each; see RecordChain)
 //  48..56  reserved         zero
 //  56..64  footer_crc       u64, CRC-64/NVME of bytes 0..56
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -278,7 +283,7 @@ pub struct SegmentFooter {
     pub first_id: u64,
     pub last_id: u64,
     pub data_end: u64,
-    pub data_crc: u64,
+    pub records_crc: u64,
 }
 
 impl SegmentFooter {
@@ -289,7 +294,7 @@ impl SegmentFooter {
         b[16..24].copy_from_slice(&self.first_id.to_le_bytes());
         b[24..32].copy_from_slice(&self.last_id.to_le_bytes());
         b[32..40].copy_from_slice(&self.data_end.to_le_bytes());
-        b[40..48].copy_from_slice(&self.data_crc.to_le_bytes());
+        b[40..48].copy_from_slice(&self.records_crc.to_le_bytes());
         let crc = crc64(&[&b[0..56]]);
         b[56..64].copy_from_slice(&crc.to_le_bytes());
         b
@@ -310,14 +315,33 @@ impl SegmentFooter {
             first_id: u64_at(b, 16),
             last_id: u64_at(b, 24),
             data_end: u64_at(b, 32),
-            data_crc: u64_at(b, 40),
+            records_crc: u64_at(b, 40),
         })
     }
 }
 
-/// CRC of a segment's record area, as stored in the footer.
-pub fn data_crc(records: &[u8]) -> u64 {
-    crc64(&[records])
+/// The running checksum of a segment's records that its footer stores: CRC-64/NVME of
+/// the records' own crc fields in order, 8 little-endian bytes each. Every record's crc
+/// covers every byte of that record, so the chain covers every record byte, their order
+/// and their number, at 8 bytes of work per record: sealing a segment needs no second pass
+/// over its data.
+#[derive(Clone, Default)]
+pub struct RecordChain(Digest);
+
+impl RecordChain {
+    pub fn push(&mut self, record_crc: u64) {
+        self.0.write(&record_crc.to_le_bytes());
+    }
+
+    pub fn value(&self) -> u64 {
+        self.0.sum64()
+    }
+}
+
+/// The crc field of the record whose header starts at `offset` (unchecked).
+pub fn crc_at(data: &[u8], offset: u64) -> Option<u64> {
+    let at = usize::try_from(offset).ok()?;
+    Some(u64_at(data.get(at..at + 8)?, 0))
 }
 
 // Format: CleanMarker (file `CLEAN` in the log directory, 48 bytes), written by a clean
@@ -447,7 +471,7 @@ mod tests {
             first_id: 42,
             last_id: 44,
             data_end: 200,
-            data_crc: 9,
+            records_crc: 9,
         };
         assert_eq!(SegmentFooter::decode(&f.encode()), Ok(f));
         let m = CleanMarker {

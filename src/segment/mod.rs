@@ -150,6 +150,30 @@ impl Segment {
         Ok(u64::from(offsets[index]))
     }
 
+    /// The footer's record chain of the records in `HEADER_LEN..data_end`, rebuilt from their
+    /// crc fields (for a segment whose chain was not kept while it was written, e.g. one
+    /// reopened after a clean close).
+    pub fn records_chain(&self, data_end: u64) -> Result<u64> {
+        let area = self.record_area();
+        let mut chain = format::RecordChain::default();
+        let mut off = HEADER_LEN;
+        while off < data_end {
+            let (crc, len) = format::crc_at(area, off)
+                .zip(format::framed_len_at(area, off))
+                .ok_or_else(|| Error::corruption(&self.path, off, "record runs past the end"))?;
+            chain.push(crc);
+            off += len;
+        }
+        if off != data_end {
+            return Err(Error::corruption(
+                &self.path,
+                off,
+                format!("records end at {off}, not at {data_end}"),
+            ));
+        }
+        Ok(chain.value())
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
