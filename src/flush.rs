@@ -177,7 +177,11 @@ impl FlusherSignal {
     /// Asks the flusher to write out buffered records (and sync, if `sync`).
     pub fn poke(&self, sync: bool) {
         if sync {
-            self.sync_due.store(true, SeqCst);
+            // Already due: the flusher has not taken the request yet, and when it does it
+            // syncs up to the last id, which the caller stored (SeqCst) before this load.
+            if self.sync_due.load(SeqCst) || self.sync_due.swap(true, SeqCst) {
+                return;
+            }
         }
         self.notify.notify_one();
     }
