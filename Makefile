@@ -3,7 +3,10 @@
 #   make demo                  build the release library, compile and run examples_c/quickstart.c
 #   make test                  everything: fmt, clippy, cargo test (incl. the header diff and,
 #                              with --features failpoints, the fault-injection tests), C tests
-#                              under ASan+UBSan, the header as C++, an install test
+#                              under ASan+UBSan and under valgrind, the header as C++, an
+#                              install test, and each fuzz target for FUZZ_SECONDS
+#   make valgrind              the C tests without sanitizers under valgrind memcheck
+#   make fuzz-ci [FUZZ_SECONDS=60]  each cargo-fuzz target for FUZZ_SECONDS; fails on a crash
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #   make header                regenerate include/aof.h (cbindgen, as a library, via a test)
 #   make deps                  install what a fresh Debian machine lacks (idempotent)
@@ -49,8 +52,26 @@ CTESTS := test_options test_log test_cursor test_errors test_metrics test_bad_in
 export ASAN_OPTIONS := detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1
 export UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1
 
-.PHONY: all release debug demo test check-fmt clippy cargo-test ctest cxx-header \
-        install install-test header deps clean-build
+# The same C tests without sanitizers (valgrind and ASan do not mix), under memcheck: any
+# error, and any definitely or indirectly lost block, fails the test (exit status 99).
+# Under valgrind the threads test runs 1/VALGRIND_SCALE_DIV of its operations
+# (AOFT_SCALE_DIV; every case still runs).
+VALGRIND ?= valgrind
+VALGRIND_CFLAGS := $(WARN_C) -g -O1 -Iinclude
+VALGRIND_FLAGS := --tool=memcheck --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect --track-origins=yes
+VALGRIND_SCALE_DIV ?= 5
+
+# cargo-fuzz targets (fuzz/), each run for FUZZ_SECONDS by make fuzz-ci.
+FUZZ_TARGETS := decode_record recover_image
+FUZZ_SECONDS ?= 60
+CARGO_FUZZ_VERSION := 0.13.2
+
+# The stages of make test, in order.
+TEST_STAGES := check-fmt clippy cargo-test ctest valgrind cxx-header install-test fuzz-ci
+
+.PHONY: all release debug demo test check-fmt clippy cargo-test ctest valgrind cxx-header \
+        fuzz-ci install install-test header deps clean-build
 
 all: release
 
@@ -70,12 +91,13 @@ deps:
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v g++ >/dev/null || missing="$$missing g++"; \
 	command -v timeout >/dev/null || missing="$$missing coreutils"; \
+	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    $(SUDO) apt-get update -qq; \
 	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing libc6-dev; \
 	else \
-	    echo "deps: pkg-config, gcc, g++ present"; \
+	    echo "deps: pkg-config, gcc, g++, valgrind present"; \
 	fi
 	@test -x "$(CARGO)" || { echo "error: cargo not found (install Rust: https://rustup.rs)"; exit 1; }
 	@if command -v rustup >/dev/null || [ -x "$(HOME)/.cargo/bin/rustup" ]; then \
@@ -113,11 +135,19 @@ demo: deps release $(NATIVE_LIBS_FILE)
 
 # --- tests -------------------------------------------------------------------------------
 
-# Every stage runs even when an earlier one fails (-k); make test fails if any did.
+# Every stage runs even when an earlier one fails; make test fails if any did. Each stage
+# reports its wall time.
 test: deps
-	@$(MAKE) --no-print-directory -k check-fmt clippy cargo-test ctest cxx-header install-test \
-	    && echo "make test: all stages passed" \
-	    || { echo "make test: FAILED (see above)"; exit 1; }
+	@failed=""; total_start=$$(date +%s); \
+	for stage in $(TEST_STAGES); do \
+	    start=$$(date +%s); \
+	    if $(MAKE) --no-print-directory $$stage; then result=passed; \
+	    else result=FAILED; failed="$$failed $$stage"; fi; \
+	    echo "make test: stage $$stage $$result in $$(( $$(date +%s) - start ))s"; \
+	done; \
+	echo "make test: $$(( $$(date +%s) - total_start ))s in all"; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed (see above)"; exit 1; fi; \
+	echo "make test: all stages passed"
 
 check-fmt:
 	@echo "== cargo fmt --check"
@@ -149,12 +179,67 @@ ctest: $(NATIVE_LIBS_FILE)
 	ctests/run.sh $(BUILD)/ctests/summary.txt $(addprefix $(BUILD)/ctests/,$(CTESTS)) \
 	    $(BUILD)/ctests/example_quickstart
 
+valgrind: $(NATIVE_LIBS_FILE)
+	@echo "== C tests under valgrind memcheck (no sanitizers)"
+	@command -v $(VALGRIND) >/dev/null || { echo "error: valgrind not found (make deps installs it)"; exit 1; }
+	$(CARGO) build --lib
+	@mkdir -p $(BUILD)/valgrind
+	@for t in $(CTESTS); do \
+	    echo "cc $$t (-g -O1, no sanitizers)"; \
+	    $(CC) $(VALGRIND_CFLAGS) ctests/$$t.c $(DEBUG_DIR)/libaof.a $$(cat $(NATIVE_LIBS_FILE)) \
+	        -o $(BUILD)/valgrind/$$t; \
+	done
+	@echo "cc quickstart (example, same flags)"
+	@$(CC) $(VALGRIND_CFLAGS) examples_c/quickstart.c $(DEBUG_DIR)/libaof.a \
+	    $$(cat $(NATIVE_LIBS_FILE)) -o $(BUILD)/valgrind/example_quickstart
+	CTEST_RUNNER="$(VALGRIND) $(VALGRIND_FLAGS)" \
+	CTEST_SHOW='ERROR SUMMARY|definitely lost|indirectly lost|possibly lost' \
+	AOFT_SCALE_DIV=$(VALGRIND_SCALE_DIV) CTEST_TIMEOUT=600 \
+	    ctests/run.sh $(BUILD)/valgrind/summary.txt $(addprefix $(BUILD)/valgrind/,$(CTESTS)) \
+	    $(BUILD)/valgrind/example_quickstart
+
 cxx-header:
 	@echo "== aof.h as C++17 (included twice)"
 	$(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Werror -Iinclude -c ctests/header_cxx.cpp \
 	    -o /dev/null
 	@echo "== aof.h as C11 on its own"
 	echo '#include "aof.h"' | $(CC) $(WARN_C) -Iinclude -x c -c - -o /dev/null
+
+# Each fuzz target for FUZZ_SECONDS (cargo-fuzz's sanitizer flags need RUSTC_BOOTSTRAP on a
+# stable toolchain). Fails if a target finds a crash, a panic or an input slower than 60 s;
+# the input is then in fuzz/artifacts/<target>/. The corpus grows in fuzz/corpus/<target>/
+# (git-ignored but for the seed-* files). Full logs: build/fuzz/<target>.log. Runs with
+# cargo-fuzz's own sanitizer settings, not the C tests' ASAN_OPTIONS.
+fuzz-ci:
+	@echo "== cargo fuzz: $(FUZZ_TARGETS), $(FUZZ_SECONDS) s each"
+	@if [ "$(FUZZ_SECONDS)" = 0 ]; then echo "FUZZ_SECONDS=0: skipped"; exit 0; fi; \
+	unset ASAN_OPTIONS UBSAN_OPTIONS; \
+	$(CARGO) fuzz --version >/dev/null 2>&1 || { \
+	    echo "installing cargo-fuzz $(CARGO_FUZZ_VERSION)"; \
+	    $(CARGO) install cargo-fuzz@$(CARGO_FUZZ_VERSION) --locked; }; \
+	$(CARGO) fuzz --version; \
+	mkdir -p $(BUILD)/fuzz; \
+	start=$$(date +%s); \
+	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build; \
+	echo "fuzz targets built in $$(( $$(date +%s) - start ))s"; \
+	failed=""; \
+	for t in $(FUZZ_TARGETS); do \
+	    log=$(BUILD)/fuzz/$$t.log; \
+	    echo "RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=60"; \
+	    rc=0; \
+	    RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=60 \
+	        >"$$log" 2>&1 || rc=$$?; \
+	    done_line=$$(grep -E '^Done [0-9]+ runs' "$$log" | tail -n1 || true); \
+	    if [ $$rc -eq 0 ] && [ -n "$$done_line" ]; then \
+	        echo "fuzz $$t: $$done_line"; \
+	        grep -E '^#[0-9]+[[:space:]]+DONE' "$$log" | tail -n1 | sed 's/^/    /' || true; \
+	    else \
+	        failed="$$failed $$t"; \
+	        echo "fuzz $$t: FAILED (exit status $$rc); the end of $$log:"; \
+	        tail -n 80 "$$log" | sed 's/^/    /'; \
+	    fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz targets that failed:$$failed"; exit 1; fi
 
 # Installs into a temporary prefix and builds a program with nothing but pkg-config.
 install-test: release $(NATIVE_LIBS_FILE)

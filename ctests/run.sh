@@ -4,7 +4,18 @@
 # mkdtemp) and a time limit, then prints "N passed, N failed" and writes it to SUMMARY.
 #
 #   ctests/run.sh SUMMARY BINARY...
+#
+# Environment:
+#   CTEST_RUNNER   a command line each binary runs under (e.g. "valgrind --tool=memcheck ...");
+#                  split on blanks
+#   CTEST_SHOW     an extended regular expression: the lines of a passing test's output that
+#                  match it are printed too (e.g. valgrind's error and leak summaries)
+#   CTEST_TIMEOUT  seconds each binary may take (default 300)
 set -uo pipefail
+
+read -r -a runner <<<"${CTEST_RUNNER:-}"
+show=${CTEST_SHOW:-}
+limit=${CTEST_TIMEOUT:-300}
 
 summary=$1
 shift
@@ -19,12 +30,16 @@ for bin in "$@"; do
     log="$scratch/$name.log"
     mkdir -p "$scratch/$name"
     start=$(date +%s)
-    TMPDIR="$scratch/$name" timeout --kill-after=10 300 "$bin" "$scratch/$name/data" >"$log" 2>&1
+    TMPDIR="$scratch/$name" timeout --kill-after=10 "$limit" ${runner[@]+"${runner[@]}"} \
+        "$bin" "$scratch/$name/data" >"$log" 2>&1
     rc=$?
     secs=$(( $(date +%s) - start ))
     if [[ $rc -eq 0 ]]; then
         passed=$((passed + 1))
         echo "PASS $name (${secs}s)"
+        if [[ -n $show ]]; then
+            grep -E -- "$show" "$log" | sed 's/^/    /'
+        fi
     else
         failed=$((failed + 1))
         failures+=("$name")
