@@ -293,3 +293,33 @@ header:
 # Removes build/ only; target/ is shared and expensive to rebuild.
 clean-build:
 	rm -rf $(BUILD)
+
+# --- benchmarks --------------------------------------------------------------------------
+# bench/ is its own cargo workspace: the peer engines it compares against (raft-engine,
+# okaywal, walrus-rust) are its dependencies only, never the library's. See
+# docs/BENCHMARKS.md.
+#
+#   make bench          the full matrix (20-40 min on 2 cores)
+#   make bench-quick    the whole matrix in a few minutes (shorter repetitions)
+#   make bench-quick BENCH_ARGS="--filter sync"      a subset; see bench/src/main.rs
+#
+# Both also write $(BUILD)/bench[-quick].{txt,json,csv}.
+
+BENCH_ARGS ?=
+BENCH_RUN = $(CARGO) run --release --quiet --manifest-path bench/Cargo.toml --
+
+.PHONY: bench bench-quick capi-bench
+
+# The C API benchmark, against the release static library (like the demo).
+capi-bench: release $(NATIVE_LIBS_FILE)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN_C) -O2 -Iinclude bench/c/capi_bench.c $(RELEASE_DIR)/libaof.a \
+	    $$(cat $(NATIVE_LIBS_FILE)) -o $(BUILD)/capi_bench
+
+bench: capi-bench
+	$(BENCH_RUN) --capi $(BUILD)/capi_bench --json $(BUILD)/bench.json \
+	    --csv $(BUILD)/bench.csv $(BENCH_ARGS) | tee $(BUILD)/bench.txt
+
+bench-quick: capi-bench
+	$(BENCH_RUN) --quick --capi $(BUILD)/capi_bench --json $(BUILD)/bench-quick.json \
+	    --csv $(BUILD)/bench-quick.csv $(BENCH_ARGS) | tee $(BUILD)/bench-quick.txt
