@@ -50,6 +50,11 @@ impl Watermark {
         }
     }
 
+    /// Whether any thread is waiting on this watermark now.
+    pub fn has_waiters(&self) -> bool {
+        self.waiters.load(SeqCst) > 0
+    }
+
     /// Wakes every waiter so it re-checks its own stop condition (close, poison).
     pub fn wake_all(&self) {
         if self.waiters.load(SeqCst) > 0 {

@@ -505,7 +505,12 @@ impl Inner {
             self.last_id.store(last, SeqCst);
             (first, last, was_empty, w.buf.len() >= WRITE_OUT_BYTES)
         };
-        if full && self.options.flush != FlushPolicy::Sync {
+        // A reader waiting at the tail sees the record soonest if the appender writes it
+        // out itself: one wake-up (of the reader) instead of two (flusher, then reader).
+        let tail_waiting =
+            self.options.visibility == Visibility::Written && self.written.has_waiters();
+        let wrote_out = full || tail_waiting;
+        if wrote_out {
             self.write_out()?;
         }
         Metrics::add(&self.metrics.appends, payloads.len() as u64);
@@ -515,7 +520,7 @@ impl Inner {
             policy => {
                 let pending = last.saturating_sub(self.commit.durable.get());
                 let sync = policy.batch_records().is_some_and(|n| pending >= n);
-                if sync || was_empty {
+                if sync || (was_empty && !wrote_out) {
                     self.signal.poke(sync);
                 }
             }
