@@ -260,9 +260,8 @@ fn scan_tail(seg: &Segment, report: &mut RecoveryReport) -> Result<(u64, u64)> {
             Err(e) => break e,
         }
     };
-    let rest = &seg.bytes()[offset as usize..];
-    if let Some(last_nonzero) = rest.iter().rposition(|&b| b != 0) {
-        let span = last_nonzero as u64 + 1;
+    if let Some(last_nonzero) = seg.last_nonzero_from(offset)? {
+        let span = last_nonzero + 1 - offset;
         zero_range(seg, offset, span)?;
         report.repaired = Some(TailRepair {
             segment: seg.path.clone(),

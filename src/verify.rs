@@ -233,10 +233,7 @@ pub(crate) fn check_segment(
 
 /// Offset of the last non-zero byte at or after `from`.
 fn last_nonzero(area: &[u8], from: u64) -> Option<u64> {
-    area[from as usize..]
-        .iter()
-        .rposition(|&b| b != 0)
-        .map(|p| from + p as u64)
+    crate::segment::last_nonzero(&area[from as usize..]).map(|p| from + p as u64)
 }
 
 /// The first offset at or after `from` (on the record alignment) holding a valid record

@@ -33,6 +33,24 @@ pub fn parse_file_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// Index of the last non-zero byte of `bytes`. Reads 8 bytes at a time, since recovery and
+/// verification run it over whole segments.
+pub fn last_nonzero(bytes: &[u8]) -> Option<usize> {
+    let tail_len = bytes.len() % 8;
+    let (words, tail) = bytes.split_at(bytes.len() - tail_len);
+    if let Some(i) = tail.iter().rposition(|&b| b != 0) {
+        return Some(words.len() + i);
+    }
+    let word = words
+        .chunks_exact(8)
+        .rposition(|w| u64::from_ne_bytes(w.try_into().expect("8 bytes")) != 0)?;
+    let base = word * 8;
+    bytes[base..base + 8]
+        .iter()
+        .rposition(|&b| b != 0)
+        .map(|i| base + i)
+}
+
 /// One segment file, open for reading (and, while it is the active one, for writing
 /// through `file`).
 pub struct Segment {
@@ -79,6 +97,19 @@ impl Segment {
     /// The whole file.
     pub fn bytes(&self) -> &[u8] {
         &self.map[..self.capacity as usize]
+    }
+
+    /// Offset of the last non-zero byte at or after `from`, looking only where the file
+    /// system says data may be (the unwritten rest of a pre-allocated segment is skipped
+    /// without reading it).
+    pub fn last_nonzero_from(&self, from: u64) -> Result<Option<u64>> {
+        let ranges = crate::fsio::data_ranges(&self.file, &self.path, from, self.capacity)?;
+        for &(start, end) in ranges.iter().rev() {
+            if let Some(i) = last_nonzero(&self.map[start as usize..end as usize]) {
+                return Ok(Some(start + i as u64));
+            }
+        }
+        Ok(None)
     }
 
     /// The bytes records may occupy (everything before the footer slot).
@@ -176,5 +207,26 @@ impl Segment {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_nonzero;
+
+    #[test]
+    fn last_nonzero_finds_every_position() {
+        for len in [0usize, 1, 7, 8, 9, 63, 64, 65, 4096] {
+            assert_eq!(last_nonzero(&vec![0u8; len]), None);
+            for at in 0..len.min(80) {
+                let mut v = vec![0u8; len];
+                v[at] = 3;
+                assert_eq!(last_nonzero(&v), Some(at), "len {len} at {at}");
+                if at > 0 {
+                    v[0] = 1;
+                    assert_eq!(last_nonzero(&v), Some(at));
+                }
+            }
+        }
     }
 }
