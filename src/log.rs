@@ -138,6 +138,10 @@ pub(crate) struct Inner {
     commit: GroupCommit,
     /// Highest id appended.
     last_id: AtomicU64,
+    /// Records the last `Sync` group-commit round covered, and how long its `fdatasync`
+    /// took: the leader of the next round lingers only when others are appending too.
+    last_round: AtomicU64,
+    last_sync_ns: AtomicU64,
     closed: AtomicBool,
     poison: OnceLock<String>,
     pub(crate) metrics: Metrics,
@@ -218,6 +222,8 @@ impl Log {
             written: Watermark::new(durable),
             commit: GroupCommit::new(durable),
             last_id: AtomicU64::new(durable),
+            last_round: AtomicU64::new(0),
+            last_sync_ns: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             poison: OnceLock::new(),
             metrics,
@@ -607,15 +613,49 @@ impl Inner {
     /// One round of group commit: write out, then one `fdatasync`, both outside the writer
     /// lock so appenders keep going meanwhile. Returns the id made durable.
     fn sync_once(&self) -> Result<u64> {
+        self.linger();
         let (seg, target) = self.write_out()?;
-        if target <= self.commit.durable.get() {
+        let before = self.commit.durable.get();
+        if target <= before {
             return Ok(target);
         }
+        let started = Instant::now();
         if let Err(e) = fsio::fdatasync(&seg.file, &seg.path) {
             return Err(self.poison_with(e));
         }
+        self.last_sync_ns
+            .store(started.elapsed().as_nanos() as u64, SeqCst);
+        self.last_round.store(target - before, SeqCst);
         Metrics::add(&self.metrics.syncs, 1);
         Ok(target)
+    }
+
+    /// Before a `Sync` group-commit round, when the last round carried several writers'
+    /// records: give the writers that are about to append (typically those the last round
+    /// just woke) a moment to do so, so that one `fdatasync` covers them too. Stops once no
+    /// record arrived for `QUIET`, and after half the last `fdatasync` at most, so a lone
+    /// writer never waits and a burst costs less than the sync it saves.
+    fn linger(&self) {
+        const QUIET: Duration = Duration::from_micros(15);
+        const MAX: Duration = Duration::from_micros(500);
+        if self.options.flush != FlushPolicy::Sync || self.last_round.load(SeqCst) < 2 {
+            return;
+        }
+        let cap = Duration::from_nanos(self.last_sync_ns.load(SeqCst) / 2).min(MAX);
+        let start = Instant::now();
+        let mut seen = self.last_id.load(SeqCst);
+        let mut quiet_since = start;
+        loop {
+            std::thread::yield_now();
+            let now = Instant::now();
+            let last = self.last_id.load(SeqCst);
+            if last != seen {
+                seen = last;
+                quiet_since = now;
+            } else if now - quiet_since >= QUIET || now - start >= cap {
+                return;
+            }
+        }
     }
 
     fn make_durable(&self, target: u64) -> Result<()> {
