@@ -19,6 +19,25 @@ fn committed_header_matches_cbindgen_output() {
     bindings.write(&mut generated);
     let generated = String::from_utf8(generated).expect("cbindgen output is UTF-8");
 
+    // `cbindgen --config cbindgen.toml` on the whole crate (what a user or a hook runs)
+    // must give the same header: engine constants stay out through `[export] exclude`.
+    let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).unwrap();
+    let whole = cbindgen::generate_with_config(root, config)
+        .unwrap_or_else(|e| panic!("cbindgen on the crate failed: {e}"));
+    let mut whole_out = Vec::new();
+    whole.write(&mut whole_out);
+    let whole_out = String::from_utf8(whole_out).expect("cbindgen output is UTF-8");
+    if whole_out != generated {
+        let extra: Vec<&str> = whole_out
+            .lines()
+            .filter(|l| l.starts_with("#define") && !generated.contains(*l))
+            .collect();
+        panic!(
+            "cbindgen on the whole crate emits more than src/ffi does; add the engine \
+             constants to [export] exclude in cbindgen.toml: {extra:?}"
+        );
+    }
+
     let header = root.join("include/aof.h");
     if std::env::var_os("AOF_BLESS").is_some() {
         fs::create_dir_all(header.parent().unwrap()).unwrap();
