@@ -5,23 +5,12 @@
 //!
 //! `AOF_CORRUPTION_TRIALS` sets the number of trials (default 400).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aof::{verify_dir, Error, Log, Options};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+mod common;
+use common::{copy_dir, segment_files, Rng};
 
 fn payload(id: u64) -> Vec<u8> {
     let mut rng = Rng(id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
@@ -48,23 +37,6 @@ fn build(dir: &Path) {
     log.close().unwrap();
 }
 
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .collect();
-    v.sort();
-    v
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
 #[test]
 fn pristine_log_verifies_clean() {
     let dir = tempfile::tempdir().unwrap();
@@ -83,7 +55,10 @@ fn every_flip_and_zeroed_range_is_detected() {
         .unwrap_or(400);
     let pristine = tempfile::tempdir().unwrap();
     build(pristine.path());
-    let files = segments(pristine.path());
+    let files: Vec<_> = segment_files(pristine.path())
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
     let mut rng = Rng(0x00c0_ffee_1234_5678);
     let (mut flips, mut zeroings, mut unopenable, mut corrupt_reads) = (0u64, 0u64, 0u64, 0u64);
     let mut trial = 0;

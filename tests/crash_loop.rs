@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use aof::{FlushPolicy, Log, Options, StartAt};
 
+mod common;
+use common::Rng;
+
 const POLICIES: usize = 4;
 /// Iterations that share one log directory before it starts afresh (bounds disk use).
 const ITERATIONS_PER_LOG: u64 = 25;
@@ -39,20 +42,6 @@ fn options(flush: FlushPolicy) -> Options {
         max_record_size: 320 << 10,
         flush,
         ..Options::default()
-    }
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 

@@ -8,25 +8,11 @@
 //!
 //! `AOF_POWER_LOSS_ROUNDS` sets the number of rounds (default 150).
 
-use std::path::Path;
-
 use aof::segment::format::{decode_record, HEADER_LEN};
 use aof::{FlushPolicy, Log, Options, StartAt};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+mod common;
+use common::{active_segment, copy_dir, Rng};
 
 fn payload(id: u64, round: u64) -> Vec<u8> {
     let mut rng = Rng(id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ round ^ 0xdead_beef);
@@ -47,23 +33,6 @@ fn options() -> Options {
             interval: std::time::Duration::from_secs(3600),
         },
         ..Options::default()
-    }
-}
-
-fn last_segment(dir: &Path) -> std::path::PathBuf {
-    let mut segs: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .collect();
-    segs.sort();
-    segs.pop().unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
 }
 
@@ -135,15 +104,8 @@ fn recovery_after_simulated_power_cuts() {
         copy_dir(live.path(), image.path());
         std::mem::drop(log);
 
-        let seg_path = last_segment(image.path());
+        let (base, seg_path) = active_segment(image.path());
         let mut bytes = std::fs::read(&seg_path).unwrap();
-        let base: u64 = seg_path
-            .file_stem()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
         let from = durable_end(&bytes, base, durable + 1) as usize;
         power_cut(&mut bytes, from, &mut rng);
         std::fs::write(&seg_path, &bytes).unwrap();

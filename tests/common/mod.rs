@@ -211,3 +211,20 @@ pub fn within<T: Send + 'static>(
         }
     }
 }
+
+/// A small deterministic generator (xorshift64*) for tests that draw sizes, offsets and
+/// kill times from a seed, so a failing run can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
