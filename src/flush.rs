@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
+use crate::padded::Padded;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -19,8 +20,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// waiter and notifies, or the waiter sees the new value before it sleeps: no lost wake-up.
 #[derive(Default)]
 pub struct Watermark {
-    value: AtomicU64,
-    waiters: AtomicUsize,
+    value: Padded<AtomicU64>,
+    /// Read on every append (is a reader waiting?), changed rarely: apart from `value`,
+    /// which the flusher changes on every write-out.
+    waiters: Padded<AtomicUsize>,
     lock: Mutex<()>,
     cv: Condvar,
 }
@@ -35,7 +38,7 @@ pub enum WaitEnd {
 impl Watermark {
     pub fn new(value: u64) -> Self {
         Watermark {
-            value: AtomicU64::new(value),
+            value: Padded(AtomicU64::new(value)),
             ..Watermark::default()
         }
     }

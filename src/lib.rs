@@ -22,6 +22,7 @@ mod flush;
 mod fsio;
 pub mod log;
 pub mod metrics;
+mod padded;
 mod recovery;
 mod runtime;
 pub mod segment;

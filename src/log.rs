@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::flush::{run_flusher, FlushTarget, FlusherSignal, GroupCommit, WaitEnd, Watermark};
 use crate::fsio;
 use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::padded::Padded;
 use crate::recovery::{self, CLEAN_FILE, LOCK_FILE, NEXT_SEGMENT_TMP};
 use crate::runtime::{self, RuntimeRef};
 use crate::segment::format::{
@@ -137,7 +138,7 @@ pub(crate) struct Inner {
     /// Durable watermark and group commit.
     commit: GroupCommit,
     /// Highest id appended.
-    last_id: AtomicU64,
+    last_id: Padded<AtomicU64>,
     /// Records the last `Sync` group-commit round covered, and how long its `fdatasync`
     /// took: the leader of the next round lingers only when others are appending too.
     last_round: AtomicU64,
@@ -221,7 +222,7 @@ impl Log {
             segments: RwLock::new(segments),
             written: Watermark::new(durable),
             commit: GroupCommit::new(durable),
-            last_id: AtomicU64::new(durable),
+            last_id: Padded(AtomicU64::new(durable)),
             last_round: AtomicU64::new(0),
             last_sync_ns: AtomicU64::new(0),
             closed: AtomicBool::new(false),

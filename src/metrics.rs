@@ -3,6 +3,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::padded::Padded;
+
 /// A point-in-time copy of a log's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MetricsSnapshot {
@@ -38,18 +40,19 @@ pub struct MetricsSnapshot {
     pub recovery_clean_shutdown: u64,
 }
 
-/// The live counters.
+/// The live counters, each on its own cache lines: appenders, the flusher and readers
+/// update different ones at the same time.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
-    pub appends: AtomicU64,
-    pub append_bytes: AtomicU64,
-    pub batches: AtomicU64,
-    pub write_calls: AtomicU64,
-    pub syncs: AtomicU64,
-    pub segments_created: AtomicU64,
-    pub segments_sealed: AtomicU64,
-    pub reads: AtomicU64,
-    pub read_bytes: AtomicU64,
+    pub appends: Padded<AtomicU64>,
+    pub append_bytes: Padded<AtomicU64>,
+    pub batches: Padded<AtomicU64>,
+    pub write_calls: Padded<AtomicU64>,
+    pub syncs: Padded<AtomicU64>,
+    pub segments_created: Padded<AtomicU64>,
+    pub segments_sealed: Padded<AtomicU64>,
+    pub reads: Padded<AtomicU64>,
+    pub read_bytes: Padded<AtomicU64>,
 }
 
 impl Metrics {
