@@ -108,6 +108,11 @@ struct Writer {
     chain: Option<RecordChain>,
     /// The next segment file, being pre-allocated in the background.
     prealloc: Option<mpsc::Receiver<Result<File>>>,
+    /// Append counters: kept here, under the lock every append holds anyway, rather than
+    /// as atomics that would cost each append two more locked instructions.
+    appends: u64,
+    append_bytes: u64,
+    batches: u64,
 }
 
 impl Writer {
@@ -224,6 +229,9 @@ impl Log {
                 buf: Vec::with_capacity(64 << 10),
                 chain: (write_offset == HEADER_LEN).then(RecordChain::default),
                 prealloc: None,
+                appends: 0,
+                append_bytes: 0,
+                batches: 0,
             }),
             io: Mutex::new(Vec::with_capacity(64 << 10)),
             in_flight: InFlight::default(),
@@ -265,8 +273,7 @@ impl Log {
     /// Appends one record and returns its id. Under `FlushPolicy::Sync` it returns once
     /// the record is durable.
     pub fn append(&self, payload: &[u8]) -> Result<u64> {
-        let id = self.inner.append_records(&[payload])?;
-        Ok(id)
+        self.inner.append_records(&[payload], false)
     }
 
     /// Appends records with one write and returns the id of the first; the others follow
@@ -275,9 +282,7 @@ impl Log {
         if payloads.is_empty() {
             return Err(Error::InvalidArgument("empty batch".into()));
         }
-        let first = self.inner.append_records(payloads)?;
-        Metrics::add(&self.inner.metrics.batches, 1);
-        Ok(first)
+        self.inner.append_records(payloads, true)
     }
 
     /// Writes and syncs every record appended so far.
@@ -363,6 +368,10 @@ impl Log {
     pub fn metrics(&self) -> MetricsSnapshot {
         let inner = &self.inner;
         let mut m = inner.metrics.snapshot();
+        {
+            let w = lock(&inner.writer);
+            (m.appends, m.append_bytes, m.batches) = (w.appends, w.append_bytes, w.batches);
+        }
         m.last_id = inner.last_id.load(SeqCst);
         m.durable_id = inner.commit.durable.get();
         m.segment_count = inner
@@ -497,7 +506,7 @@ impl Inner {
         }
     }
 
-    fn append_records<P: AsRef<[u8]>>(&self, payloads: &[P]) -> Result<u64> {
+    fn append_records<P: AsRef<[u8]>>(&self, payloads: &[P], batch: bool) -> Result<u64> {
         let max = self.options.max_record_size;
         let mut bytes = 0u64;
         for p in payloads {
@@ -518,6 +527,9 @@ impl Inner {
             }
             let last = w.next_id - 1;
             self.last_id.store(last, SeqCst);
+            w.appends += payloads.len() as u64;
+            w.append_bytes += bytes;
+            w.batches += u64::from(batch);
             (first, last, was_empty, w.buf.len() >= WRITE_OUT_BYTES)
         };
         // A reader waiting at the tail sees the record soonest if the appender writes it
@@ -528,8 +540,6 @@ impl Inner {
         if wrote_out {
             self.write_out()?;
         }
-        Metrics::add(&self.metrics.appends, payloads.len() as u64);
-        Metrics::add(&self.metrics.append_bytes, bytes);
         match self.options.flush {
             FlushPolicy::Sync => self.make_durable(last)?,
             policy => {

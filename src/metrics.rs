@@ -44,9 +44,6 @@ pub struct MetricsSnapshot {
 /// update different ones at the same time.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
-    pub appends: Padded<AtomicU64>,
-    pub append_bytes: Padded<AtomicU64>,
-    pub batches: Padded<AtomicU64>,
     pub write_calls: Padded<AtomicU64>,
     pub syncs: Padded<AtomicU64>,
     pub segments_created: Padded<AtomicU64>,
@@ -60,12 +57,10 @@ impl Metrics {
         counter.fetch_add(n, Relaxed);
     }
 
-    /// Copies the counters; the caller fills in the fields that are not counters.
+    /// Copies the counters; the caller fills in the rest (the append counters live under
+    /// the log's writer lock).
     pub fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
-            appends: self.appends.load(Relaxed),
-            append_bytes: self.append_bytes.load(Relaxed),
-            batches: self.batches.load(Relaxed),
             write_calls: self.write_calls.load(Relaxed),
             syncs: self.syncs.load(Relaxed),
             segments_created: self.segments_created.load(Relaxed),
