@@ -782,9 +782,7 @@ impl Inner {
         let result = self.finish();
         self.commit.wake_all();
         self.written.wake_all();
-        if let Some(rt) = bg.runtime.take() {
-            rt.release();
-        }
+        drop(bg.runtime.take());
         bg.lock_file = None;
         result
     }
@@ -874,6 +872,7 @@ fn prepare_segment(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::format::RECORD_HEADER_LEN;
 
     fn small() -> Options {
         Options {
@@ -935,7 +934,12 @@ mod tests {
         let log = Log::open(dir.path(), small()).unwrap();
         let rep = log.recovery().repaired.clone().unwrap();
         assert_eq!(rep.offset, last as u64);
+        // Up to the last non-zero byte: the header and payload, not the zero padding.
+        assert_eq!(rep.discarded_bytes, RECORD_HEADER_LEN + 100);
         assert_eq!(log.last_id(), 4);
+        // The torn record is zeroed on disk, not merely skipped.
+        let on_disk = std::fs::read(&seg).unwrap();
+        assert!(on_disk[last..].iter().all(|&b| b == 0));
         assert_eq!(log.append(b"new").unwrap(), 5);
         assert_eq!(log.read(5).unwrap(), b"new");
     }

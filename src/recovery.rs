@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 use crate::fsio;
 use crate::log::{RecoveryReport, TailRepair};
 use crate::segment::format::{
-    decode_record, CleanMarker, RecordChain, SegmentFooter, SegmentHeader, FOOTER_LEN, HEADER_LEN,
+    decode_record, CleanMarker, RecordChain, RecordError, SegmentFooter, SegmentHeader, FOOTER_LEN,
+    HEADER_LEN,
 };
 use crate::segment::{self, Segment};
 
@@ -200,32 +201,60 @@ fn read_footer(seg: &Segment) -> Option<SegmentFooter> {
     plausible.then_some(f)
 }
 
-/// Scans a segment whose footer is damaged; if its records are intact up to
-/// `next_base - 1`, writes a new footer (synced) and returns it.
-fn rebuild_footer(seg: &Segment, next_base: u64) -> Result<SegmentFooter> {
+/// Where a walk over a segment's records ended.
+struct Walk {
+    /// Offset after the last good record.
+    end: u64,
+    /// Id of the record that would come next.
+    next_id: u64,
+    /// Footer checksum of the good records.
+    chain: RecordChain,
+    /// Why the walk stopped before `until` (always set for an open-ended walk).
+    stop: Option<RecordError>,
+}
+
+/// Decodes and checks records from the start of `seg` until id `until` (exclusive) or the
+/// first record that does not decode.
+fn walk_records(seg: &Segment, until: Option<u64>) -> Walk {
     let area = seg.record_area();
-    let mut offset = HEADER_LEN;
-    let mut id = seg.base_id;
-    let mut chain = RecordChain::default();
-    while id < next_base {
-        match decode_record(area, offset, id) {
+    let mut walk = Walk {
+        end: HEADER_LEN,
+        next_id: seg.base_id,
+        chain: RecordChain::default(),
+        stop: None,
+    };
+    while until.is_none_or(|u| walk.next_id < u) {
+        match decode_record(area, walk.end, walk.next_id) {
             Ok(r) => {
-                offset += r.framed_len;
-                id += 1;
-                chain.push(r.crc);
+                walk.end += r.framed_len;
+                walk.next_id += 1;
+                walk.chain.push(r.crc);
             }
             Err(e) => {
-                return Err(Error::corruption(
-                    &seg.path,
-                    offset,
-                    format!(
-                        "footer damaged and record {id} unreadable ({e}); records \
-                         {id}..{next_base} are lost from the middle of the log"
-                    ),
-                ))
+                walk.stop = Some(e);
+                break;
             }
         }
     }
+    walk
+}
+
+/// Scans a segment whose footer is damaged; if its records are intact up to
+/// `next_base - 1`, writes a new footer (synced) and returns it.
+fn rebuild_footer(seg: &Segment, next_base: u64) -> Result<SegmentFooter> {
+    let walk = walk_records(seg, Some(next_base));
+    if let Some(e) = walk.stop {
+        let (id, offset) = (walk.next_id, walk.end);
+        return Err(Error::corruption(
+            &seg.path,
+            offset,
+            format!(
+                "footer damaged and record {id} unreadable ({e}); records \
+                 {id}..{next_base} are lost from the middle of the log"
+            ),
+        ));
+    }
+    let (offset, chain) = (walk.end, walk.chain);
     let footer = SegmentFooter {
         record_count: next_base - seg.base_id,
         first_id: seg.base_id,
@@ -247,19 +276,12 @@ fn trust_marker(seg: &Segment, m: &CleanMarker) -> Option<(u64, u64)> {
 /// Walks the records of the unsealed last segment; cuts at the first bad one and zeroes
 /// whatever follows. Returns the end of the good records and the next id.
 fn scan_tail(seg: &Segment, report: &mut RecoveryReport) -> Result<(u64, u64)> {
-    let area = seg.record_area();
-    let mut offset = HEADER_LEN;
-    let mut id = seg.base_id;
-    let stop = loop {
-        match decode_record(area, offset, id) {
-            Ok(r) => {
-                offset += r.framed_len;
-                id += 1;
-                report.scanned_records += 1;
-            }
-            Err(e) => break e,
-        }
-    };
+    let walk = walk_records(seg, None);
+    let (offset, id) = (walk.end, walk.next_id);
+    report.scanned_records += id - seg.base_id;
+    let stop = walk
+        .stop
+        .expect("an open-ended walk stops at a record that does not decode");
     if let Some(last_nonzero) = seg.last_nonzero_from(offset)? {
         let span = last_nonzero + 1 - offset;
         zero_range(seg, offset, span)?;

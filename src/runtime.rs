@@ -35,11 +35,9 @@ pub fn ensure_outside() -> Result<()> {
     }
 }
 
-/// A counted reference to the shared runtime. Release it with [`RuntimeRef::release`]
-/// from a thread outside the runtime.
+/// A counted reference to the shared runtime; drop it from a thread outside the runtime.
 pub struct RuntimeRef {
     handle: Handle,
-    released: bool,
 }
 
 impl RuntimeRef {
@@ -60,18 +58,18 @@ impl RuntimeRef {
         shared.users += 1;
         Ok(RuntimeRef {
             handle: shared.runtime.handle().clone(),
-            released: false,
         })
     }
 
     pub fn handle(&self) -> &Handle {
         &self.handle
     }
+}
 
-    /// Drops this reference; the last one shuts the runtime down, waiting up to a few
-    /// seconds for its blocking tasks.
-    pub fn release(mut self) {
-        self.released = true;
+/// Dropping the last reference shuts the runtime down, waiting up to a few seconds for its
+/// blocking tasks (or not at all on one of its own threads, where waiting would deadlock).
+impl Drop for RuntimeRef {
+    fn drop(&mut self) {
         let last = {
             let mut guard = SHARED.lock().unwrap_or_else(|p| p.into_inner());
             let shared = guard.as_mut().expect("runtime exists while referenced");
@@ -88,20 +86,6 @@ impl RuntimeRef {
             } else {
                 rt.shutdown_timeout(Duration::from_secs(5));
             }
-        }
-    }
-}
-
-impl Drop for RuntimeRef {
-    fn drop(&mut self) {
-        if !self.released {
-            // Reached only if a log is leaked mid-open; keep the count right.
-            let r = RuntimeRef {
-                handle: self.handle.clone(),
-                released: false,
-            };
-            self.released = true;
-            r.release();
         }
     }
 }

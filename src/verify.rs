@@ -193,10 +193,7 @@ pub(crate) fn check_segment(
             },
         }
     }
-    let records_intact = report.damage.len() == damage_before
-        || report.damage[damage_before..]
-            .iter()
-            .all(|d| d.offset >= footer_at);
+    let records_intact = report.damage.len() == damage_before;
     if let Some(f) = footer {
         if records_intact {
             if offset != f.data_end {
