@@ -20,6 +20,7 @@ static void test_null_handles_and_out_params(void) {
     CHECK_STATUS(aof_options_set_max_record_size(NULL, 10), AOF_ERR_NULL_ARG);
     CHECK_STATUS(aof_options_set_flush_policy(NULL, AOF_FLUSH_SYNC, 0, 0), AOF_ERR_NULL_ARG);
     CHECK_STATUS(aof_options_set_preallocate_threshold(NULL, 0), AOF_ERR_NULL_ARG);
+    CHECK_STATUS(aof_options_set_zero_ahead(NULL, 0), AOF_ERR_NULL_ARG);
     CHECK_STATUS(aof_options_set_visibility(NULL, 0), AOF_ERR_NULL_ARG);
     aof_options_free(NULL);
 

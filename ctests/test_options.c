@@ -74,6 +74,13 @@ static void test_preallocate_and_visibility_ranges(void) {
     CHECK_STATUS(aof_options_set_preallocate_threshold(o, UINT32_MAX), AOF_ERR_INVALID_ARG);
     CHECK_STATUS(aof_options_set_preallocate_threshold(NULL, 50), AOF_ERR_NULL_ARG);
 
+    CHECK_OK(aof_options_set_zero_ahead(o, 0));
+    CHECK_OK(aof_options_set_zero_ahead(o, 1));
+    CHECK_OK(aof_options_set_zero_ahead(o, (uint64_t)1 << 30));
+    CHECK_STATUS(aof_options_set_zero_ahead(o, ((uint64_t)1 << 30) + 1), AOF_ERR_INVALID_ARG);
+    CHECK_STATUS(aof_options_set_zero_ahead(o, UINT64_MAX), AOF_ERR_INVALID_ARG);
+    CHECK_STATUS(aof_options_set_zero_ahead(NULL, 0), AOF_ERR_NULL_ARG);
+
     CHECK_OK(aof_options_set_visibility(o, AOF_VISIBILITY_WRITTEN));
     CHECK_OK(aof_options_set_visibility(o, AOF_VISIBILITY_DURABLE));
     CHECK_STATUS(aof_options_set_visibility(o, 2), AOF_ERR_INVALID_ARG);

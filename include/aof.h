@@ -469,6 +469,19 @@ aof_status_t aof_options_set_flush_policy(struct aof_options_t *options,
 aof_status_t aof_options_set_preallocate_threshold(struct aof_options_t *options, uint32_t percent);
 
 /**
+ * Sets how many bytes of the active segment a background task keeps written with zeros
+ * ahead of the writer, so that syncs overwrite written blocks rather than converting
+ * pre-allocated ones (cheaper `fdatasync` when syncs are frequent; each segment is then
+ * written twice, so the task skips zeroing while more than 64 KiB are appended per sync).
+ * Rounded up to 4 KiB pages. 0 turns it off. Default 4 MiB. Above 1 GiB:
+ * `AOF_ERR_INVALID_ARG`, options unchanged.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_options_new`.
+ */
+aof_status_t aof_options_set_zero_ahead(struct aof_options_t *options, uint64_t bytes);
+
+/**
  * Sets which records readers (cursors, `aof_read`) see: `AOF_VISIBILITY_WRITTEN` (default)
  * or `AOF_VISIBILITY_DURABLE`. Anything else: `AOF_ERR_INVALID_ARG`, options unchanged.
  *

@@ -47,6 +47,11 @@ pub struct Options {
     pub preallocate_at_percent: u8,
     /// Reader visibility.
     pub visibility: Visibility,
+    /// Bytes of the active segment that a background task keeps written with zeros (and
+    /// synced) ahead of the writer, so that syncs overwrite written blocks instead of
+    /// converting pre-allocated ones: cheaper syncs at the price of writing each segment
+    /// twice. 0 turns it off. Rounded up to whole 4 KiB pages.
+    pub zero_ahead: u64,
 }
 
 pub const MIN_SEGMENT_SIZE: u64 = 4096;
@@ -55,6 +60,9 @@ pub const MAX_SEGMENT_SIZE: u64 = u32::MAX as u64 + 1 - 4096;
 pub const DEFAULT_SEGMENT_SIZE: u64 = 64 << 20;
 pub const DEFAULT_MAX_RECORD_SIZE: u64 = 16 << 20;
 pub const DEFAULT_PREALLOCATE_AT_PERCENT: u8 = 50;
+pub const DEFAULT_ZERO_AHEAD: u64 = 4 << 20;
+/// Larger windows only cost more zeroing at once, and more zeros for recovery to read.
+pub const MAX_ZERO_AHEAD: u64 = 1 << 30;
 
 impl Default for Options {
     fn default() -> Self {
@@ -64,6 +72,7 @@ impl Default for Options {
             flush: FlushPolicy::Sync,
             preallocate_at_percent: DEFAULT_PREALLOCATE_AT_PERCENT,
             visibility: Visibility::Written,
+            zero_ahead: DEFAULT_ZERO_AHEAD,
         }
     }
 }
@@ -89,6 +98,12 @@ impl Options {
             return Err(Error::InvalidArgument(format!(
                 "preallocate_at_percent {} is above 100",
                 self.preallocate_at_percent
+            )));
+        }
+        if self.zero_ahead > MAX_ZERO_AHEAD {
+            return Err(Error::InvalidArgument(format!(
+                "zero_ahead {} is above {MAX_ZERO_AHEAD}",
+                self.zero_ahead
             )));
         }
         self.flush.validate()
@@ -163,6 +178,11 @@ mod tests {
         assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))));
         let o = Options {
             preallocate_at_percent: 101,
+            ..Options::default()
+        };
+        assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))));
+        let o = Options {
+            zero_ahead: MAX_ZERO_AHEAD + 1,
             ..Options::default()
         };
         assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))));

@@ -7,6 +7,7 @@
 //! - `segment`: the segment file format, a segment's file, map and offset index.
 //! - `log`: the log itself: appends, rolling, reads, close.
 //! - `flush`: durability: group commit and the background flusher.
+//! - `prefill`: zero-filling segment space ahead of the writer, for cheaper syncs.
 //! - `recovery`: what `open` does: find segments, trust footers, repair a torn tail.
 //! - `cursor`: ordered scans and tailing.
 //! - `verify`: walks segments and reports every damaged range.
@@ -23,6 +24,7 @@ mod fsio;
 pub mod log;
 pub mod metrics;
 mod padded;
+mod prefill;
 mod recovery;
 mod runtime;
 pub mod segment;

@@ -21,11 +21,12 @@ use crate::flush::{run_flusher, FlushTarget, FlusherSignal, GroupCommit, WaitEnd
 use crate::fsio;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::padded::Padded;
+use crate::prefill::{self, run_zeroer, OwnFile, Payoff, ZeroTarget, ZeroerSignal};
 use crate::recovery::{self, CLEAN_FILE, LOCK_FILE, NEXT_SEGMENT_TMP};
 use crate::runtime::{self, RuntimeRef};
 use crate::segment::format::{
     encode_record, framed_len, CleanMarker, RecordChain, SegmentFooter, SegmentHeader, FOOTER_LEN,
-    FORMAT_VERSION, HEADER_LEN,
+    FORMAT_VERSION, HEADER_LEN, RECORD_HEADER_LEN,
 };
 use crate::segment::{self, Segment};
 use crate::verify::{self, Extent, VerifyReport};
@@ -106,8 +107,16 @@ struct Writer {
     /// The footer's checksum of the active segment's records so far; `None` when the
     /// segment was reopened with records in it (rebuilt from the file when it is sealed).
     chain: Option<RecordChain>,
-    /// The next segment file, being pre-allocated in the background.
-    prealloc: Option<mpsc::Receiver<Result<File>>>,
+    /// The next segment file, being pre-allocated in the background, and how much of its
+    /// start is zero-filled already.
+    prealloc: Option<mpsc::Receiver<Result<(File, u64)>>>,
+    /// The active segment is written with zeros up to here (see `prefill`); `u64::MAX`
+    /// when there is nothing (more) to zero in it.
+    zeroed_end: u64,
+    /// The zeroer was asked to extend `zeroed_end` and has not finished yet.
+    zero_requested: bool,
+    /// Whether zeroing pays for the workload seen lately.
+    zero_payoff: Payoff,
     /// Append counters: kept here, under the lock every append holds anyway, rather than
     /// as atomics that would cost each append two more locked instructions.
     appends: u64,
@@ -133,6 +142,7 @@ struct InFlight {
 struct Background {
     runtime: Option<RuntimeRef>,
     flusher: Option<JoinHandle<()>>,
+    zeroer: Option<JoinHandle<()>>,
     lock_file: Option<File>,
 }
 
@@ -144,6 +154,12 @@ pub(crate) struct Inner {
     /// Serialises write-outs and holds the spare buffer they swap with the writer's.
     io: Mutex<Vec<u8>>,
     in_flight: InFlight,
+    /// Start of the range the zeroer is writing now (`u64::MAX`: none); see `prefill`.
+    zero_fence: AtomicU64,
+    /// Serialises `fdatasync` of segment files with the poison check, so that after a
+    /// failed sync no other sync on the same descriptor can report success (the kernel
+    /// reports a writeback error once per open file).
+    sync_lock: Mutex<()>,
     /// Every segment, in id order.
     segments: RwLock<Vec<Arc<Segment>>>,
     /// Highest id whose bytes are in the segment file.
@@ -152,15 +168,17 @@ pub(crate) struct Inner {
     commit: GroupCommit,
     /// Highest id appended.
     last_id: Padded<AtomicU64>,
-    /// Records the last `Sync` group-commit round covered, and how long its `fdatasync`
-    /// took: the leader of the next round lingers only when others are appending too.
-    last_round: AtomicU64,
+    /// Records appended while the last `Sync` group-commit round ran (from its start to
+    /// its end), and how long its `fdatasync` took: what the next round's leader lingers
+    /// for, and for how long at most.
+    round_demand: AtomicU64,
     last_sync_ns: AtomicU64,
     closed: AtomicBool,
     poison: OnceLock<String>,
     pub(crate) metrics: Metrics,
     recovery: RecoveryReport,
     signal: Arc<FlusherSignal>,
+    zeroer: Arc<ZeroerSignal>,
     runtime: tokio::runtime::Handle,
     background: Mutex<Background>,
 }
@@ -208,7 +226,7 @@ impl Log {
             Some(off) => (segments.last().cloned().expect("tail exists"), off),
             None => {
                 let tmp = dir.join(NEXT_SEGMENT_TMP);
-                let file = create_segment_file(&tmp, options.segment_size)?;
+                let file = create_segment_file(&tmp, options.segment_size, 0)?;
                 let seg = prepare_segment(&dir, file, &tmp, next_id, options.segment_size)?;
                 fsio::fsync_dir(&dir)?;
                 Metrics::add(&metrics.segments_created, 1);
@@ -229,27 +247,34 @@ impl Log {
                 buf: Vec::with_capacity(64 << 10),
                 chain: (write_offset == HEADER_LEN).then(RecordChain::default),
                 prealloc: None,
+                zeroed_end: zeroing_from(&options, prefill::page_up(write_offset)),
+                zero_requested: false,
+                zero_payoff: Payoff::new(options.flush == FlushPolicy::Sync),
                 appends: 0,
                 append_bytes: 0,
                 batches: 0,
             }),
             io: Mutex::new(Vec::with_capacity(64 << 10)),
             in_flight: InFlight::default(),
+            zero_fence: AtomicU64::new(u64::MAX),
+            sync_lock: Mutex::new(()),
             segments: RwLock::new(segments),
             written: Watermark::new(durable),
             commit: GroupCommit::new(durable),
             last_id: Padded(AtomicU64::new(durable)),
-            last_round: AtomicU64::new(0),
+            round_demand: AtomicU64::new(0),
             last_sync_ns: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             poison: OnceLock::new(),
             metrics,
             recovery: recovered.report,
             signal: Arc::new(FlusherSignal::default()),
+            zeroer: Arc::new(ZeroerSignal::default()),
             runtime: handle,
             background: Mutex::new(Background {
                 runtime: Some(runtime),
                 flusher: None,
+                zeroer: None,
                 lock_file: Some(lock_file),
             }),
             options,
@@ -261,6 +286,10 @@ impl Log {
                 inner.options.flush.interval(),
             );
             lock(&inner.background).flusher = Some(inner.runtime.spawn(task));
+        }
+        if inner.options.zero_ahead > 0 {
+            let task = run_zeroer(inner.clone(), inner.zeroer.clone());
+            lock(&inner.background).zeroer = Some(inner.runtime.spawn(task));
         }
         Ok(Log { inner })
     }
@@ -564,6 +593,11 @@ impl Inner {
             chain.push(crc);
         }
         w.next_id += 1;
+        // `zeroed_end` is u64::MAX when zeroing is off or done, so this is one compare.
+        if w.end_offset() + self.options.zero_ahead / 2 > w.zeroed_end && !w.zero_requested {
+            w.zero_requested = true;
+            self.zeroer.poke();
+        }
         let pct = u64::from(self.options.preallocate_at_percent);
         if pct > 0 && w.prealloc.is_none() && w.end_offset() * 100 >= w.active.capacity * pct {
             self.start_preallocation(w);
@@ -588,6 +622,18 @@ impl Inner {
             *lock(&self.in_flight.count) += 1;
             (w.active.clone(), offset, last)
         };
+        // The zeroer may be writing just past the bytes assigned before this swap.
+        let end = offset + spare.len() as u64;
+        if end > self.zero_fence.load(SeqCst) {
+            let mut count = lock(&self.in_flight.count);
+            while end > self.zero_fence.load(SeqCst) {
+                count = self
+                    .in_flight
+                    .idle
+                    .wait(count)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        }
         let result = fsio::write_all_at(&seg.file, &seg.path, &spare, offset);
         spare.clear();
         if spare.capacity() > KEEP_BUFFER_BYTES {
@@ -639,32 +685,55 @@ impl Inner {
             return Ok(target);
         }
         let started = Instant::now();
-        if let Err(e) = fsio::fdatasync(&seg.file, &seg.path) {
-            return Err(self.poison_with(e));
-        }
+        self.sync_segment(&seg)?;
         self.last_sync_ns
             .store(started.elapsed().as_nanos() as u64, SeqCst);
-        self.last_round.store(target - before, SeqCst);
-        Metrics::add(&self.metrics.syncs, 1);
+        // Records appended since this round began: those it covered, and those that came
+        // during its sync; all of them will want the next round.
+        self.round_demand
+            .store(self.last_id.load(SeqCst) - before, SeqCst);
         Ok(target)
     }
 
-    /// Before a `Sync` group-commit round, when the last round carried several writers'
-    /// records: give the writers that are about to append (typically those the last round
-    /// just woke) a moment to do so, so that one `fdatasync` covers them too. Stops once no
-    /// record arrived for `QUIET`, and after half the last `fdatasync` at most, so a lone
-    /// writer never waits and a burst costs less than the sync it saves.
+    /// `fdatasync` of a segment file; a failure poisons the log. Serialised with the
+    /// poison check (see `sync_lock`), and counted.
+    fn sync_segment(&self, seg: &Segment) -> Result<()> {
+        let _serial = lock(&self.sync_lock);
+        if let Some(why) = self.poison.get() {
+            return Err(Error::Poisoned(why.clone()));
+        }
+        fsio::fdatasync(&seg.file, &seg.path).map_err(|e| self.poison_with(e))?;
+        Metrics::add(&self.metrics.syncs, 1);
+        Ok(())
+    }
+
+    /// Before a `Sync` group-commit round, when several writers wanted the last one: give
+    /// the writers the last round just woke a moment to append again, so that one
+    /// `fdatasync` covers them all. Without it the writers split into two cohorts that
+    /// take turns, each round carrying half of them (measured: 16 writers, ~8 records per
+    /// round; with it ~16, and 1.3x the throughput).
+    ///
+    /// Stops once as many records are waiting as the last round's demand, once none arrived
+    /// for `QUIET`, or after as long as the last `fdatasync` took: a lone writer never
+    /// waits, and a round never waits longer than the sync it shares.
     fn linger(&self) {
-        const QUIET: Duration = Duration::from_micros(15);
+        // Waking a writer and having it append takes ~3–4 µs of a core here; 40 µs of
+        // silence means the others are not coming.
+        const QUIET: Duration = Duration::from_micros(40);
         const MAX: Duration = Duration::from_micros(500);
-        if self.options.flush != FlushPolicy::Sync || self.last_round.load(SeqCst) < 2 {
+        let demand = self.round_demand.load(SeqCst);
+        if self.options.flush != FlushPolicy::Sync || demand < 2 {
             return;
         }
-        let cap = Duration::from_nanos(self.last_sync_ns.load(SeqCst) / 2).min(MAX);
+        let cap = Duration::from_nanos(self.last_sync_ns.load(SeqCst)).min(MAX);
+        let durable = self.commit.durable.get();
         let start = Instant::now();
         let mut seen = self.last_id.load(SeqCst);
         let mut quiet_since = start;
         loop {
+            if seen.saturating_sub(durable) >= demand {
+                return;
+            }
             std::thread::yield_now();
             let now = Instant::now();
             let last = self.last_id.load(SeqCst);
@@ -694,9 +763,9 @@ impl Inner {
         }
         let tmp = self.dir.join(NEXT_SEGMENT_TMP);
         let prepared = w.prealloc.take().and_then(|rx| rx.recv().ok()?.ok());
-        let file = match prepared {
-            Some(file) => file,
-            None => create_segment_file(&tmp, self.options.segment_size)?,
+        let (file, zeroed) = match prepared {
+            Some(prepared) => prepared,
+            None => (create_segment_file(&tmp, self.options.segment_size, 0)?, 0),
         };
         let seg = prepare_segment(&self.dir, file, &tmp, w.next_id, self.options.segment_size)?;
         fsio::fsync_dir(&self.dir).map_err(|e| self.poison_with(e))?;
@@ -708,6 +777,7 @@ impl Inner {
         w.active = seg;
         w.write_offset = HEADER_LEN;
         w.chain = Some(RecordChain::default());
+        w.zeroed_end = zeroing_from(&self.options, zeroed.max(prefill::PAGE));
         Ok(())
     }
 
@@ -729,9 +799,8 @@ impl Inner {
         };
         let at = seg.capacity - FOOTER_LEN;
         fsio::write_all_at(&seg.file, &seg.path, &footer.encode(), at)
-            .and_then(|()| fsio::fdatasync(&seg.file, &seg.path))
             .map_err(|e| self.poison_with(e))?;
-        Metrics::add(&self.metrics.syncs, 1);
+        self.sync_segment(seg)?;
         Metrics::add(&self.metrics.segments_sealed, 1);
         seg.mark_sealed(footer);
         self.commit.durable.advance(footer.last_id);
@@ -742,8 +811,12 @@ impl Inner {
         let (tx, rx) = mpsc::channel();
         let tmp = self.dir.join(NEXT_SEGMENT_TMP);
         let size = self.options.segment_size;
+        let zero = match self.options.zero_ahead {
+            n if n > 0 && w.zero_payoff.pays() => prefill::page_up(n).min(size - FOOTER_LEN),
+            _ => 0,
+        };
         self.runtime.spawn_blocking(move || {
-            let _ = tx.send(create_segment_file(&tmp, size));
+            let _ = tx.send(create_segment_file(&tmp, size, zero).map(|f| (f, zero)));
         });
         w.prealloc = Some(rx);
     }
@@ -776,7 +849,12 @@ impl Inner {
         }
         let mut bg = lock(&self.background);
         self.signal.stop();
+        self.zeroer.stop();
         if let Some(task) = bg.flusher.take() {
+            let _ = self.runtime.block_on(task);
+        }
+        // Before the directory lock goes: no zeros may land after another opener's records.
+        if let Some(task) = bg.zeroer.take() {
             let _ = self.runtime.block_on(task);
         }
         let result = self.finish();
@@ -799,8 +877,7 @@ impl Inner {
         }
         self.write_out_locked(&mut w)?;
         let seg = w.active.clone();
-        fsio::fdatasync(&seg.file, &seg.path).map_err(|e| self.poison_with(e))?;
-        Metrics::add(&self.metrics.syncs, 1);
+        self.sync_segment(&seg)?;
         self.commit.durable.advance(w.next_id - 1);
         let marker = CleanMarker {
             active_base_id: seg.base_id,
@@ -838,11 +915,103 @@ impl FlushTarget for Inner {
     }
 }
 
-/// Creates a segment file at `path` and reserves its full size on disk.
-fn create_segment_file(path: &Path, size: u64) -> Result<File> {
+impl ZeroTarget for Inner {
+    fn zero_step(&self, own: &mut Option<OwnFile>) -> Result<bool> {
+        let (seg, from, to) = {
+            let mut w = lock(&self.writer);
+            let limit = w.active.capacity - FOOTER_LEN;
+            let from = w.zeroed_end.max(prefill::page_up(w.end_offset()));
+            let wanted = w.end_offset() + prefill::page_up(self.options.zero_ahead);
+            if self.is_closed() || self.is_poisoned() || w.active.footer().is_some() {
+                w.zero_requested = false;
+                return Ok(false);
+            }
+            if from >= limit {
+                w.zeroed_end = u64::MAX;
+                w.zero_requested = false;
+                return Ok(false);
+            }
+            if from >= wanted {
+                w.zero_requested = false;
+                return Ok(false);
+            }
+            let framed = w.append_bytes + w.appends * RECORD_HEADER_LEN;
+            if !w
+                .zero_payoff
+                .update(framed, Metrics::get(&self.metrics.syncs))
+            {
+                // Skip this part of the window; decide again once the writer is halfway.
+                w.zeroed_end = wanted;
+                w.zero_requested = false;
+                return Ok(false);
+            }
+            let piece = prefill::CHUNK.min(prefill::page_up(self.options.zero_ahead));
+            let to = (from + piece).min(limit);
+            // Under the writer lock, before any record is given an offset past `from`.
+            self.zero_fence.store(from, SeqCst);
+            *lock(&self.in_flight.count) += 1;
+            (w.active.clone(), from, to)
+        };
+        if own.as_ref().map(|o| o.base_id) != Some(seg.base_id) {
+            *own = fsio::open_file(&seg.path).ok().map(|file| OwnFile {
+                base_id: seg.base_id,
+                file,
+            });
+        }
+        // Without a descriptor of its own (out of descriptors, say) the zeroer gives up on
+        // this segment: zeroing only makes syncs cheaper, it is not worth failing over.
+        let result = match own.as_ref() {
+            Some(o) => prefill::write_zeros(&o.file, &seg.path, from, to).map(|()| true),
+            None => Ok(false),
+        };
+        {
+            let mut count = lock(&self.in_flight.count);
+            self.zero_fence.store(u64::MAX, SeqCst);
+            *count -= 1;
+        }
+        self.in_flight.idle.notify_all();
+        let wrote = result.map_err(|e| self.poison_with(e))?;
+        let Some(file) = own.as_ref().filter(|_| wrote).map(|o| &o.file) else {
+            let mut w = lock(&self.writer);
+            if w.active.base_id == seg.base_id {
+                w.zeroed_end = u64::MAX;
+            }
+            w.zero_requested = false;
+            return Ok(false);
+        };
+        fsio::fdatasync(file, &seg.path).map_err(|e| self.poison_with(e))?;
+        Metrics::add(&self.metrics.zeroed_bytes, to - from);
+        let mut w = lock(&self.writer);
+        if w.active.base_id == seg.base_id && w.zeroed_end != u64::MAX {
+            w.zeroed_end = w.zeroed_end.max(to);
+        }
+        Ok(true)
+    }
+
+    fn background_failed(&self, err: &Error) {
+        FlushTarget::background_failed(self, err)
+    }
+}
+
+/// Creates a segment file at `path` and reserves its full size on disk; writes zeros over
+/// its first `zero` bytes and syncs them (see `prefill`).
+fn create_segment_file(path: &Path, size: u64, zero: u64) -> Result<File> {
     let file = fsio::create_file(path)?;
     fsio::allocate(&file, path, size)?;
+    if zero > 0 {
+        prefill::write_zeros(&file, path, 0, zero)?;
+        fsio::fdatasync(&file, path)?;
+    }
     Ok(file)
+}
+
+/// The initial `Writer::zeroed_end` of a segment zeroed up to `zeroed`.
+fn zeroing_from(options: &Options, zeroed: u64) -> u64 {
+    if options.zero_ahead == 0 {
+        u64::MAX
+    } else {
+        zeroed
+    }
 }
 
 /// Writes the header of a new segment into a prepared file, makes it durable and renames
@@ -872,7 +1041,6 @@ fn prepare_segment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::segment::format::RECORD_HEADER_LEN;
 
     fn small() -> Options {
         Options {

@@ -38,6 +38,8 @@ pub struct MetricsSnapshot {
     pub recovery_truncated_bytes: u64,
     /// 1 when the log was opened after a clean close (no scan needed), else 0.
     pub recovery_clean_shutdown: u64,
+    /// Bytes of zeros written ahead of the writer (`Options::zero_ahead`).
+    pub zeroed_bytes: u64,
 }
 
 /// The live counters, each on its own cache lines: appenders, the flusher and readers
@@ -50,11 +52,16 @@ pub(crate) struct Metrics {
     pub segments_sealed: Padded<AtomicU64>,
     pub reads: Padded<AtomicU64>,
     pub read_bytes: Padded<AtomicU64>,
+    pub zeroed_bytes: Padded<AtomicU64>,
 }
 
 impl Metrics {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Relaxed)
     }
 
     /// Copies the counters; the caller fills in the rest (the append counters live under
@@ -67,6 +74,7 @@ impl Metrics {
             segments_sealed: self.segments_sealed.load(Relaxed),
             reads: self.reads.load(Relaxed),
             read_bytes: self.read_bytes.load(Relaxed),
+            zeroed_bytes: self.zeroed_bytes.load(Relaxed),
             ..MetricsSnapshot::default()
         }
     }
