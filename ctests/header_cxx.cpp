@@ -12,6 +12,7 @@ static_assert(AOF_OK == 0 && AOF_END == 1 && AOF_TIMED_OUT == 2, "non-error stat
 static_assert(AOF_ERR_NULL_ARG == -1 && AOF_ERR_MISUSE == -14, "error statuses");
 static_assert(AOF_START_END == UINT64_MAX && AOF_START_NEWEST == UINT64_MAX - 1,
               "cursor starts");
+static_assert(AOF_CURSOR_MAX_SPIN_US == 1000000u, "cursor spin limit");
 static_assert(sizeof(aof_metrics_t) >= 120 && sizeof(aof_metrics_t) % 8 == 0, "metrics");
 static_assert(offsetof(aof_record_t, id) == 0, "record layout");
 static_assert(std::is_standard_layout<aof_record_t>::value, "record is a C struct");
@@ -37,5 +38,7 @@ typedef aof_status_t (*open_fn)(const char *, const aof_options_t *, aof_log_t *
                                                           size_t) = &aof_metrics;
 [[maybe_unused]] static const char *(*const errstr_ptr)(aof_status_t) = &aof_errstr;
 [[maybe_unused]] static size_t (*const copy_ptr)(char *, size_t) = &aof_last_error_copy;
+[[maybe_unused]] static aof_status_t (*const spin_ptr)(aof_cursor_t *, uint32_t) =
+    &aof_cursor_set_spin;
 [[maybe_unused]] static void (*const free_ptr)(aof_cursor_t *) = &aof_cursor_free;
 [[maybe_unused]] static const char *(*const version_ptr)(void) = &aof_version;

@@ -46,6 +46,7 @@ static void test_null_handles_and_out_params(void) {
     /* NULL cursor. */
     CHECK_STATUS(aof_cursor_next(NULL, &r), AOF_ERR_NULL_ARG);
     CHECK_STATUS(aof_cursor_wait(NULL, 0), AOF_ERR_NULL_ARG);
+    CHECK_STATUS(aof_cursor_set_spin(NULL, 0), AOF_ERR_NULL_ARG);
     aof_cursor_free(NULL);
 
     /* NULL path / out_log. */
@@ -213,6 +214,7 @@ static void test_closed_handle(void) {
     CHECK_STATUS(aof_cursor_next(c, &r), AOF_ERR_CLOSED);
     CHECK_EQ_U64(r.id, SENTINEL);
     CHECK_STATUS(aof_cursor_wait(c, 0), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_cursor_set_spin(c, 0), AOF_ERR_CLOSED);
     aof_cursor_free(c);
 
     /* A new log gets a new handle: the closed one stays closed. */

@@ -1,5 +1,6 @@
 /* Cursors: scans from every start position across segment rolls, polling, tailing from a
- * second thread woken by appends, durable visibility, and cursors of a closed log. */
+ * second thread woken by appends (sleeping, and busy-polling with aof_cursor_set_spin),
+ * durable visibility, and cursors of a closed log. */
 #include "aoft.h"
 
 static size_t len_of(uint64_t id) { return (size_t)(id * 131 % 2500); }
@@ -151,14 +152,17 @@ static void *tail_thread(void *arg) {
 }
 
 /* A second thread tails the log while the main thread appends, with pauses so that the
- * tail really waits, across segment rolls, under the given flush policy. */
-static void tail_while_appending(int32_t policy, uint32_t batch, uint32_t interval_ms) {
+ * tail really waits, across segment rolls, under the given flush policy; the tail
+ * busy-polls for `spin_us` before it sleeps. */
+static void tail_while_appending(int32_t policy, uint32_t batch, uint32_t interval_ms,
+                                 uint32_t spin_us) {
     aoft_dir d;
     aoft_mkdir(&d);
     aof_log_t *log = aoft_open_small(&d, policy, batch, interval_ms);
     append_range(log, 1, 5);
     struct tail t = {NULL, 6, 0, AOF_OK};
     CHECK_OK(aof_cursor_open(log, AOF_START_END, &t.cursor));
+    CHECK_OK(aof_cursor_set_spin(t.cursor, spin_us));
     pthread_t th;
     CHECK(pthread_create(&th, NULL, tail_thread, &t) == 0);
     for (uint64_t id = 6; id < 6 + TAIL_RECORDS; id++) {
@@ -176,9 +180,16 @@ static void tail_while_appending(int32_t policy, uint32_t batch, uint32_t interv
 }
 
 static void test_tail_from_a_second_thread(void) {
-    tail_while_appending(AOF_FLUSH_SYNC, 0, 0);
-    tail_while_appending(AOF_FLUSH_ASYNC, 0, 0);
-    tail_while_appending(AOF_FLUSH_BATCHED_OR_PERIODIC, 8, 5);
+    tail_while_appending(AOF_FLUSH_SYNC, 0, 0, 0);
+    tail_while_appending(AOF_FLUSH_ASYNC, 0, 0, 0);
+    tail_while_appending(AOF_FLUSH_BATCHED_OR_PERIODIC, 8, 5, 0);
+}
+
+/* The same with a tail that busy-polls: 1 ms (mostly polling when records land, sleeping
+ * through the 20 ms pauses) and 50 ms (polling through the pauses too). */
+static void test_tail_with_spin(void) {
+    tail_while_appending(AOF_FLUSH_SYNC, 0, 0, 1000);
+    tail_while_appending(AOF_FLUSH_ASYNC, 0, 0, 50000);
 }
 
 struct one_wait {
@@ -311,14 +322,72 @@ static void test_record_data_outlives_close(void) {
     aoft_rmdir(&d);
 }
 
+/* aof_cursor_set_spin: NULL, the range (the spin is unchanged by a rejected value), a
+ * spinning wait bounded by its timeout, and AOF_ERR_CLOSED after close. */
+static void test_spin_arguments(void) {
+    CHECK_STATUS(aof_cursor_set_spin(NULL, 0), AOF_ERR_NULL_ARG);
+    CHECK_STATUS(aof_cursor_set_spin(NULL, AOF_CURSOR_MAX_SPIN_US + 1), AOF_ERR_NULL_ARG);
+
+    aoft_dir d;
+    aoft_mkdir(&d);
+    aof_log_t *log = aoft_open_small(&d, AOF_FLUSH_SYNC, 0, 0);
+    aof_cursor_t *c = NULL;
+    CHECK_OK(aof_cursor_open(log, AOF_START_END, &c));
+    CHECK_STATUS(aof_cursor_set_spin(c, AOF_CURSOR_MAX_SPIN_US + 1), AOF_ERR_INVALID_ARG);
+    CHECK(strstr(aof_last_error_message(), "aof_cursor_set_spin") != NULL);
+    CHECK_STATUS(aof_cursor_set_spin(c, UINT32_MAX), AOF_ERR_INVALID_ARG);
+    CHECK_OK(aof_cursor_set_spin(c, 0));
+    CHECK_OK(aof_cursor_set_spin(c, AOF_CURSOR_MAX_SPIN_US));
+
+    /* A 1 s spin does not outlast a 20 ms timeout. */
+    struct timespec t0, t1;
+    CHECK(clock_gettime(CLOCK_MONOTONIC, &t0) == 0);
+    CHECK_STATUS(aof_cursor_wait(c, 20), AOF_TIMED_OUT);
+    CHECK(clock_gettime(CLOCK_MONOTONIC, &t1) == 0);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    CHECK(ms >= 19.0 && ms < 600.0);
+    CHECK_STATUS(aof_cursor_wait(c, 0), AOF_TIMED_OUT);
+
+    /* A spinning wait finds a record that is there. */
+    append_range(log, 1, 1);
+    CHECK_OK(aof_cursor_wait(c, 1000));
+    CHECK_EQ_U64(scan(c, 1), 1);
+
+    CHECK_OK(aof_close(log));
+    CHECK_STATUS(aof_cursor_set_spin(c, 10), AOF_ERR_CLOSED);
+    aof_cursor_free(c);
+    aoft_rmdir(&d);
+}
+
+/* Closing the log ends a wait that is still spinning (1 s spin, closed after 50 ms). */
+static void test_close_ends_a_spinning_wait(void) {
+    aoft_dir d;
+    aoft_mkdir(&d);
+    aof_log_t *log = aoft_open_small(&d, AOF_FLUSH_SYNC, 0, 0);
+    struct one_wait w = {NULL, 99};
+    CHECK_OK(aof_cursor_open(log, AOF_START_END, &w.cursor));
+    CHECK_OK(aof_cursor_set_spin(w.cursor, AOF_CURSOR_MAX_SPIN_US));
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, wait_once, &w) == 0);
+    aoft_sleep_ms(50);
+    CHECK_OK(aof_close(log));
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK_STATUS(w.status, AOF_ERR_CLOSED);
+    aof_cursor_free(w.cursor);
+    aoft_rmdir(&d);
+}
+
 int main(void) {
     RUN(test_empty_log);
     RUN(test_scans_from_every_start);
     RUN(test_empty_records_have_non_null_data);
     RUN(test_tail_from_a_second_thread);
+    RUN(test_tail_with_spin);
+    RUN(test_spin_arguments);
     RUN(test_blocked_wait_is_woken_by_an_append);
     RUN(test_durable_visibility_wakes_on_sync);
     RUN(test_close_ends_waits_and_cursors);
+    RUN(test_close_ends_a_spinning_wait);
     RUN(test_record_data_outlives_close);
     return 0;
 }

@@ -2,7 +2,7 @@
 //! syncs for every waiting writer), and the background flusher that carries out the
 //! `Async`, `Batched` and `Periodic` policies on the shared runtime.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -21,9 +21,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Default)]
 pub struct Watermark {
     value: Padded<AtomicU64>,
-    /// Read on every append (is a reader waiting?), changed rarely: apart from `value`,
-    /// which the flusher changes on every write-out.
-    waiters: Padded<AtomicUsize>,
+    /// The threads waiting: sleeping ones in the low 32 bits (an advance must wake them),
+    /// busy-polling ones in units of [`SPINNER`] (they need no wake-up, but count for
+    /// `has_waiters`). Read on every append (is a reader waiting?), changed rarely: apart
+    /// from `value`, which the flusher changes on every write-out.
+    waiters: Padded<AtomicU64>,
     lock: Mutex<()>,
     cv: Condvar,
 }
@@ -53,14 +55,15 @@ impl Watermark {
         }
     }
 
-    /// Whether any thread is waiting on this watermark now.
+    /// Whether any thread is waiting on this watermark now, sleeping or busy-polling.
     pub fn has_waiters(&self) -> bool {
         self.waiters.load(SeqCst) > 0
     }
 
-    /// Wakes every waiter so it re-checks its own stop condition (close, poison).
+    /// Wakes every sleeping waiter so it re-checks its own stop condition (close, poison).
+    /// Busy-polling ones check it themselves.
     pub fn wake_all(&self) {
-        if self.waiters.load(SeqCst) > 0 {
+        if self.waiters.load(SeqCst) & SLEEPERS > 0 {
             drop(lock(&self.lock));
             self.cv.notify_all();
         }
@@ -74,10 +77,38 @@ impl Watermark {
         deadline: Option<Instant>,
         stop: impl Fn() -> bool,
     ) -> std::result::Result<(), WaitEnd> {
+        self.wait_spinning(target, deadline, Duration::ZERO, stop)
+    }
+
+    /// [`Watermark::wait_for`], but first busy-polls the value for up to `spin` (bounded
+    /// by the deadline) before it sleeps. A spinning thread counts for `has_waiters` (so an
+    /// appender writes its record out at once for it) but needs no wake-up: the advance
+    /// that ends the spin costs the writer nothing more, and the spinner sees it within a
+    /// few polls instead of after a futex wake-up. It checks the clock and `stop()` every
+    /// [`SPIN_CHECK_EVERY`] polls, so close and poison still end the spin. Unless the spin
+    /// reached the target, the sleeping loop below decides the outcome (interrupted, timed
+    /// out) and only sleeps if neither holds.
+    pub fn wait_spinning(
+        &self,
+        target: u64,
+        deadline: Option<Instant>,
+        spin: Duration,
+        stop: impl Fn() -> bool,
+    ) -> std::result::Result<(), WaitEnd> {
         if self.get() >= target {
             return Ok(());
         }
-        self.waiters.fetch_add(1, SeqCst);
+        if spin.is_zero() {
+            self.waiters.fetch_add(1, SeqCst);
+        } else {
+            self.waiters.fetch_add(SPINNER, SeqCst);
+            if self.spin_until(target, deadline, spin, &stop) {
+                self.waiters.fetch_sub(SPINNER, SeqCst);
+                return Ok(());
+            }
+            // From spinner to sleeper in one step, so `has_waiters` never drops meanwhile.
+            self.waiters.fetch_sub(SPINNER - 1, SeqCst);
+        }
         let mut guard = lock(&self.lock);
         let result = loop {
             if self.get() >= target {
@@ -105,7 +136,43 @@ impl Watermark {
         self.waiters.fetch_sub(1, SeqCst);
         result
     }
+
+    /// The spin phase of [`Watermark::wait_spinning`]: `true` once the value reaches
+    /// `target`; `false` once `stop()` holds or `spin` (or the deadline, if sooner) has
+    /// passed.
+    fn spin_until(
+        &self,
+        target: u64,
+        deadline: Option<Instant>,
+        spin: Duration,
+        stop: &impl Fn() -> bool,
+    ) -> bool {
+        let Some(spin_end) = Instant::now().checked_add(spin) else {
+            return false;
+        };
+        let end = deadline.map_or(spin_end, |d| d.min(spin_end));
+        loop {
+            for _ in 0..SPIN_CHECK_EVERY {
+                if self.get() >= target {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if stop() || Instant::now() >= end {
+                return false;
+            }
+        }
+    }
 }
+
+/// One busy-polling thread in `Watermark::waiters`; sleeping ones count 1 each, below it.
+const SPINNER: u64 = 1 << 32;
+/// The sleeping waiters' part of `Watermark::waiters`.
+const SLEEPERS: u64 = SPINNER - 1;
+
+/// Polls between two looks at the clock and the stop condition while spinning: a few
+/// microseconds of `spin_loop` hints, so neither the clock nor `stop()` dominates a poll.
+const SPIN_CHECK_EVERY: u32 = 64;
 
 /// Group commit. Whoever needs durability and finds no sync under way becomes the leader:
 /// it writes out everything appended so far and runs one `fdatasync` that covers every
@@ -260,5 +327,84 @@ pub async fn run_flusher<T: FlushTarget>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A spinning waiter counts as a waiter but not as a sleeper (the advance wakes no
+    /// one), and it sees the advance.
+    #[test]
+    fn spinning_wait_sees_an_advance_without_sleeping() {
+        let mark = Arc::new(Watermark::new(0));
+        let waiter = {
+            let mark = Arc::clone(&mark);
+            std::thread::spawn(move || {
+                mark.wait_spinning(1, None, Duration::from_secs(10), || false)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(mark.has_waiters(), "a spinning thread is a waiter");
+        assert_eq!(mark.waiters.load(SeqCst), SPINNER, "and not a sleeper");
+        let t0 = Instant::now();
+        mark.advance(1);
+        assert_eq!(waiter.join().unwrap(), Ok(()));
+        assert!(t0.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_deadline_bounds_the_spin() {
+        let mark = Watermark::new(0);
+        let t0 = Instant::now();
+        let deadline = Some(t0 + Duration::from_millis(20));
+        let r = mark.wait_spinning(1, deadline, Duration::from_secs(10), || false);
+        assert_eq!(r, Err(WaitEnd::TimedOut));
+        assert!(!mark.has_waiters());
+        let took = t0.elapsed();
+        assert!(took >= Duration::from_millis(20) && took < Duration::from_secs(5));
+    }
+
+    /// After a short spin the waiter sleeps, and an advance still wakes it.
+    #[test]
+    fn a_spin_shorter_than_the_gap_falls_back_to_sleeping() {
+        let mark = Arc::new(Watermark::new(0));
+        let waiter = {
+            let mark = Arc::clone(&mark);
+            std::thread::spawn(move || {
+                mark.wait_spinning(1, None, Duration::from_micros(100), || false)
+            })
+        };
+        let t0 = Instant::now();
+        while mark.waiters.load(SeqCst) != 1 {
+            assert!(t0.elapsed() < Duration::from_secs(5), "never went to sleep");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        mark.advance(1);
+        assert_eq!(waiter.join().unwrap(), Ok(()));
+        assert!(!mark.has_waiters());
+    }
+
+    /// `stop()` ends the spin long before it runs out, without any wake-up.
+    #[test]
+    fn stop_interrupts_the_spin() {
+        let mark = Arc::new(Watermark::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let waiter = {
+            let (mark, stop) = (Arc::clone(&mark), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let r = mark.wait_spinning(1, None, Duration::from_secs(10), || stop.load(SeqCst));
+                (r, Instant::now())
+            })
+        };
+        std::thread::sleep(Duration::from_millis(30));
+        let t0 = Instant::now();
+        stop.store(true, SeqCst);
+        let (r, ended) = waiter.join().unwrap();
+        assert_eq!(r, Err(WaitEnd::Interrupted));
+        assert!(!mark.has_waiters());
+        assert!(ended.duration_since(t0) < Duration::from_secs(5));
     }
 }

@@ -1,13 +1,15 @@
 //! Cursors: ordered scans across at least three segment rolls from every kind of start
 //! (`Oldest`, `Newest`, `End`, `Id` in the middle and at segment boundaries), the same after
-//! reopening (sealed segments), and tailing: a cursor woken by an append on another thread.
+//! reopening (sealed segments), and tailing: a cursor woken by an append on another thread,
+//! with and without a busy-poll spin (`set_spin`).
 
 mod common;
 
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use aof::cursor::MAX_SPIN;
 use aof::{Error, Log, StartAt};
 use common::*;
 
@@ -227,4 +229,120 @@ fn a_cursor_moves_to_a_reader_thread_and_tails_a_writer() {
         assert_eq!(log.append(&payload(id, len_of(id))).unwrap(), id);
     }
     assert_eq!(reader.join().unwrap(), n);
+}
+
+#[test]
+fn set_spin_range_and_closed_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), small_opts()).unwrap();
+    let mut c = log.cursor(StartAt::End).unwrap();
+    assert_eq!(c.spin(), Duration::ZERO, "no spin by default");
+    c.set_spin(MAX_SPIN).unwrap();
+    assert_eq!(c.spin(), MAX_SPIN);
+    assert!(matches!(
+        c.set_spin(MAX_SPIN + Duration::from_nanos(1)),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(c.spin(), MAX_SPIN, "a rejected spin leaves the old one");
+    c.set_spin(Duration::ZERO).unwrap();
+    assert_eq!(c.spin(), Duration::ZERO);
+    log.close().unwrap();
+    assert!(matches!(
+        c.set_spin(Duration::from_micros(10)),
+        Err(Error::Closed)
+    ));
+}
+
+/// A reader that spins longer than the gaps between appends (so records land while it
+/// polls) and one that spins shorter (so it also sleeps and is woken) both get every
+/// record, in order, across segment rolls.
+#[test]
+fn spinning_cursor_tails_a_writer() {
+    for (spin, gap) in [
+        (Duration::from_millis(200), Duration::from_millis(2)),
+        (Duration::from_micros(50), Duration::from_millis(2)),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(Log::open(dir.path(), small_opts()).unwrap());
+        let n = 60u64;
+        let mut c = log.cursor(StartAt::End).unwrap();
+        c.set_spin(spin).unwrap();
+        let reader = thread::spawn(move || {
+            let mut expect = 1u64;
+            while expect <= n {
+                if !c.wait(Some(Duration::from_secs(5))).unwrap() {
+                    panic!("spin {spin:?}: reader starved at id {expect}");
+                }
+                while let Some(r) = c.next().unwrap() {
+                    assert_eq!(r.id, expect, "spin {spin:?}: order");
+                    check_payload("spinning reader", r.id, len_of(r.id), r.data);
+                    expect += 1;
+                }
+            }
+            expect - 1
+        });
+        for id in 1..=n {
+            if id % 10 == 0 {
+                thread::sleep(gap);
+            }
+            assert_eq!(log.append(&payload(id, len_of(id))).unwrap(), id);
+        }
+        assert_eq!(reader.join().unwrap(), n, "spin {spin:?}");
+        assert!(log.metrics().segments_sealed >= 1);
+    }
+}
+
+/// The timeout bounds the spin: a cursor spinning up to a second returns `false` once its
+/// 30 ms timeout has passed; one whose spin is shorter than the timeout sleeps out the rest.
+#[test]
+fn spinning_wait_honours_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), small_opts()).unwrap();
+    log.append(&payload(1, 10)).unwrap();
+    let mut c = log.cursor(StartAt::End).unwrap();
+    for spin in [MAX_SPIN, Duration::from_millis(5)] {
+        c.set_spin(spin).unwrap();
+        let timeout = Duration::from_millis(30);
+        let t0 = Instant::now();
+        assert!(
+            !c.wait(Some(timeout)).unwrap(),
+            "spin {spin:?}: nothing appended"
+        );
+        let took = t0.elapsed();
+        assert!(took >= timeout, "spin {spin:?}: returned after {took:?}");
+        assert!(
+            took < Duration::from_millis(600),
+            "spin {spin:?}: the timeout did not bound the wait ({took:?})"
+        );
+        assert!(c.next().unwrap().is_none());
+    }
+    // Zero still only checks, without spinning.
+    let t0 = Instant::now();
+    assert!(!c.wait(Some(Duration::ZERO)).unwrap());
+    assert!(t0.elapsed() < Duration::from_millis(100));
+}
+
+/// Closing the log ends a wait that is still in its spin: within far less than the spin.
+#[test]
+fn close_interrupts_a_spinning_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), small_opts()).unwrap();
+    let mut c = log.cursor(StartAt::End).unwrap();
+    c.set_spin(MAX_SPIN).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(c.wait(None).map_err(|e| e.to_string()));
+    });
+    thread::sleep(Duration::from_millis(50));
+    let t0 = Instant::now();
+    log.close().unwrap();
+    let r = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("a spinning cursor.wait(None) was not ended by close within 5 s");
+    assert_eq!(r, Err(Error::Closed.to_string()));
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_millis(900),
+        "close ended the 1 s spin only after {took:?}"
+    );
 }

@@ -17,7 +17,8 @@
 //!   (`raw-fsync`, in the Sync and Batched(N) cells); raft-engine, okaywal, walrus-rust at
 //!   their equivalent durability (see `peers.rs`).
 //! - **scan**: hot sequential cursor scan; **read**: hot random read by id.
-//! - **tail**: writer→tailing-reader latency.
+//! - **tail**: writer→tailing-reader latency; engines aof (the reader sleeps in
+//!   `Cursor::wait`) and aof-spin (its cursor busy-polls 1 ms before sleeping).
 //! - **open**: open time after a clean close, after a crash, and of an empty log.
 //!
 //! Each cell: a warm-up run of half the target time that also calibrates the record
@@ -544,14 +545,18 @@ fn tail_matrix(b: &mut Bench) {
     let interval = Duration::from_micros(100);
     for policy in [Policy::Sync, Policy::Batched(100), Policy::Async] {
         for size in [64, 1024] {
-            b.cell(Cell::new("tail", &policy.id(), size, 1, "aof"), |c| {
-                readers::aof_tail_rep(&dir, policy, size, count / 4, interval);
-                c.reps = (0..reps)
-                    .map(|_| readers::aof_tail_rep(&dir, policy, size, count, interval))
-                    .collect();
-                c.note = format!("{count} rec/rep, 1 per {} µs", interval.as_micros());
-                Ok(())
-            });
+            for (engine, spin) in [("aof", Duration::ZERO), ("aof-spin", readers::TAIL_SPIN)] {
+                b.cell(Cell::new("tail", &policy.id(), size, 1, engine), |c| {
+                    let rep = |n| readers::aof_tail_rep(&dir, policy, size, n, interval, spin);
+                    rep(count / 4);
+                    c.reps = (0..reps).map(|_| rep(count)).collect();
+                    c.note = format!("{count} rec/rep, 1 per {} µs", interval.as_micros());
+                    if !spin.is_zero() {
+                        c.note += &format!(", busy-poll {}", readers::spin_label(spin));
+                    }
+                    Ok(())
+                });
+            }
         }
     }
     for e in ["raft-engine", "okaywal", "walrus"] {

@@ -90,16 +90,33 @@ fn tight_timer_slack() {
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1, 0, 0, 0) };
 }
 
+/// How long the cursor of the aof-spin tail cells busy-polls before it sleeps: longer than
+/// the 100 µs between records, so the reader is polling when each one lands.
+pub const TAIL_SPIN: Duration = Duration::from_millis(1);
+
+/// `1 ms`, `250 µs`.
+pub fn spin_label(spin: Duration) -> String {
+    let us = spin.as_micros();
+    if us.is_multiple_of(1000) {
+        format!("{} ms", us / 1000)
+    } else {
+        format!("{us} µs")
+    }
+}
+
 /// Writer→tailing-reader latency: one writer appends `count` records at one per
 /// `interval` (open loop; a slow append delays the next, it never bursts to catch up),
 /// stamping each payload with the time just before `append`; a reader blocked in
-/// `Cursor::wait` records, per record, the time it got the record minus the stamp.
+/// `Cursor::wait` records, per record, the time it got the record minus the stamp. The
+/// reader's cursor busy-polls for `spin` before it sleeps (`Cursor::set_spin`; zero: it
+/// sleeps at once).
 pub fn aof_tail_rep(
     dir: &Path,
     policy: Policy,
     size: usize,
     count: u64,
     interval: Duration,
+    spin: Duration,
 ) -> Rep {
     let path = dir.join("aof-tail");
     fresh_dir(&path);
@@ -111,6 +128,7 @@ pub fn aof_tail_rep(
     crate::util::syncfs(dir);
     let base = Instant::now();
     let mut cursor = log.cursor(StartAt::End).expect("cursor");
+    cursor.set_spin(spin).expect("cursor spin");
     let start = Instant::now();
     let hist = thread::scope(|s| {
         let reader = s.spawn(move || {
