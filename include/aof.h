@@ -333,7 +333,8 @@ typedef struct aof_metrics_t {
      */
     uint64_t segments_sealed;
     /**
-     * Records returned by `aof_read` and by cursors.
+     * Records returned by `aof_read` and by cursors. A cursor adds its records every 1024,
+     * when it reaches the end of the visible records, and when it is freed.
      */
     uint64_t reads;
     /**

@@ -35,7 +35,13 @@ pub struct Cursor {
     offset: u64,
     /// How long `wait` busy-polls before it sleeps (`set_spin`).
     spin: Duration,
+    /// Records and payload bytes returned but not yet added to the log's read counters:
+    /// they are added every `COUNT_EVERY` records, at the end of the visible records and on
+    /// drop, rather than with two atomic adds per record (a fifth of a 64 B scan).
+    uncounted: (u64, u64),
 }
+
+const COUNT_EVERY: u64 = 1024;
 
 impl Cursor {
     pub(crate) fn new(inner: Arc<Inner>, next_id: u64) -> Cursor {
@@ -45,6 +51,7 @@ impl Cursor {
             segment: None,
             offset: 0,
             spin: Duration::ZERO,
+            uncounted: (0, 0),
         }
     }
 
@@ -56,6 +63,7 @@ impl Cursor {
         // The watermark first: a segment sealed before `id` became visible is seen as
         // sealed below, so `may_contain` cannot send us into the wrong segment.
         if id > self.inner.visible_id() {
+            count_reads(&self.inner, &mut self.uncounted);
             return Ok(None);
         }
         if !self.segment.as_ref().is_some_and(|s| s.may_contain(id)) {
@@ -67,7 +75,11 @@ impl Cursor {
         let rec = seg.record_at(self.offset, id)?;
         self.offset += rec.framed_len;
         self.next_id += 1;
-        self.inner.count_read(rec.payload.len());
+        self.uncounted.0 += 1;
+        self.uncounted.1 += rec.payload.len() as u64;
+        if self.uncounted.0 >= COUNT_EVERY {
+            count_reads(&self.inner, &mut self.uncounted);
+        }
         Ok(Some(Record {
             id,
             timestamp_us: rec.timestamp_us,
@@ -132,5 +144,18 @@ impl Cursor {
     /// How long [`Cursor::wait`] busy-polls before it sleeps (see [`Cursor::set_spin`]).
     pub fn spin(&self) -> Duration {
         self.spin
+    }
+}
+
+impl Drop for Cursor {
+    fn drop(&mut self) {
+        count_reads(&self.inner, &mut self.uncounted);
+    }
+}
+
+fn count_reads(inner: &Inner, uncounted: &mut (u64, u64)) {
+    let (records, bytes) = std::mem::take(uncounted);
+    if records > 0 {
+        inner.metrics.add_reads(records, bytes);
     }
 }

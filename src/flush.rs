@@ -249,16 +249,15 @@ pub struct FlusherSignal {
 }
 
 impl FlusherSignal {
-    /// Asks the flusher to write out buffered records (and sync, if `sync`).
-    pub fn poke(&self, sync: bool) {
-        if sync {
-            // Already due: the flusher has not taken the request yet, and when it does it
-            // syncs up to the last id, which the caller stored (SeqCst) before this load.
-            if self.sync_due.load(SeqCst) || self.sync_due.swap(true, SeqCst) {
-                return;
-            }
+    /// Asks the flusher to sync (if `sync`) and to write out buffered records (if `write`:
+    /// the caller's records were the first in an empty buffer).
+    pub fn poke(&self, sync: bool, write: bool) {
+        // Already due: the flusher has not taken the request yet, and when it does it
+        // syncs up to the last id, which the caller stored (SeqCst) before this load.
+        let newly_due = sync && !self.sync_due.load(SeqCst) && !self.sync_due.swap(true, SeqCst);
+        if newly_due || write {
+            self.notify.notify_one();
         }
-        self.notify.notify_one();
     }
 
     pub fn stop(&self) {
@@ -280,8 +279,10 @@ pub trait FlushTarget: Send + Sync + 'static {
 }
 
 /// The background flusher of one log: wakes on a poke or on its timer, writes buffered
-/// records out and syncs when the policy says so. The sync runs on the blocking pool so
-/// that the shared workers stay free for other logs.
+/// records out and syncs when the policy says so. The sync runs on the blocking pool, so
+/// that the shared workers stay free for other logs, and concurrently with the next
+/// write-outs: an appender that outruns a slow `fdatasync` finds its records taken off its
+/// hands meanwhile, rather than filling its buffer and writing it out itself.
 pub async fn run_flusher<T: FlushTarget>(
     target: std::sync::Arc<T>,
     signal: std::sync::Arc<FlusherSignal>,
@@ -293,41 +294,60 @@ pub async fn run_flusher<T: FlushTarget>(
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
     });
+    let mut syncing: Option<tokio::task::JoinHandle<Result<()>>> = None;
+    let mut timer_pending = false;
     loop {
-        let timer_fired = match ticker.as_mut() {
-            Some(t) => tokio::select! {
-                _ = signal.notify.notified() => false,
-                _ = t.tick() => true,
-            },
-            None => {
-                signal.notify.notified().await;
-                false
+        let woke = tokio::select! {
+            _ = signal.notify.notified() => Woke::Poke,
+            _ = async { ticker.as_mut().expect("guarded").tick().await }, if ticker.is_some() => {
+                Woke::Timer
+            }
+            done = async { syncing.as_mut().expect("guarded").await }, if syncing.is_some() => {
+                Woke::SyncDone(done)
             }
         };
+        match woke {
+            Woke::Poke => {}
+            Woke::Timer => timer_pending = true,
+            Woke::SyncDone(done) => {
+                syncing = None;
+                let failed = match done {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(join) => Some(Error::Internal(format!("flush task: {join}"))),
+                };
+                if let Some(e) = failed {
+                    target.background_failed(&e);
+                    return;
+                }
+            }
+        }
         if signal.shutdown.load(SeqCst) {
+            // Close syncs everything itself; let a sync under way finish first.
+            if let Some(task) = syncing.take() {
+                let _ = task.await;
+            }
             return;
         }
         if let Err(e) = target.write_out() {
             target.background_failed(&e);
             return;
         }
-        let sync_due = signal.sync_due.swap(false, SeqCst);
-        if sync_due || (timer_fired && target.has_unsynced()) {
-            let t = target.clone();
-            let done = tokio::task::spawn_blocking(move || t.sync_all()).await;
-            match done {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    target.background_failed(&e);
-                    return;
-                }
-                Err(join) => {
-                    target.background_failed(&Error::Internal(format!("flush task: {join}")));
-                    return;
-                }
+        // One sync at a time; a request made meanwhile stays due until this one ends.
+        if syncing.is_none() {
+            let due = signal.sync_due.swap(false, SeqCst);
+            if due || (std::mem::take(&mut timer_pending) && target.has_unsynced()) {
+                let t = target.clone();
+                syncing = Some(tokio::task::spawn_blocking(move || t.sync_all()));
             }
         }
     }
+}
+
+enum Woke {
+    Poke,
+    Timer,
+    SyncDone(std::result::Result<Result<()>, tokio::task::JoinError>),
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! Appends encode records into an in-memory buffer under the writer lock; the buffer is
 //! written to the active segment with one `write` per batch of records (by the group
 //! commit leader, the background flusher, or the appender itself once the buffer is
-//! large). Readers go through the segment's read-only map and never look past the visible
+//! large). Record checksums are filled in by whoever writes the buffer out, just before
+//! the `write`: for small records the checksum is most of an append's cost, and under
+//! `Async` the flusher computes it on another core. Readers go through the segment's read-only map and never look past the visible
 //! watermark, so they only ever see fully written records.
 
 use std::fs::File;
@@ -25,8 +27,8 @@ use crate::prefill::{self, run_zeroer, OwnFile, Payoff, ZeroTarget, ZeroerSignal
 use crate::recovery::{self, CLEAN_FILE, LOCK_FILE, NEXT_SEGMENT_TMP};
 use crate::runtime::{self, RuntimeRef};
 use crate::segment::format::{
-    encode_record, framed_len, CleanMarker, RecordChain, SegmentFooter, SegmentHeader, FOOTER_LEN,
-    FORMAT_VERSION, HEADER_LEN, RECORD_HEADER_LEN,
+    encode_record_unsummed, framed_len, sum_records, CleanMarker, RecordChain, SegmentFooter,
+    SegmentHeader, FOOTER_LEN, FORMAT_VERSION, HEADER_LEN, RECORD_HEADER_LEN,
 };
 use crate::segment::{self, Segment};
 use crate::verify::{self, Extent, VerifyReport};
@@ -104,9 +106,6 @@ struct Writer {
     write_offset: u64,
     /// Encoded records not yet handed to the file; they belong at `write_offset`.
     buf: Vec<u8>,
-    /// The footer's checksum of the active segment's records so far; `None` when the
-    /// segment was reopened with records in it (rebuilt from the file when it is sealed).
-    chain: Option<RecordChain>,
     /// The next segment file, being pre-allocated in the background, and how much of its
     /// start is zero-filled already.
     prealloc: Option<mpsc::Receiver<Result<(File, u64)>>>,
@@ -154,6 +153,10 @@ pub(crate) struct Inner {
     /// Serialises write-outs and holds the spare buffer they swap with the writer's.
     io: Mutex<Vec<u8>>,
     in_flight: InFlight,
+    /// The footer's checksum of the active segment's records written out so far; `None`
+    /// when the segment was reopened with records in it (rebuilt from the file when it is
+    /// sealed). Write-outs fill in record checksums and extend it, in buffer order.
+    chain: Mutex<Option<RecordChain>>,
     /// Start of the range the zeroer is writing now (`u64::MAX`: none); see `prefill`.
     zero_fence: AtomicU64,
     /// Serialises `fdatasync` of segment files with the poison check, so that after a
@@ -245,7 +248,6 @@ impl Log {
                 active,
                 write_offset,
                 buf: Vec::with_capacity(64 << 10),
-                chain: (write_offset == HEADER_LEN).then(RecordChain::default),
                 prealloc: None,
                 zeroed_end: zeroing_from(&options, prefill::page_up(write_offset)),
                 zero_requested: false,
@@ -257,6 +259,7 @@ impl Log {
             io: Mutex::new(Vec::with_capacity(64 << 10)),
             in_flight: InFlight::default(),
             zero_fence: AtomicU64::new(u64::MAX),
+            chain: Mutex::new((write_offset == HEADER_LEN).then(RecordChain::default)),
             sync_lock: Mutex::new(()),
             segments: RwLock::new(segments),
             written: Watermark::new(durable),
@@ -369,7 +372,7 @@ impl Log {
         let seg = inner.segment_for(id)?;
         let offset = seg.offset_of(id)?;
         let rec = seg.record_at(offset, id)?;
-        inner.count_read(rec.payload.len());
+        inner.metrics.add_reads(1, rec.payload.len() as u64);
         Ok(f(Record {
             id,
             timestamp_us: rec.timestamp_us,
@@ -520,11 +523,6 @@ impl Inner {
         }
     }
 
-    pub(crate) fn count_read(&self, bytes: usize) {
-        Metrics::add(&self.metrics.reads, 1);
-        Metrics::add(&self.metrics.read_bytes, bytes as u64);
-    }
-
     /// The segment that holds `id` (which the caller knows exists).
     pub(crate) fn segment_for(&self, id: u64) -> Result<Arc<Segment>> {
         let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
@@ -574,9 +572,7 @@ impl Inner {
             policy => {
                 let pending = last.saturating_sub(self.commit.durable.get());
                 let sync = policy.batch_records().is_some_and(|n| pending >= n);
-                if sync || (was_empty && !wrote_out) {
-                    self.signal.poke(sync);
-                }
+                self.signal.poke(sync, was_empty && !wrote_out);
             }
         }
         Ok(first)
@@ -588,10 +584,7 @@ impl Inner {
         if full || w.active.footer().is_some() {
             self.roll(w)?;
         }
-        let crc = encode_record(&mut w.buf, w.next_id, timestamp, payload);
-        if let Some(chain) = w.chain.as_mut() {
-            chain.push(crc);
-        }
+        encode_record_unsummed(&mut w.buf, w.next_id, timestamp, payload);
         w.next_id += 1;
         // `zeroed_end` is u64::MAX when zeroing is off or done, so this is one compare.
         if w.end_offset() + self.options.zero_ahead / 2 > w.zeroed_end && !w.zero_requested {
@@ -634,6 +627,7 @@ impl Inner {
                     .unwrap_or_else(|p| p.into_inner());
             }
         }
+        self.sum_records(&mut spare);
         let result = fsio::write_all_at(&seg.file, &seg.path, &spare, offset);
         spare.clear();
         if spare.capacity() > KEEP_BUFFER_BYTES {
@@ -666,6 +660,7 @@ impl Inner {
             return Ok(());
         }
         let seg = w.active.clone();
+        self.sum_records(&mut w.buf);
         fsio::write_all_at(&seg.file, &seg.path, &w.buf, w.write_offset)
             .map_err(|e| self.poison_with(e))?;
         w.write_offset += w.buf.len() as u64;
@@ -673,6 +668,15 @@ impl Inner {
         Metrics::add(&self.metrics.write_calls, 1);
         self.written.advance(w.next_id - 1);
         Ok(())
+    }
+
+    /// Fills in the checksums of a buffer about to be written out and extends the footer's
+    /// chain with them. Callers write out in buffer order (see `write_out`).
+    fn sum_records(&self, buf: &mut [u8]) {
+        match lock(&self.chain).as_mut() {
+            Some(chain) => sum_records(buf, |crc| chain.push(crc)),
+            None => sum_records(buf, |_| {}),
+        }
     }
 
     /// One round of group commit: write out, then one `fdatasync`, both outside the writer
@@ -776,7 +780,7 @@ impl Inner {
             .push(seg.clone());
         w.active = seg;
         w.write_offset = HEADER_LEN;
-        w.chain = Some(RecordChain::default());
+        *lock(&self.chain) = Some(RecordChain::default());
         w.zeroed_end = zeroing_from(&self.options, zeroed.max(prefill::PAGE));
         Ok(())
     }
@@ -786,7 +790,7 @@ impl Inner {
     fn seal(&self, w: &mut Writer) -> Result<()> {
         let seg = &w.active;
         let data_end = w.write_offset;
-        let records_crc = match w.chain.take() {
+        let records_crc = match lock(&self.chain).take() {
             Some(chain) => chain.value(),
             None => seg.records_chain(data_end)?,
         };

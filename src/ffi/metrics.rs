@@ -27,7 +27,8 @@ pub struct aof_metrics_t {
     pub segments_created: u64,
     /// Segments sealed with a footer.
     pub segments_sealed: u64,
-    /// Records returned by `aof_read` and by cursors.
+    /// Records returned by `aof_read` and by cursors. A cursor adds its records every 1024,
+    /// when it reaches the end of the visible records, and when it is freed.
     pub reads: u64,
     /// Payload bytes returned by `aof_read` and by cursors.
     pub read_bytes: u64,

@@ -142,20 +142,43 @@ impl SegmentHeader {
 //          padding          zero bytes up to framed_len(len)
 /// Appends one framed record to `out`; returns its crc.
 pub fn encode_record(out: &mut Vec<u8>, id: u64, timestamp_us: u64, payload: &[u8]) -> u64 {
+    let start = out.len();
+    encode_record_unsummed(out, id, timestamp_us, payload);
+    let mut crc = 0;
+    sum_records(&mut out[start..], |c| crc = c);
+    crc
+}
+
+/// Appends one framed record to `out` with its crc field left zero, for `sum_records` to
+/// fill in later. The log encodes under its writer lock and sums when the buffer is
+/// written out, often on another thread: the checksum is most of an append's cost for
+/// small records, and the appender need not wait for it.
+pub fn encode_record_unsummed(out: &mut Vec<u8>, id: u64, timestamp_us: u64, payload: &[u8]) {
     let len = payload.len() as u64;
     let start = out.len();
     let total = framed_len(len) as usize;
+    let mut header = [0u8; RECORD_HEADER_LEN as usize];
+    header[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+    header[16..24].copy_from_slice(&id.to_le_bytes());
+    header[24..32].copy_from_slice(&timestamp_us.to_le_bytes());
     out.reserve(total);
-    out.extend_from_slice(&[0u8; 8]);
-    out.extend_from_slice(&(len as u32).to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&id.to_le_bytes());
-    out.extend_from_slice(&timestamp_us.to_le_bytes());
+    out.extend_from_slice(&header);
     out.extend_from_slice(payload);
     out.resize(start + total, 0);
-    let crc = crc64(&[&out[start + 8..start + total]]);
-    out[start..start + 8].copy_from_slice(&crc.to_le_bytes());
-    crc
+}
+
+/// Fills in the crc of every record in `buf`, a run of records from
+/// `encode_record_unsummed`, and hands each crc to `each` in order.
+pub fn sum_records(buf: &mut [u8], mut each: impl FnMut(u64)) {
+    let mut at = 0;
+    while at < buf.len() {
+        let len = u64::from(u32_at(&buf[at..], 8));
+        let end = at + framed_len(len) as usize;
+        let crc = crc64(&[&buf[at + 8..end]]);
+        buf[at..at + 8].copy_from_slice(&crc.to_le_bytes());
+        each(crc);
+        at = end;
+    }
 }
 
 /// A record decoded in place.

@@ -7,16 +7,26 @@
 //! the end of the file.
 
 pub mod format;
+mod index;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use memmap2::Mmap;
 
 use crate::error::{Error, Result};
-use format::{decode_record, RecordView, SegmentFooter, SegmentHeader, FOOTER_LEN, HEADER_LEN};
+use format::{
+    decode_record, RecordView, SegmentFooter, SegmentHeader, FOOTER_LEN, HEADER_LEN,
+    RECORD_HEADER_LEN,
+};
+use index::OffsetIndex;
+
+/// The most records a segment of `capacity` bytes can hold (all of them empty).
+fn max_records(capacity: u64) -> usize {
+    (capacity.saturating_sub(HEADER_LEN + FOOTER_LEN) / RECORD_HEADER_LEN) as usize
+}
 
 /// Name of the segment whose first record is `base_id`: zero-padded so names sort in id
 /// order.
@@ -62,9 +72,8 @@ pub struct Segment {
     /// Set once, when the footer is written (or found at open).
     footer: OnceLock<SegmentFooter>,
     sealed: AtomicBool,
-    /// `offsets[i]` is the offset of record `base_id + i`. Built on demand by walking the
-    /// records, so it costs nothing until a read needs it.
-    offsets: Mutex<Vec<u32>>,
+    /// Where each record starts; built on demand.
+    offsets: OffsetIndex,
 }
 
 impl Segment {
@@ -90,7 +99,7 @@ impl Segment {
             map,
             footer: OnceLock::new(),
             sealed: AtomicBool::new(false),
-            offsets: Mutex::new(Vec::new()),
+            offsets: OffsetIndex::new(max_records(header.capacity), HEADER_LEN),
         })
     }
 
@@ -155,30 +164,19 @@ impl Segment {
     /// the record asked for is then checked in full by [`Segment::record_at`], so a
     /// damaged length leads to a `Corruption` error, never to a wrong record.
     pub fn offset_of(&self, id: u64) -> Result<u64> {
-        let index = (id - self.base_id) as usize;
-        let mut offsets = self.offsets.lock().unwrap_or_else(|p| p.into_inner());
-        if offsets.is_empty() {
-            offsets.push(HEADER_LEN as u32);
-        }
         let area = self.record_area();
-        while offsets.len() <= index {
-            let off = u64::from(*offsets.last().expect("not empty"));
-            let next = format::framed_len_at(area, off)
-                .map(|len| off + len)
-                .filter(|&next| next <= area.len() as u64);
-            match next {
-                Some(next) => offsets.push(next as u32),
-                None => {
-                    let prev = self.base_id + offsets.len() as u64 - 1;
-                    return Err(Error::corruption(
-                        &self.path,
-                        off,
-                        format!("record {prev} has an impossible length"),
-                    ));
-                }
-            }
-        }
-        Ok(u64::from(offsets[index]))
+        let len_at =
+            |off| format::framed_len_at(area, off).filter(|&len| off + len <= area.len() as u64);
+        self.offsets
+            .offset_of((id - self.base_id) as usize, len_at)
+            .map_err(|bad| {
+                let at = self.base_id + bad.index as u64;
+                Error::corruption(
+                    &self.path,
+                    bad.offset,
+                    format!("record {at} has an impossible length"),
+                )
+            })
     }
 
     /// The footer's record chain of the records in `HEADER_LEN..data_end`, rebuilt from their
