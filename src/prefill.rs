@@ -55,11 +55,13 @@ pub fn write_zeros(file: &File, path: &Path, from: u64, to: u64) -> Result<()> {
 }
 
 /// Zeroing writes every segment twice; it pays only while syncs are frequent compared with
-/// the bytes appended. It saves ~70 µs per sync, about what writing and syncing 40–60 KiB
-/// more costs here; the bench shows 16 writers of 64 B–1 KiB records gaining 20–45 %, and
-/// of 64 KiB records losing ~30 % to the doubled writes. So the zeroer keeps going only
+/// the bytes appended. Measured with the bench (Sync, 3 × 1 s): 16 writers of 64 B–1 KiB
+/// records (1–15 KiB per sync) gained 20–45 %; one writer of 16 KiB records 55 % and of
+/// 64 KiB records 0.56× → 1.1× okaywal (which zero-fills too); 16 writers of 16 KiB
+/// records (~230 KiB per sync) neither gained nor lost; 16 writers of 64 KiB records
+/// (~1 MiB per sync) lost ~30 % to the doubled writes. So the zeroer keeps going only
 /// while at most this many bytes are appended per sync.
-pub const MAX_BYTES_PER_SYNC: u64 = 64 << 10;
+pub const MAX_BYTES_PER_SYNC: u64 = 256 << 10;
 
 /// Bytes appended (or syncs done) between two decisions.
 const DECIDE_BYTES: u64 = 1 << 20;

@@ -207,7 +207,7 @@ pub unsafe extern "C" fn aof_options_set_preallocate_threshold(
 /// Sets how many bytes of the active segment a background task keeps written with zeros
 /// ahead of the writer, so that syncs overwrite written blocks rather than converting
 /// pre-allocated ones (cheaper `fdatasync` when syncs are frequent; each segment is then
-/// written twice, so the task skips zeroing while more than 64 KiB are appended per sync).
+/// written twice, so the task skips zeroing while more than 256 KiB are appended per sync).
 /// Rounded up to 4 KiB pages. 0 turns it off. Default 4 MiB. Above 1 GiB:
 /// `AOF_ERR_INVALID_ARG`, options unchanged.
 ///
