@@ -149,6 +149,8 @@ static void test_struct_size_checks(void) {
     CHECK_OK(aof_metrics(log, &m, METRICS_V1_SIZE));
     CHECK_EQ_U64(m.appends, 1);
     CHECK_EQ_U64(m.recovery_clean_shutdown, 0);
+    /* Fields added after the first version are left as the caller had them. */
+    CHECK_EQ_U64(m.zeroed_bytes, UINT64_MAX);
 
     /* Larger than this library knows: known fields filled, the rest zeroed. */
     future_metrics f;

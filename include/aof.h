@@ -365,6 +365,11 @@ typedef struct aof_metrics_t {
      * 1 when the log was opened after a clean close (no scan needed), else 0.
      */
     uint64_t recovery_clean_shutdown;
+    /**
+     * Bytes of zeros written ahead of the writer (`aof_options_set_zero_ahead`). Since
+     * 0.1 (second version of this struct, 128 bytes).
+     */
+    uint64_t zeroed_bytes;
 } aof_metrics_t;
 
 #ifdef __cplusplus

@@ -44,6 +44,9 @@ pub struct aof_metrics_t {
     pub recovery_truncated_bytes: u64,
     /// 1 when the log was opened after a clean close (no scan needed), else 0.
     pub recovery_clean_shutdown: u64,
+    /// Bytes of zeros written ahead of the writer (`aof_options_set_zero_ahead`). Since
+    /// 0.1 (second version of this struct, 128 bytes).
+    pub zeroed_bytes: u64,
 }
 
 /// Size of the first version of `aof_metrics_t`: the smallest `out_size` accepted.
@@ -67,6 +70,7 @@ impl From<MetricsSnapshot> for aof_metrics_t {
             recovery_scanned_records: m.recovery_scanned_records,
             recovery_truncated_bytes: m.recovery_truncated_bytes,
             recovery_clean_shutdown: m.recovery_clean_shutdown,
+            zeroed_bytes: m.zeroed_bytes,
         }
     }
 }
