@@ -238,14 +238,39 @@ impl GroupCommit {
     }
 }
 
+/// Wakes one background task of a log (the flusher, the zeroer) and tells it to stop. A
+/// wake-up given while the task is busy is kept for its next wait.
+#[derive(Default)]
+pub struct TaskSignal {
+    notify: Notify,
+    shutdown: AtomicBool,
+}
+
+impl TaskSignal {
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    pub fn stop(&self) {
+        self.shutdown.store(true, SeqCst);
+        self.notify.notify_one();
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.shutdown.load(SeqCst)
+    }
+
+    pub async fn woken(&self) {
+        self.notify.notified().await
+    }
+}
+
 /// Signals from appenders to the background flusher of one log.
 #[derive(Default)]
 pub struct FlusherSignal {
-    pub notify: Notify,
+    pub task: TaskSignal,
     /// A background sync is due (count trigger reached, or `Async`).
     pub sync_due: AtomicBool,
-    /// The flusher must stop.
-    pub shutdown: AtomicBool,
 }
 
 impl FlusherSignal {
@@ -256,13 +281,8 @@ impl FlusherSignal {
         // syncs up to the last id, which the caller stored (SeqCst) before this load.
         let newly_due = sync && !self.sync_due.load(SeqCst) && !self.sync_due.swap(true, SeqCst);
         if newly_due || write {
-            self.notify.notify_one();
+            self.task.wake();
         }
-    }
-
-    pub fn stop(&self) {
-        self.shutdown.store(true, SeqCst);
-        self.notify.notify_one();
     }
 }
 
@@ -298,7 +318,7 @@ pub async fn run_flusher<T: FlushTarget>(
     let mut timer_pending = false;
     loop {
         let woke = tokio::select! {
-            _ = signal.notify.notified() => Woke::Poke,
+            _ = signal.task.woken() => Woke::Poke,
             _ = async { ticker.as_mut().expect("guarded").tick().await }, if ticker.is_some() => {
                 Woke::Timer
             }
@@ -322,7 +342,7 @@ pub async fn run_flusher<T: FlushTarget>(
                 }
             }
         }
-        if signal.shutdown.load(SeqCst) {
+        if signal.task.is_stopped() {
             // Close syncs everything itself; let a sync under way finish first.
             if let Some(task) = syncing.take() {
                 let _ = task.await;

@@ -5,8 +5,9 @@
 //! commit leader, the background flusher, or the appender itself once the buffer is
 //! large). Record checksums are filled in by whoever writes the buffer out, just before
 //! the `write`: for small records the checksum is most of an append's cost, and under
-//! `Async` the flusher computes it on another core. Readers go through the segment's read-only map and never look past the visible
-//! watermark, so they only ever see fully written records.
+//! `Async` the flusher computes it on another core. Readers go through the segment's
+//! read-only map and never look past the visible watermark, so they only ever see fully
+//! written records.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -19,11 +20,13 @@ use tokio::task::JoinHandle;
 use crate::config::{FlushPolicy, Options, Visibility};
 use crate::cursor::{Cursor, Record};
 use crate::error::{Error, Result};
-use crate::flush::{run_flusher, FlushTarget, FlusherSignal, GroupCommit, WaitEnd, Watermark};
+use crate::flush::{
+    run_flusher, FlushTarget, FlusherSignal, GroupCommit, TaskSignal, WaitEnd, Watermark,
+};
 use crate::fsio;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::padded::Padded;
-use crate::prefill::{self, run_zeroer, OwnFile, Payoff, ZeroTarget, ZeroerSignal};
+use crate::prefill::{self, run_zeroer, OwnFile, Payoff, ZeroTarget};
 use crate::recovery::{self, CLEAN_FILE, LOCK_FILE, NEXT_SEGMENT_TMP};
 use crate::runtime::{self, RuntimeRef};
 use crate::segment::format::{
@@ -138,6 +141,27 @@ struct InFlight {
     idle: Condvar,
 }
 
+impl InFlight {
+    fn begin(&self) {
+        *lock(&self.count) += 1;
+    }
+
+    fn end(&self) {
+        *lock(&self.count) -= 1;
+        self.idle.notify_all();
+    }
+
+    /// Waits while `busy(write-outs in flight)` holds; re-checked at every `end`.
+    fn wait_while(&self, mut busy: impl FnMut(usize) -> bool) {
+        let count = lock(&self.count);
+        drop(
+            self.idle
+                .wait_while(count, |n| busy(*n))
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+    }
+}
+
 struct Background {
     runtime: Option<RuntimeRef>,
     flusher: Option<JoinHandle<()>>,
@@ -181,7 +205,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: Metrics,
     recovery: RecoveryReport,
     signal: Arc<FlusherSignal>,
-    zeroer: Arc<ZeroerSignal>,
+    /// Wakes the zeroer (see `prefill`).
+    zeroer: Arc<TaskSignal>,
     runtime: tokio::runtime::Handle,
     background: Mutex<Background>,
 }
@@ -272,7 +297,7 @@ impl Log {
             metrics,
             recovery: recovered.report,
             signal: Arc::new(FlusherSignal::default()),
-            zeroer: Arc::new(ZeroerSignal::default()),
+            zeroer: Arc::new(TaskSignal::default()),
             runtime: handle,
             background: Mutex::new(Background {
                 runtime: Some(runtime),
@@ -589,7 +614,7 @@ impl Inner {
         // `zeroed_end` is u64::MAX when zeroing is off or done, so this is one compare.
         if w.end_offset() + self.options.zero_ahead / 2 > w.zeroed_end && !w.zero_requested {
             w.zero_requested = true;
-            self.zeroer.poke();
+            self.zeroer.wake();
         }
         let pct = u64::from(self.options.preallocate_at_percent);
         if pct > 0 && w.prealloc.is_none() && w.end_offset() * 100 >= w.active.capacity * pct {
@@ -612,20 +637,14 @@ impl Inner {
             std::mem::swap(&mut w.buf, &mut *spare);
             let offset = w.write_offset;
             w.write_offset += spare.len() as u64;
-            *lock(&self.in_flight.count) += 1;
+            self.in_flight.begin();
             (w.active.clone(), offset, last)
         };
         // The zeroer may be writing just past the bytes assigned before this swap.
         let end = offset + spare.len() as u64;
         if end > self.zero_fence.load(SeqCst) {
-            let mut count = lock(&self.in_flight.count);
-            while end > self.zero_fence.load(SeqCst) {
-                count = self
-                    .in_flight
-                    .idle
-                    .wait(count)
-                    .unwrap_or_else(|p| p.into_inner());
-            }
+            self.in_flight
+                .wait_while(|_| end > self.zero_fence.load(SeqCst));
         }
         self.sum_records(&mut spare);
         let result = fsio::write_all_at(&seg.file, &seg.path, &spare, offset);
@@ -633,8 +652,7 @@ impl Inner {
         if spare.capacity() > KEEP_BUFFER_BYTES {
             spare.shrink_to(64 << 10);
         }
-        *lock(&self.in_flight.count) -= 1;
-        self.in_flight.idle.notify_all();
+        self.in_flight.end();
         result.map_err(|e| self.poison_with(e))?;
         Metrics::add(&self.metrics.write_calls, 1);
         self.written.advance(last);
@@ -644,15 +662,7 @@ impl Inner {
     /// Under the writer lock: waits for write-outs in flight, then writes the buffer
     /// itself. Afterwards every appended record is in the active segment file.
     fn write_out_locked(&self, w: &mut Writer) -> Result<()> {
-        let mut count = lock(&self.in_flight.count);
-        while *count > 0 {
-            count = self
-                .in_flight
-                .idle
-                .wait(count)
-                .unwrap_or_else(|p| p.into_inner());
-        }
-        drop(count);
+        self.in_flight.wait_while(|n| n > 0);
         if let Some(why) = self.poison.get() {
             return Err(Error::Poisoned(why.clone()));
         }
@@ -852,7 +862,7 @@ impl Inner {
             return Ok(());
         }
         let mut bg = lock(&self.background);
-        self.signal.stop();
+        self.signal.task.stop();
         self.zeroer.stop();
         if let Some(task) = bg.flusher.take() {
             let _ = self.runtime.block_on(task);
@@ -913,8 +923,51 @@ impl FlushTarget for Inner {
     }
 
     fn background_failed(&self, err: &Error) {
+        self.fail_in_background("background flush", err);
+    }
+}
+
+impl Inner {
+    /// Under the writer lock: the next range the zeroer should write, or `None` when the
+    /// window is full, the segment is done, or zeroing does not pay now (then the part of
+    /// the window it would have covered is skipped, and decided again once the writer is
+    /// halfway through it).
+    fn next_zero_range(&self, w: &mut Writer) -> Option<(u64, u64)> {
+        if self.is_closed() || self.is_poisoned() || w.active.footer().is_some() {
+            return None;
+        }
+        let limit = w.active.capacity - FOOTER_LEN;
+        let from = w.zeroed_end.max(prefill::page_up(w.end_offset()));
+        let wanted = w.end_offset() + prefill::page_up(self.options.zero_ahead);
+        if from >= limit {
+            w.zeroed_end = u64::MAX;
+            return None;
+        }
+        if from >= wanted {
+            return None;
+        }
+        let framed = w.append_bytes + w.appends * RECORD_HEADER_LEN;
+        let syncs = Metrics::get(&self.metrics.syncs);
+        if !w.zero_payoff.update(framed, syncs) {
+            w.zeroed_end = wanted;
+            return None;
+        }
+        let piece = prefill::CHUNK.min(prefill::page_up(self.options.zero_ahead));
+        Some((from, (from + piece).min(limit)))
+    }
+
+    /// After a zero step on segment `base_id`: zeroed up to `to` (`None`: given up on it).
+    fn zeroed(&self, base_id: u64, to: Option<u64>) {
+        let mut w = lock(&self.writer);
+        if w.active.base_id == base_id && w.zeroed_end != u64::MAX {
+            w.zeroed_end = to.map_or(u64::MAX, |to| w.zeroed_end.max(to));
+        }
+    }
+
+    /// Poisons the log for a failure of a background task that no caller sees.
+    fn fail_in_background(&self, task: &str, err: &Error) {
         if self.poison.get().is_none() && !self.closed.load(SeqCst) {
-            let _ = self.poison_with(Error::Internal(format!("background flush: {err}")));
+            let _ = self.poison_with(Error::Internal(format!("{task}: {err}")));
         }
     }
 }
@@ -923,37 +976,13 @@ impl ZeroTarget for Inner {
     fn zero_step(&self, own: &mut Option<OwnFile>) -> Result<bool> {
         let (seg, from, to) = {
             let mut w = lock(&self.writer);
-            let limit = w.active.capacity - FOOTER_LEN;
-            let from = w.zeroed_end.max(prefill::page_up(w.end_offset()));
-            let wanted = w.end_offset() + prefill::page_up(self.options.zero_ahead);
-            if self.is_closed() || self.is_poisoned() || w.active.footer().is_some() {
+            let Some((from, to)) = self.next_zero_range(&mut w) else {
                 w.zero_requested = false;
                 return Ok(false);
-            }
-            if from >= limit {
-                w.zeroed_end = u64::MAX;
-                w.zero_requested = false;
-                return Ok(false);
-            }
-            if from >= wanted {
-                w.zero_requested = false;
-                return Ok(false);
-            }
-            let framed = w.append_bytes + w.appends * RECORD_HEADER_LEN;
-            if !w
-                .zero_payoff
-                .update(framed, Metrics::get(&self.metrics.syncs))
-            {
-                // Skip this part of the window; decide again once the writer is halfway.
-                w.zeroed_end = wanted;
-                w.zero_requested = false;
-                return Ok(false);
-            }
-            let piece = prefill::CHUNK.min(prefill::page_up(self.options.zero_ahead));
-            let to = (from + piece).min(limit);
+            };
             // Under the writer lock, before any record is given an offset past `from`.
             self.zero_fence.store(from, SeqCst);
-            *lock(&self.in_flight.count) += 1;
+            self.in_flight.begin();
             (w.active.clone(), from, to)
         };
         if own.as_ref().map(|o| o.base_id) != Some(seg.base_id) {
@@ -962,38 +991,31 @@ impl ZeroTarget for Inner {
                 file,
             });
         }
-        // Without a descriptor of its own (out of descriptors, say) the zeroer gives up on
-        // this segment: zeroing only makes syncs cheaper, it is not worth failing over.
-        let result = match own.as_ref() {
-            Some(o) => prefill::write_zeros(&o.file, &seg.path, from, to).map(|()| true),
-            None => Ok(false),
-        };
-        {
-            let mut count = lock(&self.in_flight.count);
-            self.zero_fence.store(u64::MAX, SeqCst);
-            *count -= 1;
-        }
-        self.in_flight.idle.notify_all();
-        let wrote = result.map_err(|e| self.poison_with(e))?;
-        let Some(file) = own.as_ref().filter(|_| wrote).map(|o| &o.file) else {
-            let mut w = lock(&self.writer);
-            if w.active.base_id == seg.base_id {
-                w.zeroed_end = u64::MAX;
+        let result = own
+            .as_ref()
+            .map(|o| prefill::write_zeros(&o.file, &seg.path, from, to));
+        self.zero_fence.store(u64::MAX, SeqCst);
+        self.in_flight.end();
+        match (result, own.as_ref()) {
+            (Some(written), Some(o)) => {
+                written
+                    .and_then(|()| fsio::fdatasync(&o.file, &seg.path))
+                    .map_err(|e| self.poison_with(e))?;
+                Metrics::add(&self.metrics.zeroed_bytes, to - from);
+                self.zeroed(seg.base_id, Some(to));
+                Ok(true)
             }
-            w.zero_requested = false;
-            return Ok(false);
-        };
-        fsio::fdatasync(file, &seg.path).map_err(|e| self.poison_with(e))?;
-        Metrics::add(&self.metrics.zeroed_bytes, to - from);
-        let mut w = lock(&self.writer);
-        if w.active.base_id == seg.base_id && w.zeroed_end != u64::MAX {
-            w.zeroed_end = w.zeroed_end.max(to);
+            // Without a descriptor of its own (out of descriptors, say) the zeroer gives up
+            // on this segment: zeroing only makes syncs cheaper, not worth failing over.
+            _ => {
+                self.zeroed(seg.base_id, None);
+                Ok(true)
+            }
         }
-        Ok(true)
     }
 
     fn background_failed(&self, err: &Error) {
-        FlushTarget::background_failed(self, err)
+        self.fail_in_background("zero-ahead", err);
     }
 }
 

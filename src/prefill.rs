@@ -21,12 +21,10 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 
-use tokio::sync::Notify;
-
 use crate::error::{Error, Result};
+use crate::flush::TaskSignal;
 use crate::fsio;
 
 /// Zeros are written and synced in pieces of at most this size, so a write-out waits for
@@ -101,25 +99,6 @@ impl Payoff {
     }
 }
 
-/// Signals from appenders to the zeroer of one log.
-#[derive(Default)]
-pub struct ZeroerSignal {
-    notify: Notify,
-    shutdown: AtomicBool,
-}
-
-impl ZeroerSignal {
-    /// Asks the zeroer to bring the zeroed range up to the window again.
-    pub fn poke(&self) {
-        self.notify.notify_one();
-    }
-
-    pub fn stop(&self) {
-        self.shutdown.store(true, SeqCst);
-        self.notify.notify_one();
-    }
-}
-
 /// The work the zeroer drives; implemented by the log.
 pub trait ZeroTarget: Send + Sync + 'static {
     /// Zeroes and syncs the next piece of the window through `own`, the zeroer's file
@@ -137,10 +116,10 @@ pub struct OwnFile {
 
 /// The zeroer of one log: wakes on a poke and zeroes until the window is full. The writes
 /// and syncs run on the blocking pool.
-pub async fn run_zeroer<T: ZeroTarget>(target: Arc<T>, signal: Arc<ZeroerSignal>) {
+pub async fn run_zeroer<T: ZeroTarget>(target: Arc<T>, signal: Arc<TaskSignal>) {
     let mut own: Option<OwnFile> = None;
     loop {
-        if signal.shutdown.load(SeqCst) {
+        if signal.is_stopped() {
             return;
         }
         let t = target.clone();
@@ -148,7 +127,7 @@ pub async fn run_zeroer<T: ZeroTarget>(target: Arc<T>, signal: Arc<ZeroerSignal>
         let step = tokio::task::spawn_blocking(move || {
             let mut own = own;
             let mut result = Ok(());
-            while !s.shutdown.load(SeqCst) {
+            while !s.is_stopped() {
                 match t.zero_step(&mut own) {
                     Ok(true) => continue,
                     Ok(false) => break,
@@ -171,7 +150,7 @@ pub async fn run_zeroer<T: ZeroTarget>(target: Arc<T>, signal: Arc<ZeroerSignal>
                 return;
             }
         }
-        signal.notify.notified().await;
+        signal.woken().await;
     }
 }
 

@@ -346,3 +346,40 @@ fn close_interrupts_a_spinning_wait() {
         "close ended the 1 s spin only after {took:?}"
     );
 }
+
+/// A cursor adds what it returned to the log's read counters in batches: every 1024
+/// records, at the end of the visible records, and when dropped mid-scan; nothing is lost
+/// or counted twice.
+#[test]
+fn cursor_reads_are_counted_in_batches_and_on_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), small_opts()).unwrap();
+    let payload = [7u8; 10];
+    for _ in 0..3000 {
+        log.append(&payload).unwrap();
+    }
+    let base = log.metrics().reads;
+    let mut c = log.cursor(StartAt::Oldest).unwrap();
+    for _ in 0..1500 {
+        c.next().unwrap().unwrap();
+    }
+    // One batch of 1024 is in; the other 476 are held until the end or the drop.
+    assert_eq!(log.metrics().reads - base, 1024);
+    drop(c);
+    let m = log.metrics();
+    assert_eq!(m.reads - base, 1500);
+    let mut c = log.cursor(StartAt::Oldest).unwrap();
+    while c.next().unwrap().is_some() {}
+    assert_eq!(
+        log.metrics().reads - base,
+        1500 + 3000,
+        "counted at the end"
+    );
+    assert_eq!(log.metrics().read_bytes - m.read_bytes, 3000 * 10);
+    drop(c);
+    assert_eq!(
+        log.metrics().reads - base,
+        1500 + 3000,
+        "not counted twice on drop"
+    );
+}
