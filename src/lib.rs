@@ -1,38 +1,33 @@
 //! libaof: a durable, segmented append-only log engine.
 //!
 //! The engine modules are safe Rust and know nothing of C; `ffi` is the only place with
-//! `extern "C"` functions and raw pointers.
+//! `extern "C"` functions and raw pointers. `docs/ARCHITECTURE.md` walks through the
+//! modules, who owns what, the threads, and the path of an append and of a read.
 //!
-//! Layout (see `docs/FORMAT.md` for the bytes):
-//! - `segment`: the segment file format, a segment's file, map and offset index.
-//! - `log`: the log itself: appends, rolling, reads, close.
-//! - `flush`: durability: group commit and the background flusher.
-//! - `prefill`: zero-filling segment space ahead of the writer, for cheaper syncs.
-//! - `recovery`: what `open` does: find segments, trust footers, repair a torn tail.
-//! - `cursor`: ordered scans and tailing.
-//! - `verify`: walks segments and reports every damaged range.
-//! - `metrics`: counters.
-//! - `runtime`: the process-wide tokio runtime shared by every open log.
-//! - `fsio`: the file-system calls (fdatasync, fallocate, directory fsync, locks).
+//! - `log`: the log handle, open and close; `log::writer` (appends, write-out, group
+//!   commit, rolling), `log::view` (what readers share), `log::cursor` (scans, tailing),
+//!   `log::zero` (zeroing ahead of the writer).
+//! - `segment`: the byte format, one segment file, the offset index, the directory layout,
+//!   the segment set (states, pinned readers), recovery and verification.
+//! - `durability`: watermarks, group commit, the background flusher, task supervision.
+//! - `runtime`: the tokio runtime background work runs on.
+//! - `metrics`, `config`, `error`, `sync` (lock helpers), `fsio` (every system call).
+#![deny(unsafe_code)]
 
 pub mod config;
-pub mod cursor;
+mod durability;
 pub mod error;
 pub mod ffi;
-mod flush;
 mod fsio;
 pub mod log;
 pub mod metrics;
-mod padded;
-mod prefill;
-mod recovery;
 mod runtime;
 pub mod segment;
-pub mod verify;
+mod sync;
 
 pub use config::{FlushPolicy, Options, Visibility};
-pub use cursor::{Cursor, Record};
 pub use error::{Error, Result};
+pub use log::cursor::{self, Cursor, Record};
 pub use log::{Log, RecoveryReport, StartAt, TailRepair};
 pub use metrics::MetricsSnapshot;
-pub use verify::{verify_dir, Damage, VerifyReport};
+pub use segment::verify::{self, verify_dir, Damage, VerifyReport};

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-use crate::padded::Padded;
+use crate::sync::Padded;
 
 /// A point-in-time copy of a log's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

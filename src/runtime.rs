@@ -1,27 +1,22 @@
-//! The process-wide tokio runtime. Every open log shares it: it is built when the first
-//! log opens and shut down when the last one closes. Its threads are named `aof-*`.
+//! The tokio runtime that runs background work (flushers, zeroers, pre-allocation). A
+//! manager owns one and shares it with every log it opens; a log opened alone owns a small
+//! one of its own. Its threads are named `aof-*`. Blocking file I/O runs on its blocking
+//! pool (bounded), never on its async workers, so a slow disk cannot starve other logs.
 
 use std::cell::Cell;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 
 use crate::error::{Error, Result};
-
-struct Shared {
-    runtime: Runtime,
-    users: usize,
-}
-
-static SHARED: Mutex<Option<Shared>> = Mutex::new(None);
 
 thread_local! {
     static ON_RUNTIME_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
-/// True on a thread of the engine's runtime (worker or blocking pool), where blocking on
-/// the engine could deadlock it.
+/// True on a thread of an engine runtime (worker or blocking pool), where blocking on the
+/// engine could deadlock it.
 pub fn on_runtime_thread() -> bool {
     ON_RUNTIME_THREAD.with(|c| c.get())
 }
@@ -35,30 +30,75 @@ pub fn ensure_outside() -> Result<()> {
     }
 }
 
-/// A counted reference to the shared runtime; drop it from a thread outside the runtime.
-pub struct RuntimeRef {
+/// Sizes of a runtime's thread pools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuntimeOptions {
+    /// Async worker threads (timers, task wake-ups; no blocking work runs on them).
+    pub worker_threads: usize,
+    /// Upper bound of the blocking pool (writes, syncs, file creation), started on demand
+    /// and retired after 10 s idle.
+    pub max_blocking_threads: usize,
+}
+
+/// The most threads of either kind a runtime may be given.
+pub const MAX_RUNTIME_THREADS: usize = 1024;
+
+impl RuntimeOptions {
+    /// What a log opened alone gets: one worker, a few blocking threads.
+    pub fn standalone() -> RuntimeOptions {
+        RuntimeOptions {
+            worker_threads: 1,
+            max_blocking_threads: 8,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        for (name, n) in [
+            ("worker_threads", self.worker_threads),
+            ("max_blocking_threads", self.max_blocking_threads),
+        ] {
+            if !(1..=MAX_RUNTIME_THREADS).contains(&n) {
+                return Err(Error::InvalidArgument(format!(
+                    "{name} {n} is outside 1..={MAX_RUNTIME_THREADS}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            worker_threads: 2,
+            max_blocking_threads: 32,
+        }
+    }
+}
+
+/// A runtime shared through `Arc`: the last owner to let go shuts it down, waiting a few
+/// seconds for its blocking tasks (or not at all on one of its own threads, where waiting
+/// would deadlock).
+pub struct Runtime {
+    runtime: Option<tokio::runtime::Runtime>,
     handle: Handle,
 }
 
-impl RuntimeRef {
-    pub fn acquire() -> Result<RuntimeRef> {
-        let mut guard = SHARED.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .max_blocking_threads(32)
-                .thread_name("aof-runtime")
-                .on_thread_start(|| ON_RUNTIME_THREAD.with(|c| c.set(true)))
-                .enable_time()
-                .build()
-                .map_err(|e| Error::io("start runtime", "<runtime>", e))?;
-            *guard = Some(Shared { runtime, users: 0 });
-        }
-        let shared = guard.as_mut().expect("just set");
-        shared.users += 1;
-        Ok(RuntimeRef {
-            handle: shared.runtime.handle().clone(),
-        })
+impl Runtime {
+    pub fn new(options: RuntimeOptions) -> Result<Arc<Runtime>> {
+        options.validate()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(options.worker_threads)
+            .max_blocking_threads(options.max_blocking_threads)
+            .thread_name("aof-runtime")
+            .on_thread_start(|| ON_RUNTIME_THREAD.with(|c| c.set(true)))
+            .enable_time()
+            .build()
+            .map_err(|e| Error::io("start runtime", "<runtime>", e))?;
+        Ok(Arc::new(Runtime {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+        }))
     }
 
     pub fn handle(&self) -> &Handle {
@@ -66,21 +106,9 @@ impl RuntimeRef {
     }
 }
 
-/// Dropping the last reference shuts the runtime down, waiting up to a few seconds for its
-/// blocking tasks (or not at all on one of its own threads, where waiting would deadlock).
-impl Drop for RuntimeRef {
+impl Drop for Runtime {
     fn drop(&mut self) {
-        let last = {
-            let mut guard = SHARED.lock().unwrap_or_else(|p| p.into_inner());
-            let shared = guard.as_mut().expect("runtime exists while referenced");
-            shared.users -= 1;
-            if shared.users == 0 {
-                guard.take().map(|s| s.runtime)
-            } else {
-                None
-            }
-        };
-        if let Some(rt) = last {
+        if let Some(rt) = self.runtime.take() {
             if on_runtime_thread() {
                 rt.shutdown_background();
             } else {

@@ -7,8 +7,11 @@
 //! - `error_msg`: the per-thread last-error message.
 //! - `options`, `log`, `cursor`, `metrics`, `version`: the exports, by object.
 //!
-//! Names follow C conventions (`aof_log_t`), hence the lint exception.
+//! Names follow C conventions (`aof_log_t`), hence the lint exception. Raw pointers from C
+//! are what this module is for, so `unsafe` is allowed here (the crate denies it
+//! elsewhere); every `unsafe` block states its SAFETY argument.
 #![allow(non_camel_case_types)]
+#![allow(unsafe_code)]
 
 // The header follows the order of these declarations (cbindgen reads them in order). Each
 // stands alone so that rustfmt does not sort them.

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::fsio;
-use crate::recovery::{list_segments, CLEAN_FILE, LOCK_FILE};
 use crate::segment::format::{
     decode_record, CleanMarker, RecordChain, RecordError, SegmentFooter, SegmentHeader, FOOTER_LEN,
     HEADER_LEN, RECORD_ALIGN, RECORD_HEADER_LEN,
 };
+use crate::segment::layout::Layout;
 
 /// One damaged byte range.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -253,10 +253,10 @@ fn resync(area: &[u8], from: u64, damaged_id: u64, end_id: Option<u64>) -> Optio
 /// the footers and the zero slack. Takes the directory lock, so it fails with `Busy` while
 /// the log is open.
 pub fn verify_dir(dir: impl AsRef<Path>) -> Result<VerifyReport> {
-    let dir = dir.as_ref();
-    let _lock = fsio::lock_exclusive(&dir.join(LOCK_FILE), dir)?;
-    let segments = list_segments(dir)?;
-    let marker = std::fs::read(dir.join(CLEAN_FILE))
+    let layout = Layout::new(dir.as_ref());
+    let _lock = fsio::lock_exclusive(&layout.lock_file(), layout.dir())?;
+    let segments = layout.list_segments()?;
+    let marker = std::fs::read(layout.clean_marker())
         .ok()
         .and_then(|b| CleanMarker::decode(&b));
     let mut report = VerifyReport::default();

@@ -7,11 +7,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::durability::WaitEnd;
 use crate::error::{Error, Result};
-use crate::flush::WaitEnd;
-use crate::log::Inner;
+use crate::log::view::View;
 use crate::runtime;
-use crate::segment::Segment;
+use crate::segment::set::SegmentReader;
 
 /// A record borrowed from the log: valid until the next call on the cursor it came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,12 +25,13 @@ pub struct Record<'a> {
 /// a core; a wait that long is better spent asleep.
 pub const MAX_SPIN: Duration = Duration::from_secs(1);
 
-/// A cursor over a log. It keeps the log's engine alive; after the log is closed its calls
-/// return `Error::Closed`. `Send`, for one thread at a time.
+/// A cursor over a log. It keeps what readers share alive (and pins the segment it is in);
+/// after the log is closed its calls return `Error::Closed`. `Send`, for one thread at a
+/// time.
 pub struct Cursor {
-    inner: Arc<Inner>,
+    view: Arc<View>,
     next_id: u64,
-    segment: Option<Arc<Segment>>,
+    segment: Option<SegmentReader>,
     /// Offset of `next_id` in `segment`.
     offset: u64,
     /// How long `wait` busy-polls before it sleeps (`set_spin`).
@@ -44,9 +45,9 @@ pub struct Cursor {
 const COUNT_EVERY: u64 = 1024;
 
 impl Cursor {
-    pub(crate) fn new(inner: Arc<Inner>, next_id: u64) -> Cursor {
+    pub(crate) fn new(inner: Arc<View>, next_id: u64) -> Cursor {
         Cursor {
-            inner,
+            view: inner,
             next_id,
             segment: None,
             offset: 0,
@@ -58,27 +59,27 @@ impl Cursor {
     /// The next record, or `None` at the end of the visible records.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Record<'_>>> {
-        self.inner.check_open()?;
+        self.view.check_open()?;
         let id = self.next_id;
         // The watermark first: a segment sealed before `id` became visible is seen as
         // sealed below, so `may_contain` cannot send us into the wrong segment.
-        if id > self.inner.visible_id() {
-            count_reads(&self.inner, &mut self.uncounted);
+        if id > self.view.visible_id() {
+            count_reads(&self.view, &mut self.uncounted);
             return Ok(None);
         }
         if !self.segment.as_ref().is_some_and(|s| s.may_contain(id)) {
-            let seg = self.inner.segment_for(id)?;
+            let seg = self.view.pin(id)?;
             self.offset = seg.offset_of(id)?;
             self.segment = Some(seg);
         }
-        let seg = self.segment.as_deref().expect("set above");
+        let seg = self.segment.as_ref().expect("set above");
         let rec = seg.record_at(self.offset, id)?;
         self.offset += rec.framed_len;
         self.next_id += 1;
         self.uncounted.0 += 1;
         self.uncounted.1 += rec.payload.len() as u64;
         if self.uncounted.0 >= COUNT_EVERY {
-            count_reads(&self.inner, &mut self.uncounted);
+            count_reads(&self.view, &mut self.uncounted);
         }
         Ok(Some(Record {
             id,
@@ -92,26 +93,26 @@ impl Cursor {
     /// ([`Cursor::set_spin`]) it busy-polls for up to that long (never past the timeout)
     /// before it sleeps.
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<bool> {
-        self.inner.check_open()?;
-        if self.inner.visible_id() >= self.next_id {
+        self.view.check_open()?;
+        if self.view.visible_id() >= self.next_id {
             return Ok(true);
         }
         // Nothing becomes visible after poison: say so instead of waiting for nothing.
-        self.inner.check_writable()?;
+        self.view.check_writable()?;
         if timeout == Some(Duration::ZERO) {
             return Ok(false);
         }
         runtime::ensure_outside()?;
         let deadline = timeout.map(|t| Instant::now() + t);
-        let inner = &self.inner;
-        let stop = || inner.is_closed() || inner.is_poisoned();
-        match inner
+        let view = &self.view;
+        let stop = || view.is_closed() || view.is_poisoned();
+        match view
             .visible_mark()
             .wait_spinning(self.next_id, deadline, self.spin, stop)
         {
-            Ok(()) => Ok(self.inner.visible_id() >= self.next_id),
+            Ok(()) => Ok(self.view.visible_id() >= self.next_id),
             Err(WaitEnd::TimedOut) => Ok(false),
-            Err(WaitEnd::Interrupted) => self.inner.check_writable().map(|()| false),
+            Err(WaitEnd::Interrupted) => self.view.check_writable().map(|()| false),
         }
     }
 
@@ -131,7 +132,7 @@ impl Cursor {
     /// At most [`MAX_SPIN`] (one second): longer is `Error::InvalidArgument`, and the
     /// spin is unchanged. `Error::Closed` after the log is closed.
     pub fn set_spin(&mut self, spin: Duration) -> Result<()> {
-        self.inner.check_open()?;
+        self.view.check_open()?;
         if spin > MAX_SPIN {
             return Err(Error::InvalidArgument(format!(
                 "cursor spin {spin:?} is above the maximum of {MAX_SPIN:?}"
@@ -149,13 +150,13 @@ impl Cursor {
 
 impl Drop for Cursor {
     fn drop(&mut self) {
-        count_reads(&self.inner, &mut self.uncounted);
+        count_reads(&self.view, &mut self.uncounted);
     }
 }
 
-fn count_reads(inner: &Inner, uncounted: &mut (u64, u64)) {
+fn count_reads(view: &View, uncounted: &mut (u64, u64)) {
     let (records, bytes) = std::mem::take(uncounted);
     if records > 0 {
-        inner.metrics.add_reads(records, bytes);
+        view.metrics.add_reads(records, bytes);
     }
 }

@@ -1,19 +1,21 @@
 //! Durability: the watermarks readers and waiters block on, group commit (one leader
-//! syncs for every waiting writer), and the background flusher that carries out the
-//! `Async`, `Batched` and `Periodic` policies on the shared runtime.
+//! syncs for every waiting writer), the background flusher that carries out the `Async`,
+//! `Batched` and `Periodic` policies, and the supervision that turns a background task's
+//! panic into poison instead of silence.
 
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
-use crate::padded::Padded;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::sync::{lock, Padded, TaskSignal};
 
 /// A monotonically rising id that threads can wait on. Waking costs nothing while no one
 /// waits. The waiter count and the value are both `SeqCst`, so an advance either sees the
@@ -238,33 +240,6 @@ impl GroupCommit {
     }
 }
 
-/// Wakes one background task of a log (the flusher, the zeroer) and tells it to stop. A
-/// wake-up given while the task is busy is kept for its next wait.
-#[derive(Default)]
-pub struct TaskSignal {
-    notify: Notify,
-    shutdown: AtomicBool,
-}
-
-impl TaskSignal {
-    pub fn wake(&self) {
-        self.notify.notify_one();
-    }
-
-    pub fn stop(&self) {
-        self.shutdown.store(true, SeqCst);
-        self.notify.notify_one();
-    }
-
-    pub fn is_stopped(&self) -> bool {
-        self.shutdown.load(SeqCst)
-    }
-
-    pub async fn woken(&self) {
-        self.notify.notified().await
-    }
-}
-
 /// Signals from appenders to the background flusher of one log.
 #[derive(Default)]
 pub struct FlusherSignal {
@@ -288,24 +263,24 @@ impl FlusherSignal {
 
 /// The work the flusher drives; implemented by the log.
 pub trait FlushTarget: Send + Sync + 'static {
-    /// Moves buffered records into the file so readers can see them. Fast; no sync.
+    /// Moves buffered records into the file so readers can see them. No sync.
     fn write_out(&self) -> Result<()>;
     /// Makes everything appended so far durable (group commit).
     fn sync_all(&self) -> Result<()>;
     /// Whether anything appended is not yet durable.
     fn has_unsynced(&self) -> bool;
-    /// Records a failure that the caller never sees (the flusher has no caller).
-    fn background_failed(&self, err: &Error);
+    /// Records a failure that no caller sees (the flusher has no caller): poisons the log.
+    fn background_failed(&self, task: &str, err: &Error);
 }
 
-/// The background flusher of one log: wakes on a poke or on its timer, writes buffered
-/// records out and syncs when the policy says so. The sync runs on the blocking pool, so
-/// that the shared workers stay free for other logs, and concurrently with the next
-/// write-outs: an appender that outruns a slow `fdatasync` finds its records taken off its
-/// hands meanwhile, rather than filling its buffer and writing it out itself.
+/// The background flusher of one log: wakes on a poke or on its timer, has buffered records
+/// written out and synced when the policy says so. Writes and syncs run on the blocking
+/// pool, never on the async workers shared by every log, and at most one of each at a
+/// time: the sync runs concurrently with the next write-outs, so an appender that outruns
+/// a slow `fdatasync` finds its records taken off its hands meanwhile.
 pub async fn run_flusher<T: FlushTarget>(
-    target: std::sync::Arc<T>,
-    signal: std::sync::Arc<FlusherSignal>,
+    target: Arc<T>,
+    signal: Arc<FlusherSignal>,
     interval: Option<Duration>,
 ) {
     let mut ticker = interval.map(|i| {
@@ -314,44 +289,56 @@ pub async fn run_flusher<T: FlushTarget>(
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
     });
-    let mut syncing: Option<tokio::task::JoinHandle<Result<()>>> = None;
+    let mut writing: Option<JoinHandle<Result<()>>> = None;
+    let mut syncing: Option<JoinHandle<Result<()>>> = None;
     let mut timer_pending = false;
+    let mut write_wanted = false;
     loop {
         let woke = tokio::select! {
             _ = signal.task.woken() => Woke::Poke,
             _ = async { ticker.as_mut().expect("guarded").tick().await }, if ticker.is_some() => {
                 Woke::Timer
             }
+            done = async { writing.as_mut().expect("guarded").await }, if writing.is_some() => {
+                Woke::WriteDone(done)
+            }
             done = async { syncing.as_mut().expect("guarded").await }, if syncing.is_some() => {
                 Woke::SyncDone(done)
             }
         };
-        match woke {
-            Woke::Poke => {}
-            Woke::Timer => timer_pending = true,
+        fail::fail_point!("background::flusher");
+        let failed = match woke {
+            Woke::Poke => {
+                write_wanted = true;
+                None
+            }
+            Woke::Timer => {
+                timer_pending = true;
+                None
+            }
+            Woke::WriteDone(done) => {
+                writing = None;
+                job_failure("background write-out", done)
+            }
             Woke::SyncDone(done) => {
                 syncing = None;
-                let failed = match done {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(e),
-                    Err(join) => Some(Error::Internal(format!("flush task: {join}"))),
-                };
-                if let Some(e) = failed {
-                    target.background_failed(&e);
-                    return;
-                }
+                job_failure("background sync", done)
             }
+        };
+        if let Some((task, e)) = failed {
+            target.background_failed(task, &e);
+            return;
         }
         if signal.task.is_stopped() {
-            // Close syncs everything itself; let a sync under way finish first.
-            if let Some(task) = syncing.take() {
-                let _ = task.await;
+            // Close writes and syncs everything itself; let jobs under way finish first.
+            for job in [writing.take(), syncing.take()].into_iter().flatten() {
+                let _ = job.await;
             }
             return;
         }
-        if let Err(e) = target.write_out() {
-            target.background_failed(&e);
-            return;
+        if writing.is_none() && std::mem::take(&mut write_wanted) {
+            let t = target.clone();
+            writing = Some(tokio::task::spawn_blocking(move || t.write_out()));
         }
         // One sync at a time; a request made meanwhile stays due until this one ends.
         if syncing.is_none() {
@@ -364,16 +351,92 @@ pub async fn run_flusher<T: FlushTarget>(
     }
 }
 
+type JobResult = std::result::Result<Result<()>, tokio::task::JoinError>;
+
 enum Woke {
     Poke,
     Timer,
-    SyncDone(std::result::Result<Result<()>, tokio::task::JoinError>),
+    WriteDone(JobResult),
+    SyncDone(JobResult),
+}
+
+/// The failure of a finished blocking job, if any: its error, or its panic.
+fn job_failure(task: &'static str, done: JobResult) -> Option<(&'static str, Error)> {
+    match done {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some((task, e)),
+        Err(join) => Some((task, Error::Internal(join_message(join)))),
+    }
+}
+
+/// What a failed join says: the panic's message, or that the task was cancelled.
+pub fn join_message(join: tokio::task::JoinError) -> String {
+    match join.try_into_panic() {
+        Ok(payload) => format!("panicked: {}", panic_message(payload.as_ref())),
+        Err(join) => join.to_string(),
+    }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+/// Spawns a background task of a log on `runtime`. A panic anywhere in its async body
+/// is caught and handed to `failed` (which poisons the log and wakes its waiters) rather
+/// than ending the task in silence. A task that fails without panicking reports its own
+/// failure before it returns.
+pub fn spawn_supervised<F>(
+    runtime: &Handle,
+    task: &'static str,
+    body: F,
+    failed: impl FnOnce(&'static str, Error) + Send + 'static,
+) -> JoinHandle<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    runtime.spawn(async move {
+        if let Err(payload) = (CatchUnwind {
+            inner: Box::pin(body),
+        })
+        .await
+        {
+            let msg = format!("panicked: {}", panic_message(payload.as_ref()));
+            failed(task, Error::Internal(msg));
+        }
+    })
+}
+
+/// A future that turns a panic while polling `inner` into an `Err` with the payload.
+struct CatchUnwind<F> {
+    inner: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::result::Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Unwind safety: after a panic the inner future is never polled again, and the
+        // state it shares with the log stays consistent under its locks (see `sync::lock`);
+        // the log is poisoned instead.
+        let inner = self.inner.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     /// A spinning waiter counts as a waiter but not as a sleeper (the advance wakes no
     /// one), and it sees the advance.
@@ -446,5 +509,42 @@ mod tests {
         assert_eq!(r, Err(WaitEnd::Interrupted));
         assert!(!mark.has_waiters());
         assert!(ended.duration_since(t0) < Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod supervision_tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_task_is_reported_with_its_message() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let task = spawn_supervised(
+            rt.handle(),
+            "test task",
+            async { panic!("boom {}", 7) },
+            move |task, err| tx.send(format!("{task}: {err}")).unwrap(),
+        );
+        rt.block_on(task).unwrap();
+        let msg = rx.recv().unwrap();
+        assert!(msg.starts_with("test task: "), "{msg}");
+        assert!(msg.contains("panicked: boom 7"), "{msg}");
+    }
+
+    #[test]
+    fn a_task_that_ends_normally_reports_nothing() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let reported = Arc::new(AtomicBool::new(false));
+        let r = reported.clone();
+        let task = spawn_supervised(rt.handle(), "quiet", async {}, move |_, _| {
+            r.store(true, SeqCst)
+        });
+        rt.block_on(task).unwrap();
+        assert!(!reported.load(SeqCst));
     }
 }

@@ -20,18 +20,22 @@
 //! on the log's descriptor. It poisons the log as well, as any failed sync does.
 
 use std::fs::File;
-use std::path::Path;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
+use crate::config::Options;
+use crate::durability::join_message;
 use crate::error::{Error, Result};
-use crate::flush::TaskSignal;
 use crate::fsio;
+use crate::log::writer::Writer;
+use crate::log::Inner;
+use crate::metrics::Metrics;
+use crate::segment::format::{FOOTER_LEN, RECORD_HEADER_LEN};
+use crate::sync::{lock, TaskSignal};
 
 /// Zeros are written and synced in pieces of at most this size, so a write-out waits for
 /// at most one piece when it catches up with the zeroer.
-pub const CHUNK: u64 = 1 << 20;
-
-static ZEROS: [u8; CHUNK as usize] = [0; CHUNK as usize];
+pub const CHUNK: u64 = fsio::ZERO_CHUNK;
 
 /// Size of the pages the file system converts extents in; zeroed ranges start on one.
 pub const PAGE: u64 = 4096;
@@ -39,17 +43,6 @@ pub const PAGE: u64 = 4096;
 /// Rounds `offset` up to a page boundary.
 pub fn page_up(offset: u64) -> u64 {
     offset.div_ceil(PAGE) * PAGE
-}
-
-/// Writes zeros over `[from, to)` of `file`.
-pub fn write_zeros(file: &File, path: &Path, from: u64, to: u64) -> Result<()> {
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(CHUNK);
-        fsio::write_all_at(file, path, &ZEROS[..n as usize], at)?;
-        at += n;
-    }
-    Ok(())
 }
 
 /// Zeroing writes every segment twice; it pays only while syncs are frequent compared with
@@ -99,30 +92,31 @@ impl Payoff {
     }
 }
 
-/// The work the zeroer drives; implemented by the log.
-pub trait ZeroTarget: Send + Sync + 'static {
-    /// Zeroes and syncs the next piece of the window through `own`, the zeroer's file
-    /// descriptor (opened for the segment it names). Returns false when the window is full.
-    fn zero_step(&self, own: &mut Option<OwnFile>) -> Result<bool>;
-    /// Records a failure that no caller sees.
-    fn background_failed(&self, err: &Error);
+/// The initial `Writer::zeroed_end` of a segment zeroed up to `zeroed`.
+pub fn zeroing_from(options: &Options, zeroed: u64) -> u64 {
+    if options.zero_ahead == 0 {
+        u64::MAX
+    } else {
+        zeroed
+    }
 }
 
 /// The zeroer's own descriptor of one segment file, keyed by the segment's base id.
-pub struct OwnFile {
-    pub base_id: u64,
-    pub file: File,
+struct OwnFile {
+    base_id: u64,
+    file: File,
 }
 
 /// The zeroer of one log: wakes on a poke and zeroes until the window is full. The writes
 /// and syncs run on the blocking pool.
-pub async fn run_zeroer<T: ZeroTarget>(target: Arc<T>, signal: Arc<TaskSignal>) {
+pub async fn run_zeroer(inner: Arc<Inner>, signal: Arc<TaskSignal>) {
     let mut own: Option<OwnFile> = None;
     loop {
         if signal.is_stopped() {
             return;
         }
-        let t = target.clone();
+        fail::fail_point!("background::zeroer");
+        let t = inner.clone();
         let s = signal.clone();
         let step = tokio::task::spawn_blocking(move || {
             let mut own = own;
@@ -142,15 +136,97 @@ pub async fn run_zeroer<T: ZeroTarget>(target: Arc<T>, signal: Arc<TaskSignal>) 
         match step.await {
             Ok((kept, Ok(()))) => own = kept,
             Ok((_, Err(e))) => {
-                target.background_failed(&e);
+                inner.fail_in_background("zero-ahead", &e);
                 return;
             }
             Err(join) => {
-                target.background_failed(&Error::Internal(format!("zeroer task: {join}")));
+                inner.fail_in_background("zero-ahead", &Error::Internal(join_message(join)));
                 return;
             }
         }
         signal.woken().await;
+    }
+}
+
+impl Inner {
+    /// Under the writer lock: the next range the zeroer should write, or `None` when the
+    /// window is full, the segment is done, or zeroing does not pay now (then the part of
+    /// the window it would have covered is skipped, and decided again once the writer is
+    /// halfway through it).
+    fn next_zero_range(&self, w: &mut Writer) -> Option<(u64, u64)> {
+        if self.view.is_closed() || self.view.is_poisoned() || w.active.footer().is_some() {
+            return None;
+        }
+        let limit = w.active.capacity() - FOOTER_LEN;
+        let from = w.zeroed_end.max(page_up(w.end_offset()));
+        let wanted = w.end_offset() + page_up(self.options.zero_ahead);
+        if from >= limit {
+            w.zeroed_end = u64::MAX;
+            return None;
+        }
+        if from >= wanted {
+            return None;
+        }
+        let framed = w.append_bytes + w.appends * RECORD_HEADER_LEN;
+        let syncs = Metrics::get(&self.view.metrics.syncs);
+        if !w.zero_payoff.update(framed, syncs) {
+            w.zeroed_end = wanted;
+            return None;
+        }
+        let piece = CHUNK.min(page_up(self.options.zero_ahead));
+        Some((from, (from + piece).min(limit)))
+    }
+
+    /// After a zero step on segment `base_id`: zeroed up to `to` (`None`: given up on it).
+    fn zeroed(&self, base_id: u64, to: Option<u64>) {
+        let mut w = lock(&self.writer);
+        if w.active.base_id() == base_id && w.zeroed_end != u64::MAX {
+            w.zeroed_end = to.map_or(u64::MAX, |to| w.zeroed_end.max(to));
+        }
+    }
+
+    /// Zeroes and syncs the next piece of the window through `own`, the zeroer's file
+    /// descriptor (opened for the segment it names). Returns false when the window is full.
+    fn zero_step(&self, own: &mut Option<OwnFile>) -> Result<bool> {
+        fail::fail_point!("background::zeroer_step");
+        let (seg, from, to) = {
+            let mut w = lock(&self.writer);
+            let Some((from, to)) = self.next_zero_range(&mut w) else {
+                w.zero_requested = false;
+                return Ok(false);
+            };
+            // Under the writer lock, before any record is given an offset past `from`.
+            self.zero_fence.store(from, SeqCst);
+            self.in_flight.begin();
+            (w.active.clone(), from, to)
+        };
+        if own.as_ref().map(|o| o.base_id) != Some(seg.base_id()) {
+            *own = fsio::open_file(seg.path()).ok().map(|file| OwnFile {
+                base_id: seg.base_id(),
+                file,
+            });
+        }
+        let result = own
+            .as_ref()
+            .map(|o| fsio::write_zeros(&o.file, seg.path(), from, to));
+        self.zero_fence.store(u64::MAX, SeqCst);
+        self.in_flight.end();
+        match (result, own.as_ref()) {
+            (Some(written), Some(o)) => {
+                written
+                    .and_then(|()| fsio::fdatasync(&o.file, seg.path()))
+                    .map_err(|e| self.view.poison_with(e))?;
+                Metrics::add(&self.view.metrics.zeroed_bytes, to - from);
+                self.zeroed(seg.base_id(), Some(to));
+                Ok(true)
+            }
+            // Without a descriptor of its own (out of descriptors, say) the zeroer gives up
+            // on this segment: zeroing only makes syncs cheaper, not worth failing over.
+            _ => {
+                self.zeroed(seg.base_id(), None);
+                Ok(true)
+            }
+        }
     }
 }
 
@@ -180,19 +256,5 @@ mod tests {
         assert!(!p.update(DECIDE_BYTES, 0));
         // And back once syncs are dense again.
         assert!(p.update(DECIDE_BYTES + 64 * 1024, 64));
-    }
-
-    #[test]
-    fn write_zeros_covers_the_range_in_chunks() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
-        let file = fsio::create_file(&path).unwrap();
-        let len = 2 * CHUNK + 3 * PAGE;
-        fsio::write_all_at(&file, &path, &vec![0xAB; len as usize + 8], 0).unwrap();
-        write_zeros(&file, &path, 8, len).unwrap();
-        let bytes = std::fs::read(&path).unwrap();
-        assert!(bytes[..8].iter().all(|&b| b == 0xAB));
-        assert!(bytes[8..len as usize].iter().all(|&b| b == 0));
-        assert!(bytes[len as usize..].iter().all(|&b| b == 0xAB));
     }
 }

@@ -9,24 +9,44 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::fsio;
-use crate::log::{RecoveryReport, TailRepair};
+use crate::segment::file::SegmentFile;
 use crate::segment::format::{
     decode_record, CleanMarker, RecordChain, RecordError, SegmentFooter, SegmentHeader, FOOTER_LEN,
     HEADER_LEN,
 };
-use crate::segment::{self, Segment};
+use crate::segment::layout::Layout;
 
-/// Name of the clean-shutdown marker.
-pub const CLEAN_FILE: &str = "CLEAN";
-/// Name of the pre-allocated next segment before it is renamed into place.
-pub const NEXT_SEGMENT_TMP: &str = "next.seg.tmp";
-/// Name of the directory lock file.
-pub const LOCK_FILE: &str = "LOCK";
+/// What `open` found and repaired.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The log had been closed cleanly, so no segment was scanned.
+    pub clean_shutdown: bool,
+    /// Segment files found.
+    pub segments: usize,
+    /// Records scanned in the unsealed tail.
+    pub scanned_records: u64,
+    /// A torn or corrupt tail that was cut off, if any.
+    pub repaired: Option<TailRepair>,
+    /// Sealed segments whose footer was damaged and was rebuilt from their records.
+    pub footers_rebuilt: Vec<PathBuf>,
+}
+
+/// A cut made by recovery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TailRepair {
+    pub segment: PathBuf,
+    /// Offset of the first byte that did not form a valid record.
+    pub offset: u64,
+    /// Length of the range, from `offset` to the last non-zero byte, that was zeroed.
+    pub discarded_bytes: u64,
+    /// Why the scan stopped there.
+    pub reason: String,
+}
 
 /// The state recovery hands to the log.
 pub struct Recovered {
     /// Every segment, in id order.
-    pub segments: Vec<Arc<Segment>>,
+    pub segments: Vec<Arc<SegmentFile>>,
     /// End of the records of the last segment, when it is unsealed and can take appends.
     pub active_write_offset: Option<u64>,
     /// Id of the next record.
@@ -34,25 +54,26 @@ pub struct Recovered {
     pub report: RecoveryReport,
 }
 
-pub fn recover(dir: &Path) -> Result<Recovered> {
-    let tmp = dir.join(NEXT_SEGMENT_TMP);
+pub fn recover(layout: &Layout) -> Result<Recovered> {
+    let dir = layout.dir();
+    let tmp = layout.next_segment_tmp();
     if tmp.exists() {
         fsio::remove_file(&tmp)?;
     }
-    let marker_path = dir.join(CLEAN_FILE);
+    let marker_path = layout.clean_marker();
     let marker = match fs::read(&marker_path) {
         Ok(bytes) => Some(CleanMarker::decode(&bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(Error::io("read", &marker_path, e)),
     };
 
-    let paths = list_segments(dir)?;
+    let paths = layout.list_segments()?;
     let mut report = RecoveryReport {
         segments: paths.len(),
         ..RecoveryReport::default()
     };
 
-    let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(paths.len());
+    let mut segments: Vec<Arc<SegmentFile>> = Vec::with_capacity(paths.len());
     let mut next_id = 1;
     let mut active_write_offset = None;
     let count = paths.len();
@@ -70,13 +91,14 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
             }
             Err(e) => return Err(e),
         };
-        if !segments.is_empty() && seg.base_id != next_id {
+        if !segments.is_empty() && seg.base_id() != next_id {
             return Err(Error::corruption(
                 &path,
                 0,
                 format!(
                     "segment starts at id {} but {} was expected",
-                    seg.base_id, next_id
+                    seg.base_id(),
+                    next_id
                 ),
             ));
         }
@@ -89,12 +111,11 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
             // segment; a log with a hole in the middle cannot be opened.
             let next_base = next_bases[i + 1];
             let footer = rebuild_footer(&seg, next_base)?;
-            seg.mark_sealed(footer);
             report.footers_rebuilt.push(path.clone());
             next_id = footer.last_id + 1;
         } else {
             let trusted = match marker {
-                Some(Some(m)) if m.active_base_id == seg.base_id => trust_marker(&seg, &m),
+                Some(Some(m)) if m.active_base_id == seg.base_id() => trust_marker(&seg, &m),
                 _ => None,
             };
             let (offset, id) = match trusted {
@@ -126,30 +147,13 @@ pub fn recover(dir: &Path) -> Result<Recovered> {
     })
 }
 
-/// Segment files in the directory, sorted by base id.
-pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))? {
-        let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
-        if let Some(base) = entry
-            .file_name()
-            .to_str()
-            .and_then(segment::parse_file_name)
-        {
-            out.push((base, entry.path()));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// True when the file has only zero bytes in it (or none).
 fn is_blank(path: &Path) -> Result<bool> {
     let bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
     Ok(bytes.iter().all(|&b| b == 0))
 }
 
-fn open_segment(path: &Path, base: u64, is_last: bool) -> Result<Segment> {
+fn open_segment(path: &Path, base: u64, is_last: bool) -> Result<SegmentFile> {
     let file = fsio::open_file(path)?;
     let len = file
         .metadata()
@@ -190,14 +194,14 @@ fn open_segment(path: &Path, base: u64, is_last: bool) -> Result<Segment> {
         // A truncated tail: give the file back its full size; the scan cuts the records.
         fsio::allocate(&file, path, header.capacity)?;
     }
-    Segment::open(path.to_path_buf(), file, &header)
+    SegmentFile::open(path.to_path_buf(), file, &header)
 }
 
-fn read_footer(seg: &Segment) -> Option<SegmentFooter> {
+fn read_footer(seg: &SegmentFile) -> Option<SegmentFooter> {
     let f = SegmentFooter::decode(seg.footer_slot()).ok()?;
-    let plausible = f.first_id == seg.base_id
+    let plausible = f.first_id == seg.base_id()
         && f.record_count == f.last_id + 1 - f.first_id
-        && (HEADER_LEN..=seg.capacity - FOOTER_LEN).contains(&f.data_end);
+        && (HEADER_LEN..=seg.capacity() - FOOTER_LEN).contains(&f.data_end);
     plausible.then_some(f)
 }
 
@@ -215,11 +219,11 @@ struct Walk {
 
 /// Decodes and checks records from the start of `seg` until id `until` (exclusive) or the
 /// first record that does not decode.
-fn walk_records(seg: &Segment, until: Option<u64>) -> Walk {
+fn walk_records(seg: &SegmentFile, until: Option<u64>) -> Walk {
     let area = seg.record_area();
     let mut walk = Walk {
         end: HEADER_LEN,
-        next_id: seg.base_id,
+        next_id: seg.base_id(),
         chain: RecordChain::default(),
         stop: None,
     };
@@ -240,13 +244,13 @@ fn walk_records(seg: &Segment, until: Option<u64>) -> Walk {
 }
 
 /// Scans a segment whose footer is damaged; if its records are intact up to
-/// `next_base - 1`, writes a new footer (synced) and returns it.
-fn rebuild_footer(seg: &Segment, next_base: u64) -> Result<SegmentFooter> {
+/// `next_base - 1`, seals it with a new footer (synced) and returns it.
+fn rebuild_footer(seg: &SegmentFile, next_base: u64) -> Result<SegmentFooter> {
     let walk = walk_records(seg, Some(next_base));
     if let Some(e) = walk.stop {
         let (id, offset) = (walk.next_id, walk.end);
         return Err(Error::corruption(
-            &seg.path,
+            seg.path(),
             offset,
             format!(
                 "footer damaged and record {id} unreadable ({e}); records \
@@ -256,53 +260,40 @@ fn rebuild_footer(seg: &Segment, next_base: u64) -> Result<SegmentFooter> {
     }
     let (offset, chain) = (walk.end, walk.chain);
     let footer = SegmentFooter {
-        record_count: next_base - seg.base_id,
-        first_id: seg.base_id,
+        record_count: next_base - seg.base_id(),
+        first_id: seg.base_id(),
         last_id: next_base - 1,
         data_end: offset,
         records_crc: chain.value(),
     };
-    let at = seg.capacity - FOOTER_LEN;
-    fsio::write_all_at(&seg.file, &seg.path, &footer.encode(), at)?;
-    fsio::fdatasync(&seg.file, &seg.path)?;
+    seg.seal(footer)?;
     Ok(footer)
 }
 
-fn trust_marker(seg: &Segment, m: &CleanMarker) -> Option<(u64, u64)> {
-    let in_range = (HEADER_LEN..=seg.capacity - FOOTER_LEN).contains(&m.write_offset);
-    (in_range && m.next_id >= seg.base_id).then_some((m.write_offset, m.next_id))
+fn trust_marker(seg: &SegmentFile, m: &CleanMarker) -> Option<(u64, u64)> {
+    let in_range = (HEADER_LEN..=seg.capacity() - FOOTER_LEN).contains(&m.write_offset);
+    (in_range && m.next_id >= seg.base_id()).then_some((m.write_offset, m.next_id))
 }
 
 /// Walks the records of the unsealed last segment; cuts at the first bad one and zeroes
 /// whatever follows. Returns the end of the good records and the next id.
-fn scan_tail(seg: &Segment, report: &mut RecoveryReport) -> Result<(u64, u64)> {
+fn scan_tail(seg: &SegmentFile, report: &mut RecoveryReport) -> Result<(u64, u64)> {
     let walk = walk_records(seg, None);
     let (offset, id) = (walk.end, walk.next_id);
-    report.scanned_records += id - seg.base_id;
+    report.scanned_records += id - seg.base_id();
     let stop = walk
         .stop
         .expect("an open-ended walk stops at a record that does not decode");
     if let Some(last_nonzero) = seg.last_nonzero_from(offset)? {
         let span = last_nonzero + 1 - offset;
-        zero_range(seg, offset, span)?;
+        seg.write_zeros(offset, offset + span)?;
+        seg.sync()?;
         report.repaired = Some(TailRepair {
-            segment: seg.path.clone(),
+            segment: seg.path().to_path_buf(),
             offset,
             discarded_bytes: span,
             reason: stop.to_string(),
         });
     }
     Ok((offset, id))
-}
-
-fn zero_range(seg: &Segment, offset: u64, len: u64) -> Result<()> {
-    const CHUNK: u64 = 1 << 20;
-    let zeros = vec![0u8; CHUNK.min(len) as usize];
-    let mut done = 0;
-    while done < len {
-        let n = CHUNK.min(len - done);
-        fsio::write_all_at(&seg.file, &seg.path, &zeros[..n as usize], offset + done)?;
-        done += n;
-    }
-    fsio::fdatasync(&seg.file, &seg.path)
 }

@@ -1,0 +1,159 @@
+//! What readers share with the writer: the segment set, the watermarks that say which ids
+//! are written and durable, whether the log is closed or poisoned, and the counters. Reads
+//! by id and cursors go through here and never touch the writer's state.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::OnceLock;
+
+use crate::config::Visibility;
+use crate::durability::{GroupCommit, Watermark};
+use crate::error::{Error, Result};
+use crate::log::cursor::Record;
+use crate::metrics::Metrics;
+use crate::segment::set::{SegmentReader, SegmentSet};
+use crate::sync::Padded;
+
+pub(crate) struct View {
+    visibility: Visibility,
+    /// Every segment of the log.
+    pub segments: SegmentSet,
+    /// Highest id whose bytes are in the segment file.
+    pub written: Watermark,
+    /// Durable watermark and group commit.
+    pub commit: GroupCommit,
+    /// Highest id appended.
+    pub last_id: Padded<AtomicU64>,
+    closed: AtomicBool,
+    poison: OnceLock<String>,
+    pub metrics: Metrics,
+}
+
+impl View {
+    pub fn new(visibility: Visibility, segments: SegmentSet, last_id: u64) -> View {
+        View {
+            visibility,
+            segments,
+            written: Watermark::new(last_id),
+            commit: GroupCommit::new(last_id),
+            last_id: Padded(AtomicU64::new(last_id)),
+            closed: AtomicBool::new(false),
+            poison: OnceLock::new(),
+            metrics: Metrics::default(),
+        }
+    }
+
+    pub fn last_id(&self) -> u64 {
+        self.last_id.load(SeqCst)
+    }
+
+    pub fn durable_id(&self) -> u64 {
+        self.commit.durable.get()
+    }
+
+    pub fn check_open(&self) -> Result<()> {
+        if self.closed.load(SeqCst) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(SeqCst)
+    }
+
+    /// Marks the log closed; true if it already was.
+    pub fn set_closed(&self) -> bool {
+        self.closed.swap(true, SeqCst)
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.poison.get().is_some()
+    }
+
+    /// `Poisoned` with the first failure's message, if the log is poisoned.
+    pub fn check_poison(&self) -> Result<()> {
+        match self.poison.get() {
+            Some(why) => Err(Error::Poisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    pub fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        self.check_poison()
+    }
+
+    /// Marks the log unusable for writes after a failed write or sync and wakes every
+    /// waiter so it sees the status. Never retried: after a failed fsync the kernel may have
+    /// dropped the dirty pages. The first failure's message is the one kept.
+    pub fn poison_with(&self, err: Error) -> Error {
+        let _ = self.poison.set(err.to_string());
+        self.commit.wake_all();
+        self.written.wake_all();
+        err
+    }
+
+    /// Wakes every waiter (close, poison) so it re-checks why it waits.
+    pub fn wake_all(&self) {
+        self.commit.wake_all();
+        self.written.wake_all();
+    }
+
+    pub fn visible_mark(&self) -> &Watermark {
+        match self.visibility {
+            Visibility::Written => &self.written,
+            Visibility::Durable => &self.commit.durable,
+        }
+    }
+
+    /// Highest id readers may see. Once poisoned, nothing beyond the durable id: those
+    /// records may never reach the disk.
+    pub fn visible_id(&self) -> u64 {
+        let visible = self.visible_mark().get();
+        if self.poison.get().is_some() {
+            visible.min(self.commit.durable.get())
+        } else {
+            visible
+        }
+    }
+
+    /// Id of the oldest record held.
+    pub fn first_id(&self) -> u64 {
+        self.segments.first_id()
+    }
+
+    /// `last` is the visible id the caller decided on, so the error agrees with the refusal.
+    pub fn not_found(&self, id: u64, last: u64) -> Error {
+        Error::NotFound {
+            id,
+            first: self.first_id(),
+            last,
+        }
+    }
+
+    /// The segment that holds `id` (which the caller knows is visible), pinned.
+    pub fn pin(&self, id: u64) -> Result<SegmentReader> {
+        self.segments
+            .pin(id)
+            .ok_or_else(|| self.not_found(id, self.visible_id()))
+    }
+
+    /// Calls `f` with record `id` if it is visible, borrowed from its pinned segment.
+    pub fn read_with<R>(&self, id: u64, f: impl FnOnce(Record<'_>) -> R) -> Result<R> {
+        self.check_open()?;
+        let visible = self.visible_id();
+        if id == 0 || id > visible {
+            return Err(self.not_found(id, visible));
+        }
+        let seg = self.pin(id)?;
+        let offset = seg.offset_of(id)?;
+        let rec = seg.record_at(offset, id)?;
+        self.metrics.add_reads(1, rec.payload.len() as u64);
+        Ok(f(Record {
+            id,
+            timestamp_us: rec.timestamp_us,
+            data: rec.payload,
+        }))
+    }
+}
