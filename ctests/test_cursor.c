@@ -377,9 +377,41 @@ static void test_close_ends_a_spinning_wait(void) {
     aoft_rmdir(&d);
 }
 
+/* Read-your-writes: an id aof_append returned is readable at once by aof_read and by a
+ * cursor opened afterwards under every flush policy, though no sync ran. */
+static void test_read_your_writes_under_every_policy(void) {
+    const int32_t policies[] = {AOF_FLUSH_SYNC, AOF_FLUSH_ASYNC, AOF_FLUSH_BATCHED,
+                                AOF_FLUSH_PERIODIC, AOF_FLUSH_BATCHED_OR_PERIODIC};
+    for (size_t p = 0; p < sizeof policies / sizeof policies[0]; p++) {
+        aoft_dir d;
+        aoft_mkdir(&d);
+        /* A batch that is never reached and an hour-long period: nothing syncs by itself. */
+        aof_log_t *log = aoft_open_small(&d, policies[p], 1000000, 3600 * 1000);
+        uint8_t buf[2500];
+        for (uint64_t id = 1; id <= aoft_scaled(300); id++) {
+            aoft_append_filled(log, len_of(id), id);
+            size_t len = 0;
+            uint64_t ts = 0;
+            CHECK_OK(aof_read(log, id, buf, sizeof buf, &len, &ts));
+            CHECK_EQ_U64(len, len_of(id));
+            CHECK(aoft_matches(buf, len, id));
+            aof_cursor_t *c = NULL;
+            CHECK_OK(aof_cursor_open(log, id, &c));
+            aof_record_t r;
+            CHECK_OK(aof_cursor_next(c, &r));
+            CHECK_EQ_U64(r.id, id);
+            CHECK(aoft_matches(r.data, r.len, id));
+            aof_cursor_free(c);
+        }
+        CHECK_OK(aof_close(log));
+        aoft_rmdir(&d);
+    }
+}
+
 int main(void) {
     RUN(test_empty_log);
     RUN(test_scans_from_every_start);
+    RUN(test_read_your_writes_under_every_policy);
     RUN(test_empty_records_have_non_null_data);
     RUN(test_tail_from_a_second_thread);
     RUN(test_tail_with_spin);

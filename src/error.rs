@@ -20,7 +20,7 @@ pub enum Error {
     RecordTooLarge { len: u64, max: u64 },
 
     /// The record id does not exist (never appended, or not yet visible).
-    #[error("record {id} not found (visible ids are {first}..={last})")]
+    #[error("record {id} not found ({})", visible_range(*first, *last))]
     NotFound { id: u64, first: u64, last: u64 },
 
     /// An operating-system I/O call failed.
@@ -61,6 +61,15 @@ pub enum Error {
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The visible ids `first..=last` in words.
+fn visible_range(first: u64, last: u64) -> String {
+    if last < first {
+        "the log has no visible records".to_string()
+    } else {
+        format!("visible ids are {first}..={last}")
+    }
 }
 
 impl Error {

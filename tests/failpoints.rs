@@ -292,3 +292,172 @@ fn c_api_reports_injected_faults() {
     }
     scenario.teardown();
 }
+
+/// Waits (on another thread) for `id` to become durable with no timeout, the way a caller
+/// blocked in `sync_until` does, and hands back what the wait returned. The channel bounds
+/// the test's wait only so that a regression fails instead of hanging the suite.
+fn wait_without_timeout(
+    log: &std::sync::Arc<Log>,
+    id: u64,
+) -> std::sync::mpsc::Receiver<aof::Result<bool>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log = log.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(log.sync_until(id, None));
+    });
+    rx
+}
+
+/// Panics `failpoint` inside one background task and checks that the log is poisoned with
+/// a message naming `task`, that a caller already waiting (with no timeout) for durability
+/// is woken with that status, and that later writes are refused with it. Appends of
+/// `record_len` bytes wake the task.
+fn panicking_task_poisons(failpoint: &str, task: &str, opts: Options, record_len: usize) {
+    let scenario = FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(Log::open(dir.path(), opts).unwrap());
+    let id = log.append(b"waits for a sync that never comes").unwrap();
+    let waiter = wait_without_timeout(&log, id);
+    // Let the waiter go to sleep first (if it does not, it finds the poison on entry).
+    std::thread::sleep(Duration::from_millis(50));
+    fail::cfg(failpoint, "panic(injected)").unwrap();
+    // Appends wake the tasks; the pre-allocation needs a segment half full.
+    let mut refused = None;
+    for i in 0..200u32 {
+        match log.append(&vec![i as u8; record_len]) {
+            Ok(_) => {}
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+        if log.is_poisoned() {
+            break;
+        }
+        if i % 20 == 19 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let woken = waiter
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the waiter was never woken");
+    fail::remove(failpoint);
+    let why = match woken {
+        Err(Error::Poisoned(why)) => why,
+        other => panic!("{failpoint}: the waiter got {other:?}, not Poisoned"),
+    };
+    assert!(
+        why.contains(task) && why.contains("panicked") && why.contains("injected"),
+        "{failpoint}: poison message {why:?} does not name {task:?} and the panic"
+    );
+    assert!(log.is_poisoned());
+    if let Some(e) = refused {
+        assert!(matches!(e, Error::Poisoned(_)), "{failpoint}: {e:?}");
+    }
+    assert!(matches!(log.append(b"x"), Err(Error::Poisoned(_))));
+    assert!(matches!(log.close(), Err(Error::Poisoned(_))));
+    scenario.teardown();
+}
+
+/// A policy under which nothing syncs on its own for the length of the test, so that the
+/// waiter can only end by being woken.
+fn never_syncing() -> FlushPolicy {
+    FlushPolicy::Periodic {
+        interval: Duration::from_secs(3600),
+    }
+}
+
+#[test]
+fn panic_in_the_flusher_body_poisons_and_wakes_waiters() {
+    let opts = Options {
+        zero_ahead: 0,
+        ..options(never_syncing())
+    };
+    panicking_task_poisons("background::flusher", "background flusher", opts, 64);
+}
+
+#[test]
+fn panic_in_a_background_write_out_poisons_and_wakes_waiters() {
+    let opts = Options {
+        zero_ahead: 0,
+        ..options(never_syncing())
+    };
+    panicking_task_poisons("background::write_out", "background write-out", opts, 64);
+}
+
+#[test]
+fn panic_in_a_background_sync_poisons_and_wakes_waiters() {
+    let opts = Options {
+        zero_ahead: 0,
+        ..options(FlushPolicy::Batched { records: 1_000_000 })
+    };
+    // Batched with a huge batch: only the failpoint's sync could make the first id
+    // durable; Async would sync on every append.
+    let scenario = FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(Log::open(dir.path(), opts).unwrap());
+    let id = log.append(b"first").unwrap();
+    let waiter = wait_without_timeout(&log, id);
+    std::thread::sleep(Duration::from_millis(50));
+    fail::cfg("background::sync", "panic(injected)").unwrap();
+    // Async-style sync request: a batch of one is due at once.
+    let log2 = Log::open(
+        tempfile::tempdir().unwrap().path().join("other"),
+        Options {
+            zero_ahead: 0,
+            ..options(FlushPolicy::Async)
+        },
+    );
+    // The failpoint is process-wide: a second, Async log hits it on its first sync.
+    let log2 = log2.unwrap();
+    let id2 = log2.append(b"async").unwrap();
+    let waited = log2.sync_until(id2, None);
+    fail::remove("background::sync");
+    match waited {
+        Err(Error::Poisoned(why)) => assert!(
+            why.contains("background sync") && why.contains("injected"),
+            "{why}"
+        ),
+        other => panic!("the Async log's waiter got {other:?}"),
+    }
+    // The first log was not touched: its waiter still waits, then a flush ends it.
+    assert!(waiter.try_recv().is_err());
+    log.flush().unwrap();
+    assert!(matches!(
+        waiter.recv_timeout(Duration::from_secs(60)),
+        Ok(Ok(true))
+    ));
+    drop(log2);
+    scenario.teardown();
+}
+
+#[test]
+fn panic_in_the_zeroer_body_poisons_and_wakes_waiters() {
+    let opts = Options {
+        segment_size: 1 << 20,
+        zero_ahead: 64 << 10,
+        ..options(never_syncing())
+    };
+    // Records of 2 KiB move the writer past the zeroed window, which wakes the zeroer.
+    panicking_task_poisons("background::zeroer", "zero-ahead", opts, 2048);
+}
+
+#[test]
+fn panic_in_a_zeroer_step_poisons_and_wakes_waiters() {
+    let opts = Options {
+        segment_size: 1 << 20,
+        zero_ahead: 64 << 10,
+        ..options(never_syncing())
+    };
+    panicking_task_poisons("background::zeroer_step", "zero-ahead", opts, 2048);
+}
+
+#[test]
+fn panic_in_segment_preallocation_poisons_and_wakes_waiters() {
+    let opts = Options {
+        preallocate_at_percent: 50,
+        zero_ahead: 0,
+        ..options(never_syncing())
+    };
+    panicking_task_poisons("background::prealloc", "segment pre-allocation", opts, 64);
+}
