@@ -9,17 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::durability::WaitEnd;
 use crate::error::{Error, Result};
+pub use crate::log::view::Record;
 use crate::log::view::View;
 use crate::runtime;
 use crate::segment::set::SegmentReader;
-
-/// A record borrowed from the log: valid until the next call on the cursor it came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Record<'a> {
-    pub id: u64,
-    pub timestamp_us: u64,
-    pub data: &'a [u8],
-}
 
 /// The longest busy-poll [`Cursor::set_spin`] accepts: one second. Longer spins only burn
 /// a core; a wait that long is better spent asleep.

@@ -165,18 +165,11 @@ impl Log {
             durable,
         ));
         crate::metrics::Metrics::add(&view.metrics.segments_created, created);
-        let zeroed_end = zero::zeroing_from(&options, zero::page_up(write_offset));
-        let sync_policy = options.flush == FlushPolicy::Sync;
+        let zero = zero::ZeroWindow::new(&options, zero::page_up(write_offset));
         let handle = runtime.handle().clone();
         let inner = Arc::new_cyclic(|weak_self| Inner {
             layout,
-            writer: Mutex::new(Writer::new(
-                active,
-                write_offset,
-                next_id,
-                zeroed_end,
-                sync_policy,
-            )),
+            writer: Mutex::new(Writer::new(active, write_offset, next_id, zero)),
             io: Mutex::new(Vec::new()),
             in_flight: InFlight::default(),
             zero_fence: AtomicU64::new(u64::MAX),

@@ -8,10 +8,17 @@ use std::sync::OnceLock;
 use crate::config::Visibility;
 use crate::durability::{GroupCommit, Watermark};
 use crate::error::{Error, Result};
-use crate::log::cursor::Record;
 use crate::metrics::Metrics;
 use crate::segment::set::{SegmentReader, SegmentSet};
 use crate::sync::Padded;
+
+/// A record borrowed from the log: valid until the next call on the cursor it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub id: u64,
+    pub timestamp_us: u64,
+    pub data: &'a [u8],
+}
 
 pub(crate) struct View {
     visibility: Visibility,

@@ -17,7 +17,7 @@ use crate::config::{FlushPolicy, Visibility};
 use crate::durability::FlushTarget;
 use crate::error::{Error, Result};
 use crate::fsio;
-use crate::log::zero::{self, Payoff};
+use crate::log::zero::{self, ZeroWindow};
 use crate::log::Inner;
 use crate::metrics::Metrics;
 use crate::segment::file::{create_segment_file, prepare_segment, SegmentFile};
@@ -45,13 +45,8 @@ pub(crate) struct Writer {
     /// The next segment file, being pre-allocated in the background, and how much of its
     /// start is zero-filled already.
     pub prealloc: Option<mpsc::Receiver<Result<(File, u64)>>>,
-    /// The active segment is written with zeros up to here (see `zero`); `u64::MAX`
-    /// when there is nothing (more) to zero in it.
-    pub zeroed_end: u64,
-    /// The zeroer was asked to extend `zeroed_end` and has not finished yet.
-    pub zero_requested: bool,
-    /// Whether zeroing pays for the workload seen lately.
-    pub zero_payoff: Payoff,
+    /// How far the active segment is zeroed ahead of the records (see `zero`).
+    pub zero: ZeroWindow,
     /// Append counters: kept here, under the lock every append holds anyway, rather than
     /// as atomics that would cost each append two more locked instructions.
     pub appends: u64,
@@ -64,8 +59,7 @@ impl Writer {
         active: Arc<SegmentFile>,
         write_offset: u64,
         next_id: u64,
-        zeroed_end: u64,
-        sync_policy: bool,
+        zero: ZeroWindow,
     ) -> Writer {
         Writer {
             next_id,
@@ -74,9 +68,7 @@ impl Writer {
             // Grown on first use: an idle log costs no buffer.
             buf: Vec::new(),
             prealloc: None,
-            zeroed_end,
-            zero_requested: false,
-            zero_payoff: Payoff::new(sync_policy),
+            zero,
             appends: 0,
             append_bytes: 0,
             batches: 0,
@@ -147,9 +139,8 @@ impl Inner {
         }
         encode_record_unsummed(&mut w.buf, w.next_id, timestamp, payload);
         w.next_id += 1;
-        // `zeroed_end` is u64::MAX when zeroing is off or done, so this is one compare.
-        if w.end_offset() + self.options.zero_ahead / 2 > w.zeroed_end && !w.zero_requested {
-            w.zero_requested = true;
+        let end = w.end_offset();
+        if w.zero.wants_more(end, self.options.zero_ahead) {
             self.zeroer.wake();
         }
         let pct = u64::from(self.options.preallocate_at_percent);
@@ -333,7 +324,7 @@ impl Inner {
         w.active = seg;
         w.write_offset = HEADER_LEN;
         *lock(&self.chain) = Some(RecordChain::default());
-        w.zeroed_end = zero::zeroing_from(&self.options, zeroed.max(zero::PAGE));
+        w.zero.restart(&self.options, zeroed.max(zero::PAGE));
         Ok(())
     }
 
@@ -371,7 +362,7 @@ impl Inner {
         let tmp = self.layout.next_segment_tmp();
         let size = self.options.segment_size;
         let zero = match self.options.zero_ahead {
-            n if n > 0 && w.zero_payoff.pays() => zero::page_up(n).min(size - FOOTER_LEN),
+            n if n > 0 && w.zero.pays() => zero::page_up(n).min(size - FOOTER_LEN),
             _ => 0,
         };
         let inner = self.weak_self.clone();

@@ -23,11 +23,10 @@ use std::fs::File;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
-use crate::config::Options;
+use crate::config::{FlushPolicy, Options};
 use crate::durability::join_message;
 use crate::error::{Error, Result};
 use crate::fsio;
-use crate::log::writer::Writer;
 use crate::log::Inner;
 use crate::metrics::Metrics;
 use crate::segment::format::{FOOTER_LEN, RECORD_HEADER_LEN};
@@ -92,12 +91,91 @@ impl Payoff {
     }
 }
 
-/// The initial `Writer::zeroed_end` of a segment zeroed up to `zeroed`.
-pub fn zeroing_from(options: &Options, zeroed: u64) -> u64 {
-    if options.zero_ahead == 0 {
-        u64::MAX
-    } else {
-        zeroed
+/// How far the active segment is zeroed ahead of the writer, and whether zeroing pays.
+/// Lives in the writer's state, under the writer lock.
+#[derive(Debug)]
+pub struct ZeroWindow {
+    /// The active segment is written with zeros up to here; `u64::MAX` when there is
+    /// nothing (more) to zero in it (zeroing off, or the segment done).
+    end: u64,
+    /// The zeroer was asked to extend `end` and has not finished yet.
+    requested: bool,
+    /// Whether zeroing pays for the workload seen lately.
+    payoff: Payoff,
+}
+
+impl ZeroWindow {
+    /// The window of a segment zeroed up to `zeroed`.
+    pub fn new(options: &Options, zeroed: u64) -> ZeroWindow {
+        ZeroWindow {
+            end: Self::start(options, zeroed),
+            requested: false,
+            payoff: Payoff::new(options.flush == FlushPolicy::Sync),
+        }
+    }
+
+    fn start(options: &Options, zeroed: u64) -> u64 {
+        if options.zero_ahead == 0 {
+            u64::MAX
+        } else {
+            zeroed
+        }
+    }
+
+    /// A new active segment, zeroed up to `zeroed` by its pre-allocation.
+    pub fn restart(&mut self, options: &Options, zeroed: u64) {
+        self.end = Self::start(options, zeroed);
+    }
+
+    /// After an append ending at `end_offset`: whether to wake the zeroer (once per
+    /// request). `end` is u64::MAX when zeroing is off or done, so this is one compare.
+    pub fn wants_more(&mut self, end_offset: u64, zero_ahead: u64) -> bool {
+        if end_offset + zero_ahead / 2 > self.end && !self.requested {
+            self.requested = true;
+            return true;
+        }
+        false
+    }
+
+    pub fn pays(&self) -> bool {
+        self.payoff.pays()
+    }
+
+    /// The next range to zero in a segment whose records end at `end_offset` and may reach
+    /// `limit`, or `None` when the window is full, the segment is done, or zeroing does
+    /// not pay now (then the part of the window it would have covered is skipped, and
+    /// decided again once the writer is halfway through it). `framed` and `syncs` are the
+    /// log's running totals of bytes appended and syncs.
+    fn next_range(
+        &mut self,
+        end_offset: u64,
+        limit: u64,
+        zero_ahead: u64,
+        framed: u64,
+        syncs: u64,
+    ) -> Option<(u64, u64)> {
+        let from = self.end.max(page_up(end_offset));
+        let wanted = end_offset + page_up(zero_ahead);
+        if from >= limit {
+            self.end = u64::MAX;
+            return None;
+        }
+        if from >= wanted {
+            return None;
+        }
+        if !self.payoff.update(framed, syncs) {
+            self.end = wanted;
+            return None;
+        }
+        let piece = CHUNK.min(page_up(zero_ahead));
+        Some((from, (from + piece).min(limit)))
+    }
+
+    /// Zeroed up to `to` (`None`: given up on this segment).
+    fn zeroed(&mut self, to: Option<u64>) {
+        if self.end != u64::MAX {
+            self.end = to.map_or(u64::MAX, |to| self.end.max(to));
+        }
     }
 }
 
@@ -149,39 +227,11 @@ pub async fn run_zeroer(inner: Arc<Inner>, signal: Arc<TaskSignal>) {
 }
 
 impl Inner {
-    /// Under the writer lock: the next range the zeroer should write, or `None` when the
-    /// window is full, the segment is done, or zeroing does not pay now (then the part of
-    /// the window it would have covered is skipped, and decided again once the writer is
-    /// halfway through it).
-    fn next_zero_range(&self, w: &mut Writer) -> Option<(u64, u64)> {
-        if self.view.is_closed() || self.view.is_poisoned() || w.active.footer().is_some() {
-            return None;
-        }
-        let limit = w.active.capacity() - FOOTER_LEN;
-        let from = w.zeroed_end.max(page_up(w.end_offset()));
-        let wanted = w.end_offset() + page_up(self.options.zero_ahead);
-        if from >= limit {
-            w.zeroed_end = u64::MAX;
-            return None;
-        }
-        if from >= wanted {
-            return None;
-        }
-        let framed = w.append_bytes + w.appends * RECORD_HEADER_LEN;
-        let syncs = Metrics::get(&self.view.metrics.syncs);
-        if !w.zero_payoff.update(framed, syncs) {
-            w.zeroed_end = wanted;
-            return None;
-        }
-        let piece = CHUNK.min(page_up(self.options.zero_ahead));
-        Some((from, (from + piece).min(limit)))
-    }
-
     /// After a zero step on segment `base_id`: zeroed up to `to` (`None`: given up on it).
     fn zeroed(&self, base_id: u64, to: Option<u64>) {
         let mut w = lock(&self.writer);
-        if w.active.base_id() == base_id && w.zeroed_end != u64::MAX {
-            w.zeroed_end = to.map_or(u64::MAX, |to| w.zeroed_end.max(to));
+        if w.active.base_id() == base_id {
+            w.zero.zeroed(to);
         }
     }
 
@@ -191,8 +241,19 @@ impl Inner {
         fail::fail_point!("background::zeroer_step");
         let (seg, from, to) = {
             let mut w = lock(&self.writer);
-            let Some((from, to)) = self.next_zero_range(&mut w) else {
-                w.zero_requested = false;
+            let view = &self.view;
+            let segment_done = w.active.footer().is_some();
+            let next = if view.is_closed() || view.is_poisoned() || segment_done {
+                None
+            } else {
+                let (end, limit) = (w.end_offset(), w.active.capacity() - FOOTER_LEN);
+                let framed = w.append_bytes + w.appends * RECORD_HEADER_LEN;
+                let syncs = Metrics::get(&view.metrics.syncs);
+                w.zero
+                    .next_range(end, limit, self.options.zero_ahead, framed, syncs)
+            };
+            let Some((from, to)) = next else {
+                w.zero.requested = false;
                 return Ok(false);
             };
             // Under the writer lock, before any record is given an offset past `from`.

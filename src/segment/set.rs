@@ -156,3 +156,76 @@ impl SegmentReader {
         self.file.bytes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::file::{create_segment_file, prepare_segment};
+    use crate::segment::format::{SegmentFooter, HEADER_LEN};
+    use crate::segment::layout::Layout;
+
+    fn segment(layout: &Layout, base_id: u64, sealed_to: Option<u64>) -> Arc<SegmentFile> {
+        let tmp = layout.next_segment_tmp();
+        let file = create_segment_file(&tmp, 8192, 0).unwrap();
+        let seg = prepare_segment(file, &tmp, layout.segment(base_id), base_id, 8192).unwrap();
+        if let Some(last_id) = sealed_to {
+            seg.seal(SegmentFooter {
+                record_count: last_id + 1 - base_id,
+                first_id: base_id,
+                last_id,
+                data_end: HEADER_LEN,
+                records_crc: 0,
+            })
+            .unwrap();
+        }
+        Arc::new(seg)
+    }
+
+    #[test]
+    fn pins_route_ids_to_their_segment_and_outlive_the_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let set = SegmentSet::new(vec![
+            segment(&layout, 5, Some(9)),
+            segment(&layout, 10, Some(19)),
+        ]);
+        assert_eq!(set.first_id(), 5);
+        assert!(set.pin(4).is_none(), "below the first segment");
+        for (id, base) in [(5, 5), (9, 5), (10, 10), (19, 10), (25, 10)] {
+            assert_eq!(set.pin(id).unwrap().base_id(), base, "id {id}");
+        }
+        set.push_active(segment(&layout, 20, None));
+        assert_eq!(set.pin(25).unwrap().base_id(), 20);
+        assert!(set.pin(20).unwrap().footer().is_none());
+        assert!(set.pin(19).unwrap().may_contain(19));
+        assert!(!set.pin(19).unwrap().may_contain(20));
+        let bases: Vec<u64> = set.pin_all().iter().map(SegmentReader::base_id).collect();
+        assert_eq!(bases, [5, 10, 20]);
+
+        // A pin keeps the segment's bytes readable after the set is gone.
+        let pinned = set.pin(12).unwrap();
+        drop(set);
+        assert_eq!(pinned.bytes().len(), 8192);
+        assert_eq!(pinned.footer().unwrap().last_id, 19);
+    }
+
+    #[test]
+    fn states_follow_the_footer() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let active = segment(&layout, 1, None);
+        let set = SegmentSet::new(vec![active.clone()]);
+        assert_eq!(set.read()[0].state, SegmentState::Active);
+        active
+            .seal(SegmentFooter {
+                record_count: 0,
+                first_id: 1,
+                last_id: 0,
+                data_end: HEADER_LEN,
+                records_crc: 0,
+            })
+            .unwrap();
+        set.mark_sealed(1);
+        assert_eq!(set.read()[0].state, SegmentState::Sealed);
+    }
+}
