@@ -103,6 +103,14 @@ static void test_bad_appends(void) {
     CHECK_EQ_U64(id, SENTINEL);
     CHECK_OK(aof_append(log, rec, 1000, &id)); /* the maximum fits */
     CHECK_EQ_U64(id, 2);
+    /* Lengths no buffer can have: invalid, rejected before anything is read. */
+    id = SENTINEL;
+    CHECK_STATUS(aof_append(log, rec, SIZE_MAX, &id), AOF_ERR_INVALID_ARG);
+    const uint8_t *one[1] = {rec};
+    size_t huge[1] = {SIZE_MAX};
+    CHECK_STATUS(aof_append_batch(log, one, huge, 1, &id), AOF_ERR_INVALID_ARG);
+    CHECK_STATUS(aof_append_batch(log, one, huge, SIZE_MAX, &id), AOF_ERR_INVALID_ARG);
+    CHECK_EQ_U64(id, SENTINEL);
 
     /* Batches. */
     const uint8_t *datas[3] = {rec, NULL, rec};
@@ -205,6 +213,19 @@ static void test_closed_handle(void) {
     CHECK_STATUS(aof_cursor_open(log, AOF_START_OLDEST, &c2), AOF_ERR_CLOSED);
     CHECK(c2 == NULL);
     CHECK_STATUS(aof_metrics(log, &m, sizeof m), AOF_ERR_CLOSED);
+    /* NULLs, then the handle, then values: a closed handle with bad values is CLOSED. */
+    size_t huge[1] = {SIZE_MAX};
+    CHECK_STATUS(aof_append(log, buf, SIZE_MAX, &u), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_append_batch(log, datas, huge, 1, &u), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_append_batch(log, datas, huge, SIZE_MAX, &u), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_append_batch(log, datas, lens, 0, &u), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_sync_until(log, UINT64_MAX, 0), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_read(log, 0, buf, sizeof buf, &len, &u), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_cursor_open(log, 12345, &c2), AOF_ERR_CLOSED);
+    CHECK(c2 == NULL);
+    CHECK_STATUS(aof_metrics(log, &m, 0), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_append(log, NULL, SIZE_MAX, &u), AOF_ERR_NULL_ARG);
+    CHECK_STATUS(aof_metrics(log, NULL, 0), AOF_ERR_NULL_ARG);
     CHECK_STATUS(aof_close(log), AOF_ERR_CLOSED); /* a second close is detected */
     CHECK(strstr(aof_last_error_message(), "closed") != NULL);
     CHECK_EQ_U64(u, SENTINEL);

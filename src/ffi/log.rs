@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use super::boundary::{self, array_in, bytes_in, opt_out, write_opt, Failure, FfiResult, Out};
+use super::boundary::{
+    self, array_in, bytes_in, nonnull_unless_empty, opt_out, write_opt, Failure, FfiResult, Out,
+};
 use super::status::{
     aof_status_t, AOF_ERR_BUFFER_TOO_SMALL, AOF_ERR_CLOSED, AOF_OK, AOF_TIMED_OUT,
 };
@@ -148,10 +150,11 @@ pub unsafe extern "C" fn aof_append(
     out_id: *mut u64,
 ) -> aof_status_t {
     boundary::guard("aof_append", || {
-        // SAFETY: the caller's contract for `data`.
-        let payload = unsafe { bytes_in(data, len, "data") }?;
+        nonnull_unless_empty(data, len, "data")?;
         let out = opt_out(out_id);
         let log = lookup(log)?;
+        // SAFETY: the caller's contract for `data`.
+        let payload = unsafe { bytes_in(data, len, "data") }?;
         let id = log.append(payload)?;
         // SAFETY: the caller's contract for `out_id`.
         unsafe { write_opt(out, id) };
@@ -178,29 +181,40 @@ pub unsafe extern "C" fn aof_append_batch(
     out_first_id: *mut u64,
 ) -> aof_status_t {
     boundary::guard("aof_append_batch", || {
-        // SAFETY: the caller's contract for `datas` and `lens`.
-        let (ptrs, lens) = unsafe {
+        // NULLs first: the arrays, then each record's data...
+        nonnull_unless_empty(datas, count, "datas")?;
+        nonnull_unless_empty(lens, count, "lens")?;
+        // SAFETY: the caller's contract for `datas` and `lens`. Only a `count` too large
+        // for any array fails here; it is reported after the handle.
+        let arrays = unsafe {
             (
-                array_in(datas, count, "datas")?,
-                array_in(lens, count, "lens")?,
+                array_in(datas, count, "datas"),
+                array_in(lens, count, "lens"),
             )
         };
+        if let (Ok(ptrs), Ok(lens)) = &arrays {
+            for (i, (&p, &len)) in ptrs.iter().zip(lens.iter()).enumerate() {
+                nonnull_unless_empty(p, len, format_args!("datas[{i}]"))?;
+            }
+        }
+        let out = opt_out(out_first_id);
+        // ...then the handle, then the values.
+        let log = lookup(log)?;
+        let (ptrs, lens) = (arrays.0?, arrays.1?);
+        if count == 0 {
+            return Err(Failure::invalid(
+                "`count` is 0: a batch needs at least one record",
+            ));
+        }
         let payloads = ptrs
             .iter()
             .zip(lens)
             .enumerate()
             .map(|(i, (&p, &len))| {
                 // SAFETY: the caller's contract for each `datas[i]`.
-                unsafe { bytes_in(p, len, &format!("datas[{i}]")) }
+                unsafe { bytes_in(p, len, format_args!("datas[{i}]")) }
             })
             .collect::<FfiResult<Vec<&[u8]>>>()?;
-        let out = opt_out(out_first_id);
-        let log = lookup(log)?;
-        if count == 0 {
-            return Err(Failure::invalid(
-                "`count` is 0: a batch needs at least one record",
-            ));
-        }
         let first = log.append_batch(&payloads)?;
         // SAFETY: the caller's contract for `out_first_id`.
         unsafe { write_opt(out, first) };
@@ -347,6 +361,9 @@ pub unsafe extern "C" fn aof_verify(log: *const aof_log_t, out_records: *mut u64
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStringExt;
+
     use super::*;
     use crate::ffi::status::{AOF_ERR_INVALID_ARG, AOF_ERR_NULL_ARG};
 
@@ -400,6 +417,63 @@ mod tests {
         let status = unsafe { aof_open(c"".as_ptr(), std::ptr::null(), &mut out) };
         assert_eq!(status, AOF_ERR_INVALID_ARG);
         assert!(out.is_null());
+    }
+
+    /// Opens a log through the C API in a fresh directory.
+    fn open_temp() -> (tempfile::TempDir, *mut aof_log_t) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = CString::new(dir.path().join("log").into_os_string().into_vec()).unwrap();
+        let mut log = std::ptr::null_mut();
+        // SAFETY: a C string, NULL options, a writable out-param.
+        let status = unsafe { aof_open(path.as_ptr(), std::ptr::null(), &mut log) };
+        assert_eq!(status, AOF_OK);
+        (dir, log)
+    }
+
+    #[test]
+    fn the_handle_comes_before_lengths_and_counts() {
+        let (_dir, log) = open_temp();
+        let byte = 7u8;
+        let data: *const u8 = &byte;
+        let datas = [data];
+        let huge = [usize::MAX];
+        let mut id = 77;
+        // Lengths no buffer can have: rejected as values before anything is read. The
+        // element of `huge` is read, but the record it describes is not.
+        // SAFETY: `data`, `datas` and `huge` are readable (one element each); every call
+        // fails before reading more; `id` is writable.
+        unsafe {
+            assert_eq!(
+                aof_append(log, data, usize::MAX, &mut id),
+                AOF_ERR_INVALID_ARG
+            );
+            let status = aof_append_batch(log, datas.as_ptr(), huge.as_ptr(), 1, &mut id);
+            assert_eq!(status, AOF_ERR_INVALID_ARG);
+            let status = aof_append_batch(log, datas.as_ptr(), huge.as_ptr(), usize::MAX, &mut id);
+            assert_eq!(status, AOF_ERR_INVALID_ARG);
+            assert_eq!(aof_close(log), AOF_OK);
+            // A closed handle is reported before them.
+            assert_eq!(aof_append(log, data, usize::MAX, &mut id), AOF_ERR_CLOSED);
+            let status = aof_append_batch(log, datas.as_ptr(), huge.as_ptr(), 1, &mut id);
+            assert_eq!(status, AOF_ERR_CLOSED);
+            let status = aof_append_batch(log, datas.as_ptr(), huge.as_ptr(), usize::MAX, &mut id);
+            assert_eq!(status, AOF_ERR_CLOSED);
+            let status = aof_append_batch(log, datas.as_ptr(), huge.as_ptr(), 0, &mut id);
+            assert_eq!(status, AOF_ERR_CLOSED);
+            // NULLs before the handle, also a NULL record inside a batch.
+            let status = aof_append(log, std::ptr::null(), usize::MAX, &mut id);
+            assert_eq!(status, AOF_ERR_NULL_ARG);
+            let nulls = [std::ptr::null::<u8>()];
+            let status = aof_append_batch(log, nulls.as_ptr(), huge.as_ptr(), 1, &mut id);
+            assert_eq!(status, AOF_ERR_NULL_ARG);
+            assert_eq!(
+                crate::ffi::error_msg::last(),
+                "aof_append_batch: `datas[0]` is NULL"
+            );
+            let status = aof_append_batch(log, std::ptr::null(), huge.as_ptr(), 1, &mut id);
+            assert_eq!(status, AOF_ERR_NULL_ARG);
+        }
+        assert_eq!(id, 77);
     }
 
     #[test]

@@ -90,16 +90,18 @@ pub unsafe extern "C" fn aof_metrics(
     out_size: usize,
 ) -> aof_status_t {
     boundary::guard("aof_metrics", || {
+        // NULLs, then the handle, then the size.
         if out.is_null() {
             return Err(Failure::null_arg("out"));
         }
+        let log = lookup(log)?;
         if out_size < METRICS_V1_SIZE || out_size % 8 != 0 {
             return Err(Failure::invalid(format!(
                 "out_size {out_size} must be a multiple of 8 and at least {METRICS_V1_SIZE} \
                  (pass sizeof(aof_metrics_t))"
             )));
         }
-        let snapshot = aof_metrics_t::from(lookup(log)?.metrics());
+        let snapshot = aof_metrics_t::from(log.metrics());
         let n = out_size.min(size_of::<aof_metrics_t>());
         let dst = out.cast::<u8>();
         // SAFETY: `out` has `out_size` writable bytes per the caller's contract and
@@ -117,6 +119,8 @@ pub unsafe extern "C" fn aof_metrics(
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::ffi::OsStringExt;
+
     use super::*;
     use crate::ffi::status::{AOF_ERR_INVALID_ARG, AOF_ERR_NULL_ARG};
 
@@ -128,17 +132,58 @@ mod tests {
     }
 
     #[test]
-    fn size_checks_come_before_the_handle() {
-        let bogus = std::ptr::without_provenance::<aof_log_t>(usize::MAX - 7);
-        let mut m = aof_metrics_t::default();
-        // SAFETY: `m` is writable for its size; the bad sizes are rejected before writing.
+    fn nulls_then_the_handle_then_the_size() {
+        use crate::ffi::log::{aof_close, aof_open};
+        use crate::ffi::status::AOF_ERR_CLOSED;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path =
+            std::ffi::CString::new(dir.path().join("log").into_os_string().into_vec()).unwrap();
+        let mut log = std::ptr::null_mut();
+        // SAFETY: a C string, NULL options, a writable out-param.
+        let status = unsafe { aof_open(path.as_ptr(), std::ptr::null(), &mut log) };
+        assert_eq!(status, AOF_OK);
+        let mut m = aof_metrics_t {
+            appends: 77,
+            ..aof_metrics_t::default()
+        };
+        // SAFETY: `m` is writable for its size, which every call passes or undercuts; the
+        // failing calls write nothing.
         unsafe {
-            assert_eq!(aof_metrics(bogus, &mut m, 119), AOF_ERR_INVALID_ARG);
-            assert_eq!(aof_metrics(bogus, &mut m, 124), AOF_ERR_INVALID_ARG);
+            // A live handle: a bad size is the error.
+            assert_eq!(aof_metrics(log, &mut m, 119), AOF_ERR_INVALID_ARG);
+            assert_eq!(aof_metrics(log, &mut m, 124), AOF_ERR_INVALID_ARG);
+            assert_eq!(aof_metrics(log, &mut m, 0), AOF_ERR_INVALID_ARG);
+            assert_eq!(m.appends, 77);
+            assert_eq!(aof_metrics(log, &mut m, size_of::<aof_metrics_t>()), AOF_OK);
+            assert_eq!(m.appends, 0);
+            assert_eq!(aof_close(log), AOF_OK);
+            m.appends = 77;
+            // A closed handle comes before the size...
+            assert_eq!(aof_metrics(log, &mut m, 119), AOF_ERR_CLOSED);
+            assert_eq!(aof_metrics(log, &mut m, 0), AOF_ERR_CLOSED);
             assert_eq!(
-                aof_metrics(bogus, std::ptr::null_mut(), 120),
+                aof_metrics(log, &mut m, size_of::<aof_metrics_t>()),
+                AOF_ERR_CLOSED
+            );
+            // ...and a NULL `out` or handle before both.
+            assert_eq!(
+                aof_metrics(log, std::ptr::null_mut(), 119),
+                AOF_ERR_NULL_ARG
+            );
+            assert_eq!(
+                aof_metrics(std::ptr::null(), std::ptr::null_mut(), 119),
+                AOF_ERR_NULL_ARG
+            );
+            assert_eq!(aof_metrics(std::ptr::null(), &mut m, 119), AOF_ERR_NULL_ARG);
+            // A value that was never a handle is not a closed one.
+            let bogus = std::ptr::without_provenance::<aof_log_t>(usize::MAX - 7);
+            assert_eq!(aof_metrics(bogus, &mut m, 119), AOF_ERR_INVALID_ARG);
+            assert_eq!(
+                aof_metrics(bogus, std::ptr::null_mut(), 119),
                 AOF_ERR_NULL_ARG
             );
         }
+        assert_eq!(m.appends, 77);
     }
 }
