@@ -502,12 +502,15 @@ aof_status_t aof_options_set_zero_ahead(struct aof_options_t *options, uint64_t 
 aof_status_t aof_options_set_visibility(struct aof_options_t *options, int32_t visibility);
 
 /**
- * Opens (creating if needed) the log in directory `path`. `options` may be NULL for the
- * defaults; they are copied, so the caller may free them right after. On success
- * `*out_log` receives a new handle, to be closed with `aof_close`; on failure it is left
- * untouched. Statuses: `AOF_ERR_INVALID_ARG` (inconsistent options, empty path),
+ * Opens the log in directory `path`, creating that directory if it is missing, but never
+ * its parents: if the parent of `path` does not exist, the call fails with `AOF_ERR_IO`
+ * and creates nothing (a typo in a parent is an error, not a new tree). `options` may be
+ * NULL for the defaults; they are copied, so the caller may free them right after. On
+ * success `*out_log` receives a new handle, to be closed with `aof_close`; on failure it
+ * is left untouched. Statuses: `AOF_ERR_INVALID_ARG` (inconsistent options, empty path),
  * `AOF_ERR_BUSY` (the directory is open elsewhere, in this process or another),
- * `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION` (damage recovery cannot repair).
+ * `AOF_ERR_IO` (also: a missing parent directory, or `path` is a file),
+ * `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION` (damage recovery cannot repair).
  *
  * # Safety
  * `path` must be NULL or a NUL-terminated string; `options` NULL or a live options handle;

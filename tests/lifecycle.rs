@@ -1,11 +1,16 @@
-//! Open, lock and close: a second open of a locked directory is `Busy`; after close it
+//! Open, lock and close: open creates the log directory but never a missing parent; a
+//! second open of a locked directory is `Busy`; after close it
 //! works; a closed log (and a cursor opened before the close) returns `Closed`; bad options
 //! are `InvalidArgument` from open.
 
 mod common;
 
+use std::ffi::CString;
+use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
 
+use aof::ffi::log::aof_open;
+use aof::ffi::status::AOF_ERR_IO;
 use aof::{Cursor, Error, FlushPolicy, Log, Options, StartAt};
 use common::*;
 
@@ -16,6 +21,47 @@ fn log_and_cursor_are_send_and_sync() {
     send_sync::<Log>();
     send::<Cursor>();
     send_sync::<Error>();
+}
+
+/// `open` creates the log directory itself, never a missing parent: through the Rust API
+/// (`Error::Io`) and the C API (`AOF_ERR_IO`), and nothing is left behind.
+#[test]
+fn open_creates_the_log_directory_but_never_its_parents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let entries = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let nested = tmp.path().join("missing-parent").join("log");
+    let e = Log::open(&nested, small_opts())
+        .err()
+        .expect("open under a missing parent must fail");
+    match &e {
+        Error::Io { source, path, .. } => {
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound, "{e}");
+            assert_eq!(path, &nested);
+        }
+        other => panic!("expected Io, got {other:?}"),
+    }
+
+    let c_path = CString::new(nested.into_os_string().into_vec()).unwrap();
+    let mut handle = std::ptr::null_mut();
+    // SAFETY: a C string, NULL options, a writable out-param.
+    let status = unsafe { aof_open(c_path.as_ptr(), std::ptr::null(), &mut handle) };
+    assert_eq!(status, AOF_ERR_IO);
+    assert!(handle.is_null());
+    assert!(entries().is_empty(), "created {:?}", entries());
+
+    // The directory itself is created.
+    let log = Log::open(tmp.path().join("log"), small_opts()).unwrap();
+    assert!(tmp.path().join("log").is_dir());
+    assert_eq!(log.append(b"x").unwrap(), 1);
+    log.close().unwrap();
+    assert_eq!(entries(), ["log"]);
 }
 
 #[test]
