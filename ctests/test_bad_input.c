@@ -1,5 +1,6 @@
 /* Bad input for every export: NULL pointers, NULL data with and without a length, empty
- * batches, too-large records, small buffers, unknown and closed log handles. Each gives
+ * batches, too-large records, small buffers, unknown and closed log handles, stray values
+ * (small integers, addresses, random numbers) passed as log handles. Each gives
  * its documented status and leaves out-params untouched (aof_read's out_len on
  * AOF_ERR_BUFFER_TOO_SMALL being the one documented exception). */
 #include "aoft.h"
@@ -258,6 +259,71 @@ static void test_unknown_handle(void) {
     CHECK(strstr(aof_last_error_message(), "not a log handle") != NULL);
 }
 
+/* Handles are scrambled tokens: small integers, addresses of memory and random values are
+ * never live logs (AOF_ERR_INVALID_ARG), while live logs exist and after they close. */
+static void test_stray_values_are_not_handles(void) {
+    aoft_dir d, d2;
+    aoft_mkdir(&d);
+    aoft_mkdir(&d2);
+    aof_log_t *live = aoft_open_small(&d, AOF_FLUSH_SYNC, 0, 0);
+    aof_log_t *closed = aoft_open_small(&d2, AOF_FLUSH_SYNC, 0, 0);
+    CHECK_OK(aof_close(closed));
+    aoft_append_filled(live, 10, 1);
+
+    uint64_t u = SENTINEL;
+    for (uintptr_t small = 1; small <= 1000; small++) {
+        aof_log_t *h = (aof_log_t *)small;
+        CHECK_STATUS(aof_last_id(h, &u), AOF_ERR_INVALID_ARG);
+        CHECK_STATUS(aof_flush(h), AOF_ERR_INVALID_ARG);
+        CHECK_STATUS(aof_append(h, NULL, 0, &u), AOF_ERR_INVALID_ARG);
+    }
+    CHECK(strstr(aof_last_error_message(), "not a log handle") != NULL);
+
+    /* Addresses of memory: a local, a heap block, an options handle passed by mistake. */
+    uint64_t local = 0;
+    void *heap = malloc(64);
+    CHECK(heap != NULL);
+    aof_options_t *o = NULL;
+    CHECK_OK(aof_options_new(&o));
+    aof_log_t *addrs[3] = {(aof_log_t *)(void *)&local, (aof_log_t *)heap, (aof_log_t *)o};
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_STATUS(aof_last_id(addrs[i], &u), AOF_ERR_INVALID_ARG);
+        CHECK_STATUS(aof_close(addrs[i]), AOF_ERR_INVALID_ARG);
+    }
+    aof_options_free(o);
+    free(heap);
+
+    /* Random values (xorshift64 seeded from the clock and the pid), and the neighbours of
+     * the live and the closed handle. */
+    uint64_t x = aoft_now_us() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < 1000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        CHECK_STATUS(aof_last_id((aof_log_t *)(uintptr_t)x, &u), AOF_ERR_INVALID_ARG);
+    }
+    const aof_log_t *known[2] = {live, closed};
+    for (size_t i = 0; i < 2; i++) {
+        uintptr_t a = (uintptr_t)known[i];
+        uintptr_t near[4] = {a + 1, a - 1, a + 8, a ^ ((uintptr_t)1 << 40)};
+        for (size_t j = 0; j < 4; j++) {
+            CHECK_STATUS(aof_last_id((aof_log_t *)near[j], &u), AOF_ERR_INVALID_ARG);
+        }
+    }
+    CHECK_EQ_U64(u, SENTINEL);
+
+    /* The closed handle is closed; the live one works. */
+    CHECK_STATUS(aof_last_id(closed, &u), AOF_ERR_CLOSED);
+    CHECK_EQ_U64(u, SENTINEL);
+    CHECK_OK(aof_last_id(live, &u));
+    CHECK_EQ_U64(u, 1);
+    aoft_append_filled(live, 10, 2);
+    CHECK_OK(aof_close(live));
+    CHECK_STATUS(aof_last_id(live, &u), AOF_ERR_CLOSED);
+    aoft_rmdir(&d);
+    aoft_rmdir(&d2);
+}
+
 int main(void) {
     RUN(test_null_handles_and_out_params);
     RUN(test_bad_paths);
@@ -265,5 +331,6 @@ int main(void) {
     RUN(test_bad_reads_and_waits);
     RUN(test_closed_handle);
     RUN(test_unknown_handle);
+    RUN(test_stray_values_are_not_handles);
     return 0;
 }

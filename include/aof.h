@@ -255,8 +255,14 @@
 typedef struct aof_cursor_t aof_cursor_t;
 
 /**
- * An open log. An opaque token: libaof never dereferences it, and a closed handle is
- * detected (`AOF_ERR_CLOSED`). May be used from many threads at once.
+ * An open log. An opaque token, not a pointer: libaof never dereferences it, and looks it
+ * up on every call. A closed handle is detected (`AOF_ERR_CLOSED`) and handles are never
+ * reused within a process. A value `aof_open` did not return is rejected with
+ * `AOF_ERR_INVALID_ARG`, deterministically for small integers (below 2^32) and for any
+ * 8-byte-aligned address (a pointer to memory, such as an options or cursor handle passed
+ * by mistake), and for any other value (garbage, an uninitialised variable) except with
+ * negligible probability: handles are scrambled with a key drawn at random by each
+ * process. May be used from many threads at once.
  */
 typedef struct aof_log_t aof_log_t;
 
