@@ -7,6 +7,9 @@ use super::log::{aof_log_t, lookup};
 use super::status::{aof_status_t, AOF_OK};
 use crate::MetricsSnapshot;
 
+// Written out for cbindgen, which cannot expand macros; its fields must be those of
+// `metrics_list!` (src/metrics.rs), in order, which the checks below enforce at compile
+// time. To add a metric: append it to the list and here, with the next struct version.
 /// Counters of one log since it was opened (`recovery_*`: what `aof_open` found). Fields
 /// are only ever appended in later versions (latency histograms are planned), never
 /// reordered or removed; pass `sizeof(aof_metrics_t)` to `aof_metrics`.
@@ -49,30 +52,58 @@ pub struct aof_metrics_t {
     pub zeroed_bytes: u64,
 }
 
-/// Size of the first version of `aof_metrics_t`: the smallest `out_size` accepted.
-pub(crate) const METRICS_V1_SIZE: usize = offset_of!(aof_metrics_t, recovery_clean_shutdown) + 8;
-
-impl From<MetricsSnapshot> for aof_metrics_t {
-    fn from(m: MetricsSnapshot) -> Self {
-        aof_metrics_t {
-            appends: m.appends,
-            append_bytes: m.append_bytes,
-            batches: m.batches,
-            write_calls: m.write_calls,
-            syncs: m.syncs,
-            segments_created: m.segments_created,
-            segments_sealed: m.segments_sealed,
-            reads: m.reads,
-            read_bytes: m.read_bytes,
-            last_id: m.last_id,
-            durable_id: m.durable_id,
-            segment_count: m.segment_count,
-            recovery_scanned_records: m.recovery_scanned_records,
-            recovery_truncated_bytes: m.recovery_truncated_bytes,
-            recovery_clean_shutdown: m.recovery_clean_shutdown,
-            zeroed_bytes: m.zeroed_bytes,
+// Generated from `metrics_list!`: the conversion from the snapshot and the layout checks.
+macro_rules! c_struct_from_list {
+    ($( $(#[$doc:meta])* $name:ident: $version:literal, )*) => {
+        /// A struct literal naming every listed field: it compiles only if `aof_metrics_t`
+        /// has exactly the listed fields, each a `u64`.
+        impl From<MetricsSnapshot> for aof_metrics_t {
+            fn from(m: MetricsSnapshot) -> Self {
+                aof_metrics_t {
+                    $($name: m.$name,)*
+                }
+            }
         }
+
+        /// Each listed field's offset in `aof_metrics_t` and the struct version that added
+        /// it, in list order.
+        const LAYOUT: [(usize, u32); MetricsSnapshot::COUNT] =
+            [$((offset_of!(aof_metrics_t, $name), $version),)*];
+    };
+}
+crate::metrics::metrics_list!(c_struct_from_list);
+
+// The C struct is the list, in order, 8 bytes per field, and nothing more; versions start
+// at 1 and never decrease (fields are only appended).
+const _: () = {
+    let mut i = 0;
+    while i < LAYOUT.len() {
+        assert!(
+            LAYOUT[i].0 == 8 * i,
+            "aof_metrics_t: fields must lie at 0, 8, 16, ... in the order of metrics_list!"
+        );
+        assert!(
+            LAYOUT[i].1 >= if i == 0 { 1 } else { LAYOUT[i - 1].1 },
+            "metrics_list!: versions start at 1 and never decrease"
+        );
+        i += 1;
     }
+    assert!(
+        size_of::<aof_metrics_t>() == 8 * LAYOUT.len(),
+        "aof_metrics_t: bytes beyond the fields of metrics_list!"
+    );
+};
+
+/// Size of the first version of `aof_metrics_t`: the smallest `out_size` accepted.
+pub(crate) const METRICS_V1_SIZE: usize = size_of_version(1);
+
+/// Size of version `version` of `aof_metrics_t`: 8 bytes per field it had.
+const fn size_of_version(version: u32) -> usize {
+    let mut n = 0;
+    while n < LAYOUT.len() && LAYOUT[n].1 <= version {
+        n += 1;
+    }
+    8 * n
 }
 
 /// Copies a snapshot of the log's counters into `*out`. Pass `out_size =
@@ -127,8 +158,28 @@ mod tests {
     #[test]
     fn v1_layout() {
         assert_eq!(METRICS_V1_SIZE, 15 * 8);
+        assert_eq!(
+            METRICS_V1_SIZE,
+            offset_of!(aof_metrics_t, recovery_clean_shutdown) + 8
+        );
+        assert_eq!(size_of_version(2), 16 * 8);
+        assert_eq!(size_of_version(2), size_of::<aof_metrics_t>());
         assert_eq!(size_of::<aof_metrics_t>() % 8, 0);
         assert!(size_of::<aof_metrics_t>() >= METRICS_V1_SIZE);
+    }
+
+    #[test]
+    fn the_c_struct_holds_the_list_in_order() {
+        let c = aof_metrics_t::from(MetricsSnapshot::numbered());
+        // SAFETY: `aof_metrics_t` is `repr(C)`, all `u64`, `8 * COUNT` bytes (checked at
+        // compile time), so it is readable as that many `u64`s.
+        let words: [u64; MetricsSnapshot::COUNT] = unsafe { std::mem::transmute(c) };
+        let expected = MetricsSnapshot::numbered().fields().map(|(_, v)| v);
+        assert_eq!(words, expected);
+        assert_eq!(
+            (c.appends, c.recovery_clean_shutdown, c.zeroed_bytes),
+            (1, 15, 16)
+        );
     }
 
     #[test]
