@@ -1,5 +1,6 @@
 /* Bad input for every export: NULL pointers, NULL data with and without a length, empty
- * batches, too-large records, small buffers, unknown and closed log handles. Each gives
+ * batches, too-large records, small buffers, unknown and closed log handles, stray values
+ * (small integers, addresses, random numbers) passed as log handles. Each gives
  * its documented status and leaves out-params untouched (aof_read's out_len on
  * AOF_ERR_BUFFER_TOO_SMALL being the one documented exception). */
 #include "aoft.h"
@@ -103,6 +104,14 @@ static void test_bad_appends(void) {
     CHECK_EQ_U64(id, SENTINEL);
     CHECK_OK(aof_append(log, rec, 1000, &id)); /* the maximum fits */
     CHECK_EQ_U64(id, 2);
+    /* Lengths no buffer can have: invalid, rejected before anything is read. */
+    id = SENTINEL;
+    CHECK_STATUS(aof_append(log, rec, SIZE_MAX, &id), AOF_ERR_INVALID_ARG);
+    const uint8_t *one[1] = {rec};
+    size_t huge[1] = {SIZE_MAX};
+    CHECK_STATUS(aof_append_batch(log, one, huge, 1, &id), AOF_ERR_INVALID_ARG);
+    CHECK_STATUS(aof_append_batch(log, one, huge, SIZE_MAX, &id), AOF_ERR_INVALID_ARG);
+    CHECK_EQ_U64(id, SENTINEL);
 
     /* Batches. */
     const uint8_t *datas[3] = {rec, NULL, rec};
@@ -205,6 +214,19 @@ static void test_closed_handle(void) {
     CHECK_STATUS(aof_cursor_open(log, AOF_START_OLDEST, &c2), AOF_ERR_CLOSED);
     CHECK(c2 == NULL);
     CHECK_STATUS(aof_metrics(log, &m, sizeof m), AOF_ERR_CLOSED);
+    /* NULLs, then the handle, then values: a closed handle with bad values is CLOSED. */
+    size_t huge[1] = {SIZE_MAX};
+    CHECK_STATUS(aof_append(log, buf, SIZE_MAX, &u), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_append_batch(log, datas, huge, 1, &u), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_append_batch(log, datas, huge, SIZE_MAX, &u), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_append_batch(log, datas, lens, 0, &u), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_sync_until(log, UINT64_MAX, 0), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_read(log, 0, buf, sizeof buf, &len, &u), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_cursor_open(log, 12345, &c2), AOF_ERR_CLOSED);
+    CHECK(c2 == NULL);
+    CHECK_STATUS(aof_metrics(log, &m, 0), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_append(log, NULL, SIZE_MAX, &u), AOF_ERR_NULL_ARG);
+    CHECK_STATUS(aof_metrics(log, NULL, 0), AOF_ERR_NULL_ARG);
     CHECK_STATUS(aof_close(log), AOF_ERR_CLOSED); /* a second close is detected */
     CHECK(strstr(aof_last_error_message(), "closed") != NULL);
     CHECK_EQ_U64(u, SENTINEL);
@@ -237,6 +259,71 @@ static void test_unknown_handle(void) {
     CHECK(strstr(aof_last_error_message(), "not a log handle") != NULL);
 }
 
+/* Handles are scrambled tokens: small integers, addresses of memory and random values are
+ * never live logs (AOF_ERR_INVALID_ARG), while live logs exist and after they close. */
+static void test_stray_values_are_not_handles(void) {
+    aoft_dir d, d2;
+    aoft_mkdir(&d);
+    aoft_mkdir(&d2);
+    aof_log_t *live = aoft_open_small(&d, AOF_FLUSH_SYNC, 0, 0);
+    aof_log_t *closed = aoft_open_small(&d2, AOF_FLUSH_SYNC, 0, 0);
+    CHECK_OK(aof_close(closed));
+    aoft_append_filled(live, 10, 1);
+
+    uint64_t u = SENTINEL;
+    for (uintptr_t small = 1; small <= 1000; small++) {
+        aof_log_t *h = (aof_log_t *)small;
+        CHECK_STATUS(aof_last_id(h, &u), AOF_ERR_INVALID_ARG);
+        CHECK_STATUS(aof_flush(h), AOF_ERR_INVALID_ARG);
+        CHECK_STATUS(aof_append(h, NULL, 0, &u), AOF_ERR_INVALID_ARG);
+    }
+    CHECK(strstr(aof_last_error_message(), "not a log handle") != NULL);
+
+    /* Addresses of memory: a local, a heap block, an options handle passed by mistake. */
+    uint64_t local = 0;
+    void *heap = malloc(64);
+    CHECK(heap != NULL);
+    aof_options_t *o = NULL;
+    CHECK_OK(aof_options_new(&o));
+    aof_log_t *addrs[3] = {(aof_log_t *)(void *)&local, (aof_log_t *)heap, (aof_log_t *)o};
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_STATUS(aof_last_id(addrs[i], &u), AOF_ERR_INVALID_ARG);
+        CHECK_STATUS(aof_close(addrs[i]), AOF_ERR_INVALID_ARG);
+    }
+    aof_options_free(o);
+    free(heap);
+
+    /* Random values (xorshift64 seeded from the clock and the pid), and the neighbours of
+     * the live and the closed handle. */
+    uint64_t x = aoft_now_us() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < 1000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        CHECK_STATUS(aof_last_id((aof_log_t *)(uintptr_t)x, &u), AOF_ERR_INVALID_ARG);
+    }
+    const aof_log_t *known[2] = {live, closed};
+    for (size_t i = 0; i < 2; i++) {
+        uintptr_t a = (uintptr_t)known[i];
+        uintptr_t near[4] = {a + 1, a - 1, a + 8, a ^ ((uintptr_t)1 << 40)};
+        for (size_t j = 0; j < 4; j++) {
+            CHECK_STATUS(aof_last_id((aof_log_t *)near[j], &u), AOF_ERR_INVALID_ARG);
+        }
+    }
+    CHECK_EQ_U64(u, SENTINEL);
+
+    /* The closed handle is closed; the live one works. */
+    CHECK_STATUS(aof_last_id(closed, &u), AOF_ERR_CLOSED);
+    CHECK_EQ_U64(u, SENTINEL);
+    CHECK_OK(aof_last_id(live, &u));
+    CHECK_EQ_U64(u, 1);
+    aoft_append_filled(live, 10, 2);
+    CHECK_OK(aof_close(live));
+    CHECK_STATUS(aof_last_id(live, &u), AOF_ERR_CLOSED);
+    aoft_rmdir(&d);
+    aoft_rmdir(&d2);
+}
+
 int main(void) {
     RUN(test_null_handles_and_out_params);
     RUN(test_bad_paths);
@@ -244,5 +331,6 @@ int main(void) {
     RUN(test_bad_reads_and_waits);
     RUN(test_closed_handle);
     RUN(test_unknown_handle);
+    RUN(test_stray_values_are_not_handles);
     return 0;
 }

@@ -1,6 +1,51 @@
-/* Log: open, append, batches, reads, flush and durability waits, verify, close and reopen,
- * segment rolls, concurrent appends from several threads. */
+/* Log: open (it creates the log directory, never its parents), append, batches, reads,
+ * flush and durability waits, verify, close and reopen, segment rolls, concurrent appends
+ * from several threads. */
 #include "aoft.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+/* The number of entries in directory `path`, "." and ".." aside. */
+static int count_entries(const char *path) {
+    DIR *dir = opendir(path);
+    CHECK(dir != NULL);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            n++;
+        }
+    }
+    CHECK(closedir(dir) == 0);
+    return n;
+}
+
+/* aof_open creates the log directory itself, never a missing parent. */
+static void test_open_creates_the_directory_but_not_its_parents(void) {
+    aoft_dir d;
+    aoft_mkdir(&d);
+    char parent[700], nested[800];
+    int n = snprintf(parent, sizeof parent, "%s/missing-parent", d.root);
+    CHECK(n > 0 && (size_t)n < sizeof parent);
+    n = snprintf(nested, sizeof nested, "%s/log", parent);
+    CHECK(n > 0 && (size_t)n < sizeof nested);
+
+    aof_log_t *log = NULL;
+    CHECK_STATUS(aof_open(nested, NULL, &log), AOF_ERR_IO);
+    CHECK(log == NULL);
+    CHECK(strstr(aof_last_error_message(), "missing-parent") != NULL);
+    struct stat st;
+    CHECK(stat(parent, &st) != 0 && errno == ENOENT);
+    CHECK(count_entries(d.root) == 0); /* nothing created */
+
+    CHECK_OK(aof_open(d.log, NULL, &log));
+    CHECK(log != NULL);
+    CHECK(stat(d.log, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK(count_entries(d.root) == 1);
+    CHECK_OK(aof_close(log));
+    aoft_rmdir(&d);
+}
 
 static void test_append_and_read_back(void) {
     aoft_dir d;
@@ -340,6 +385,7 @@ static void test_concurrent_appends_share_one_handle(void) {
 }
 
 int main(void) {
+    RUN(test_open_creates_the_directory_but_not_its_parents);
     RUN(test_append_and_read_back);
     RUN(test_read_buffer_too_small);
     RUN(test_append_batch);

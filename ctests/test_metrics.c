@@ -173,6 +173,13 @@ static void test_struct_size_checks(void) {
     CHECK_STATUS(aof_metrics(NULL, &m, sizeof m), AOF_ERR_NULL_ARG);
     CHECK_OK(aof_close(log));
     CHECK_STATUS(aof_metrics(log, &m, sizeof m), AOF_ERR_CLOSED);
+    /* NULLs, then the handle, then the size: a closed handle with a bad size is CLOSED. */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&f, 0xAB, sizeof f);
+        CHECK_STATUS(aof_metrics(log, (aof_metrics_t *)&f, bad[i]), AOF_ERR_CLOSED);
+        CHECK_EQ_U64(f.v1.appends, 0xABABABABABABABABull);
+    }
+    CHECK_STATUS(aof_metrics(log, NULL, 0), AOF_ERR_NULL_ARG);
     aoft_rmdir(&d);
 }
 

@@ -1,4 +1,5 @@
-/* Options: creation, every setter's range checks, defaults, and that aof_open copies them. */
+/* Options: creation, every setter's range checks, defaults (the maximum record size derived
+ * from the segment size), and that aof_open copies them. */
 #include "aoft.h"
 
 #define MAX_SEGMENT 4294963200ull /* 4 GiB - 4 KiB */
@@ -101,22 +102,72 @@ static void test_open_rejects_inconsistent_options(void) {
     aof_log_t *log = sentinel;
     CHECK_STATUS(aof_open(d.log, o, &log), AOF_ERR_INVALID_ARG);
     CHECK(log == sentinel); /* untouched on failure */
-    CHECK(strlen(aof_last_error_message()) > 0);
-
-    /* The default max record size (16 MiB) does not fit a 64 KiB segment either. */
-    aof_options_t *o2 = NULL;
-    CHECK_OK(aof_options_new(&o2));
-    CHECK_OK(aof_options_set_segment_size(o2, 64 * 1024));
-    CHECK_STATUS(aof_open(d.log, o2, &log), AOF_ERR_INVALID_ARG);
+    CHECK(strstr(aof_last_error_message(), "segment_size - 160") != NULL);
+    /* One byte over segment size - 160 is still too large; the rule itself fits. */
+    CHECK_OK(aof_options_set_max_record_size(o, 4096 - 159));
+    CHECK_STATUS(aof_open(d.log, o, &log), AOF_ERR_INVALID_ARG);
     CHECK(log == sentinel);
-
-    /* Fixed: a record that fits. */
-    CHECK_OK(aof_options_set_max_record_size(o2, 1000));
-    CHECK_OK(aof_open(d.log, o2, &log));
+    CHECK_OK(aof_options_set_max_record_size(o, 4096 - 160));
+    CHECK_OK(aof_open(d.log, o, &log));
     CHECK(log != sentinel && log != NULL);
     CHECK_OK(aof_close(log));
     aof_options_free(o);
-    aof_options_free(o2);
+    aoft_rmdir(&d);
+}
+
+/* Unset, the maximum record size is derived from the segment size: min(16 MiB, segment
+ * size - 160). A 1 MiB segment opens without lowering it by hand, takes a record of exactly
+ * the limit and rejects one byte more; an explicit maximum that does not fit is an error
+ * that names the rule. */
+static void test_small_segment_derives_the_record_limit(void) {
+    const uint64_t segment = 1024 * 1024;
+    const size_t limit = (size_t)(segment - 160);
+    aoft_dir d;
+    aoft_mkdir(&d);
+    aof_options_t *o = NULL;
+    CHECK_OK(aof_options_new(&o));
+    CHECK_OK(aof_options_set_segment_size(o, segment));
+    aof_log_t *log = NULL;
+    CHECK_OK(aof_open(d.log, o, &log));
+    uint8_t *buf = (uint8_t *)malloc(limit + 1);
+    CHECK(buf != NULL);
+    aoft_fill(buf, limit + 1, 1);
+    uint64_t id = 0;
+    CHECK_OK(aof_append(log, buf, limit, &id));
+    CHECK_EQ_U64(id, 1);
+    id = 0;
+    CHECK_STATUS(aof_append(log, buf, limit + 1, &id), AOF_ERR_TOO_LARGE);
+    CHECK_EQ_U64(id, 0);
+    const uint8_t *datas[2] = {buf, buf};
+    size_t lens[2] = {10, limit + 1};
+    CHECK_STATUS(aof_append_batch(log, datas, lens, 2, &id), AOF_ERR_TOO_LARGE);
+    CHECK_OK(aof_append(log, buf, limit, &id)); /* rolls to a second segment */
+    CHECK_EQ_U64(id, 2);
+    size_t len = 0;
+    CHECK_STATUS(aof_read(log, 2, NULL, 0, &len, NULL), AOF_ERR_BUFFER_TOO_SMALL);
+    CHECK_EQ_U64(len, limit);
+    uint64_t checked = 0;
+    CHECK_OK(aof_flush(log));
+    CHECK_OK(aof_verify(log, &checked));
+    CHECK_EQ_U64(checked, 2);
+    CHECK_OK(aof_close(log));
+
+    /* Set explicitly: checked against the same rule. */
+    const uint64_t too_large[3] = {segment - 159, segment, 16u * 1024 * 1024};
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_OK(aof_options_set_max_record_size(o, too_large[i]));
+        log = NULL;
+        CHECK_STATUS(aof_open(d.log, o, &log), AOF_ERR_INVALID_ARG);
+        CHECK(log == NULL);
+        CHECK(strstr(aof_last_error_message(), "at most segment_size - 160") != NULL);
+    }
+    CHECK_OK(aof_options_set_max_record_size(o, segment - 160));
+    CHECK_OK(aof_open(d.log, o, &log));
+    CHECK_OK(aof_append(log, buf, limit, &id));
+    CHECK_EQ_U64(id, 3);
+    CHECK_OK(aof_close(log));
+    free(buf);
+    aof_options_free(o);
     aoft_rmdir(&d);
 }
 
@@ -250,6 +301,7 @@ int main(void) {
     RUN(test_flush_policy_params);
     RUN(test_preallocate_and_visibility_ranges);
     RUN(test_open_rejects_inconsistent_options);
+    RUN(test_small_segment_derives_the_record_limit);
     RUN(test_open_copies_options);
     RUN(test_open_with_default_options);
     RUN(test_every_flush_policy_works);

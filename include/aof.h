@@ -255,8 +255,14 @@
 typedef struct aof_cursor_t aof_cursor_t;
 
 /**
- * An open log. An opaque token: libaof never dereferences it, and a closed handle is
- * detected (`AOF_ERR_CLOSED`). May be used from many threads at once.
+ * An open log. An opaque token, not a pointer: libaof never dereferences it, and looks it
+ * up on every call. A closed handle is detected (`AOF_ERR_CLOSED`) and handles are never
+ * reused within a process. A value `aof_open` did not return is rejected with
+ * `AOF_ERR_INVALID_ARG`, deterministically for small integers (below 2^32) and for any
+ * 8-byte-aligned address (a pointer to memory, such as an options or cursor handle passed
+ * by mistake), and for any other value (garbage, an uninitialised variable) except with
+ * negligible probability: handles are scrambled with a key drawn at random by each
+ * process. May be used from many threads at once.
  */
 typedef struct aof_log_t aof_log_t;
 
@@ -413,7 +419,8 @@ const char *aof_last_error_message(void);
 size_t aof_last_error_copy(char *buf, size_t buf_len);
 
 /**
- * Creates options with the defaults: 64 MiB segments, 16 MiB maximum record size,
+ * Creates options with the defaults: 64 MiB segments, a maximum record size derived from
+ * the segment size (16 MiB with 64 MiB segments; see `aof_options_set_max_record_size`),
  * `AOF_FLUSH_SYNC`, background pre-allocation of the next segment at 50 % and
  * `AOF_VISIBILITY_WRITTEN`. On success `*out_options` owns a new handle; free it with
  * `aof_options_free`.
@@ -435,7 +442,12 @@ void aof_options_free(struct aof_options_t *options);
 /**
  * Sets the size of each segment file in bytes: 4096 (4 KiB) up to 4294963200
  * (4 GiB - 4 KiB). Default 64 MiB. Out of range: `AOF_ERR_INVALID_ARG`, options unchanged.
- * Whether the maximum record size fits in a segment is checked by `aof_open`.
+ * A record must fit in one segment with the segment's header and footer and its own
+ * header: it may be at most the segment size - 160 bytes (rounded down to a multiple of 8
+ * when the segment size is not one). Unless `aof_options_set_max_record_size` was called,
+ * the maximum record size follows the segment size: min(16 MiB, segment size - 160), so
+ * smaller segments need no other setting. An explicit maximum above the rule makes
+ * `aof_open` fail with `AOF_ERR_INVALID_ARG`.
  *
  * # Safety
  * `options` must be NULL or a live handle from `aof_options_new`.
@@ -444,9 +456,13 @@ aof_status_t aof_options_set_segment_size(struct aof_options_t *options, uint64_
 
 /**
  * Sets the largest record `aof_append` accepts, in bytes: 1 up to 4294967295 (UINT32_MAX).
- * Default 16 MiB. Out of range: `AOF_ERR_INVALID_ARG`, options unchanged. A record must
- * also fit in one segment together with the segment's header and footer and its own
- * framing: `aof_open` fails with `AOF_ERR_INVALID_ARG` otherwise.
+ * Out of range: `AOF_ERR_INVALID_ARG`, options unchanged. When it is never called, the
+ * maximum is derived from the segment size: min(16 MiB, segment size - 160), 16 MiB with
+ * the default 64 MiB segments. A value set here is used as is, and must fit in one segment
+ * with the segment's header (64 bytes) and footer (64) and the record's header (32): at
+ * most the segment size - 160 (rounded down to a multiple of 8 when the segment size is not
+ * one); `aof_open` fails with `AOF_ERR_INVALID_ARG` otherwise, and the last-error message
+ * states the rule.
  *
  * # Safety
  * `options` must be NULL or a live handle from `aof_options_new`.
@@ -502,12 +518,15 @@ aof_status_t aof_options_set_zero_ahead(struct aof_options_t *options, uint64_t 
 aof_status_t aof_options_set_visibility(struct aof_options_t *options, int32_t visibility);
 
 /**
- * Opens (creating if needed) the log in directory `path`. `options` may be NULL for the
- * defaults; they are copied, so the caller may free them right after. On success
- * `*out_log` receives a new handle, to be closed with `aof_close`; on failure it is left
- * untouched. Statuses: `AOF_ERR_INVALID_ARG` (inconsistent options, empty path),
+ * Opens the log in directory `path`, creating that directory if it is missing, but never
+ * its parents: if the parent of `path` does not exist, the call fails with `AOF_ERR_IO`
+ * and creates nothing (a typo in a parent is an error, not a new tree). `options` may be
+ * NULL for the defaults; they are copied, so the caller may free them right after. On
+ * success `*out_log` receives a new handle, to be closed with `aof_close`; on failure it
+ * is left untouched. Statuses: `AOF_ERR_INVALID_ARG` (inconsistent options, empty path),
  * `AOF_ERR_BUSY` (the directory is open elsewhere, in this process or another),
- * `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION` (damage recovery cannot repair).
+ * `AOF_ERR_IO` (also: a missing parent directory, or `path` is a file),
+ * `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION` (damage recovery cannot repair).
  *
  * # Safety
  * `path` must be NULL or a NUL-terminated string; `options` NULL or a live options handle;

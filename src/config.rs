@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::segment::format::{FOOTER_LEN, HEADER_LEN, RECORD_HEADER_LEN};
+use crate::segment::format::{FOOTER_LEN, HEADER_LEN, RECORD_ALIGN, RECORD_HEADER_LEN};
 
 /// When appended records are made durable (written and `fdatasync`ed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,8 +37,10 @@ pub enum Visibility {
 pub struct Options {
     /// Size of each segment file in bytes (pre-allocated).
     pub segment_size: u64,
-    /// Largest payload accepted by `append`, in bytes.
-    pub max_record_size: u64,
+    /// Largest payload accepted by `append`, in bytes. `None` (the default) derives it
+    /// from the segment size: see [`Options::record_limit`]. `Some(n)` sets it to `n`,
+    /// which must fit in one segment ([`Options::validate`] checks it).
+    pub max_record_size: Option<u64>,
     /// Durability policy.
     pub flush: FlushPolicy,
     /// Create the next segment in the background once the active one is this full
@@ -58,7 +60,12 @@ pub const MIN_SEGMENT_SIZE: u64 = 4096;
 /// Offsets inside a segment are kept as `u32`.
 pub const MAX_SEGMENT_SIZE: u64 = u32::MAX as u64 + 1 - 4096;
 pub const DEFAULT_SEGMENT_SIZE: u64 = 64 << 20;
+/// The maximum record size when it is not set and segments are large enough (see
+/// [`Options::record_limit`]).
 pub const DEFAULT_MAX_RECORD_SIZE: u64 = 16 << 20;
+/// What a segment holding a single record spends besides the payload: the segment header,
+/// the footer and the record's header.
+const SEGMENT_OVERHEAD: u64 = HEADER_LEN + FOOTER_LEN + RECORD_HEADER_LEN;
 pub const DEFAULT_PREALLOCATE_AT_PERCENT: u8 = 50;
 pub const DEFAULT_ZERO_AHEAD: u64 = 4 << 20;
 /// Larger windows only cost more zeroing at once, and more zeros for recovery to read.
@@ -68,7 +75,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             segment_size: DEFAULT_SEGMENT_SIZE,
-            max_record_size: DEFAULT_MAX_RECORD_SIZE,
+            max_record_size: None,
             flush: FlushPolicy::Sync,
             preallocate_at_percent: DEFAULT_PREALLOCATE_AT_PERCENT,
             visibility: Visibility::Written,
@@ -77,7 +84,22 @@ impl Default for Options {
     }
 }
 
+/// The largest payload a segment of `segment_size` bytes can hold: the segment size less
+/// the segment header, the footer and the record header (160 bytes), rounded down to the
+/// 8-byte alignment of records (a no-op when the segment size is a multiple of 8).
+pub fn largest_record_in(segment_size: u64) -> u64 {
+    segment_size.saturating_sub(SEGMENT_OVERHEAD) / RECORD_ALIGN * RECORD_ALIGN
+}
+
 impl Options {
+    /// The largest payload `append` accepts: `max_record_size` when it is set, otherwise
+    /// `min(DEFAULT_MAX_RECORD_SIZE, largest_record_in(segment_size))`, so that small
+    /// segments work without lowering the record size by hand.
+    pub fn record_limit(&self) -> u64 {
+        self.max_record_size
+            .unwrap_or_else(|| DEFAULT_MAX_RECORD_SIZE.min(largest_record_in(self.segment_size)))
+    }
+
     /// Checks every field and their combination; `Log::open` calls it.
     pub fn validate(&self) -> Result<()> {
         if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&self.segment_size) {
@@ -86,12 +108,14 @@ impl Options {
                 self.segment_size
             )));
         }
-        let overhead = HEADER_LEN + FOOTER_LEN + RECORD_HEADER_LEN;
-        let room = self.segment_size - overhead;
-        if self.max_record_size > room {
+        let room = largest_record_in(self.segment_size);
+        if let Some(max) = self.max_record_size.filter(|&max| max > room) {
             return Err(Error::InvalidArgument(format!(
-                "max_record_size {} does not fit in a segment of {} bytes (at most {room})",
-                self.max_record_size, self.segment_size
+                "max_record_size {max} does not fit in a segment of {} bytes: a record may \
+                 be at most segment_size - {SEGMENT_OVERHEAD} (segment header, footer and \
+                 record header), rounded down to a multiple of {RECORD_ALIGN}, here {room}; \
+                 lower it, raise the segment size, or leave it unset to derive it",
+                self.segment_size
             )));
         }
         if self.preallocate_at_percent > 100 {
@@ -172,7 +196,7 @@ mod tests {
         assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))));
         let o = Options {
             segment_size: 1 << 20,
-            max_record_size: 1 << 20,
+            max_record_size: Some(1 << 20),
             ..Options::default()
         };
         assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))));
@@ -198,5 +222,49 @@ mod tests {
             ..Options::default()
         };
         assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))));
+    }
+
+    #[test]
+    fn the_record_limit_is_derived_from_the_segment_size_unless_set() {
+        let with = |segment_size, max_record_size| Options {
+            segment_size,
+            max_record_size,
+            ..Options::default()
+        };
+        assert_eq!(Options::default().max_record_size, None);
+        assert_eq!(Options::default().record_limit(), DEFAULT_MAX_RECORD_SIZE);
+        // Segments up to 16 MiB + 160: the segment less its overhead.
+        assert_eq!(with(1 << 20, None).record_limit(), (1 << 20) - 160);
+        assert_eq!(with(MIN_SEGMENT_SIZE, None).record_limit(), 4096 - 160);
+        assert_eq!(with((16 << 20) + 160, None).record_limit(), 16 << 20);
+        assert_eq!(with((16 << 20) + 168, None).record_limit(), 16 << 20);
+        assert_eq!(with(MAX_SEGMENT_SIZE, None).record_limit(), 16 << 20);
+        // Records are 8-byte aligned: an odd segment size rounds down.
+        assert_eq!(with(4100, None).record_limit(), 4096 - 160);
+        assert_eq!(largest_record_in(4103), 4096 - 160);
+        assert_eq!(largest_record_in(4104), 4104 - 160);
+        assert_eq!(largest_record_in(0), 0);
+        for segment_size in [MIN_SEGMENT_SIZE, 4100, 1 << 20, DEFAULT_SEGMENT_SIZE] {
+            with(segment_size, None).validate().unwrap();
+        }
+        // Set: used as is, and checked against the same rule.
+        assert_eq!(with(1 << 20, Some(1000)).record_limit(), 1000);
+        assert_eq!(with(1 << 20, Some(32 << 20)).record_limit(), 32 << 20);
+        with(1 << 20, Some((1 << 20) - 160)).validate().unwrap();
+        with(4100, Some(4096 - 160)).validate().unwrap();
+        for o in [
+            with(1 << 20, Some((1 << 20) - 159)),
+            with(4100, Some(4100 - 160)),
+            with(DEFAULT_SEGMENT_SIZE, Some(u64::MAX)),
+        ] {
+            match o.validate() {
+                Err(Error::InvalidArgument(m)) => {
+                    assert!(m.contains("at most segment_size - 160"), "{m}");
+                    let room = largest_record_in(o.segment_size);
+                    assert!(m.contains(&format!("here {room}")), "{m}");
+                }
+                other => panic!("{o:?}: {other:?}"),
+            }
+        }
     }
 }

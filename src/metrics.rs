@@ -5,43 +5,94 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crate::sync::Padded;
 
-/// A point-in-time copy of a log's counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MetricsSnapshot {
-    /// Records appended (single and batched).
-    pub appends: u64,
-    /// Payload bytes appended.
-    pub append_bytes: u64,
-    /// `append_batch` calls.
-    pub batches: u64,
-    /// `write` system calls that moved buffered records into segment files.
-    pub write_calls: u64,
-    /// `fdatasync` calls on segment files (group commit makes this far below `appends`).
-    pub syncs: u64,
-    /// Segment files created.
-    pub segments_created: u64,
-    /// Segments sealed with a footer.
-    pub segments_sealed: u64,
-    /// Records returned by `read` and by cursors. A cursor adds its records every 1024, when
-    /// it reaches the end of the visible records, and when it is dropped.
-    pub reads: u64,
-    /// Payload bytes returned by `read` and by cursors.
-    pub read_bytes: u64,
-    /// Highest id appended (0: none).
-    pub last_id: u64,
-    /// Highest id known durable (0: none).
-    pub durable_id: u64,
-    /// Segment files the log holds now.
-    pub segment_count: u64,
-    /// Records scanned by recovery at open.
-    pub recovery_scanned_records: u64,
-    /// Bytes of a torn or corrupt tail that recovery cut off at open.
-    pub recovery_truncated_bytes: u64,
-    /// 1 when the log was opened after a clean close (no scan needed), else 0.
-    pub recovery_clean_shutdown: u64,
-    /// Bytes of zeros written ahead of the writer (`Options::zero_ahead`).
-    pub zeroed_bytes: u64,
+/// The metrics of a log, declared once: for each, its doc, its name and the version of
+/// the C struct `aof_metrics_t` that added it. Fields are only ever appended (the C struct
+/// grows by the caller's `sizeof`), so versions never decrease down the list.
+///
+/// `metrics_list!(then)` calls the macro `then!` with the list, as
+/// `$( $(#[doc])* name: version, )*`. Generated from it: [`MetricsSnapshot`],
+/// [`MetricsSnapshot::fields`] and [`MetricsSnapshot::COUNT`] here; in `ffi::metrics`, the
+/// conversion to `aof_metrics_t` and compile-time checks that the C struct (which cbindgen
+/// must see written out) has exactly these fields, at offsets 0, 8, 16, ... in this order.
+/// A new metric is added here, at the end, with the next version of the C struct, and to
+/// `aof_metrics_t` (the build fails until both agree); [`Metrics::snapshot`] or
+/// `Log::metrics` fills it in.
+macro_rules! metrics_list {
+    ($then:ident) => {
+        $then! {
+            /// Records appended (single and batched).
+            appends: 1,
+            /// Payload bytes appended.
+            append_bytes: 1,
+            /// `append_batch` calls.
+            batches: 1,
+            /// `write` system calls that moved buffered records into segment files.
+            write_calls: 1,
+            /// `fdatasync` calls on segment files (group commit makes this far below
+            /// `appends`).
+            syncs: 1,
+            /// Segment files created.
+            segments_created: 1,
+            /// Segments sealed with a footer.
+            segments_sealed: 1,
+            /// Records returned by `read` and by cursors. A cursor adds its records every
+            /// 1024, when it reaches the end of the visible records, and when it is dropped.
+            reads: 1,
+            /// Payload bytes returned by `read` and by cursors.
+            read_bytes: 1,
+            /// Highest id appended (0: none).
+            last_id: 1,
+            /// Highest id known durable (0: none).
+            durable_id: 1,
+            /// Segment files the log holds now.
+            segment_count: 1,
+            /// Records scanned by recovery at open.
+            recovery_scanned_records: 1,
+            /// Bytes of a torn or corrupt tail that recovery cut off at open.
+            recovery_truncated_bytes: 1,
+            /// 1 when the log was opened after a clean close (no scan needed), else 0.
+            recovery_clean_shutdown: 1,
+            /// Bytes of zeros written ahead of the writer (`Options::zero_ahead`).
+            zeroed_bytes: 2,
+        }
+    };
 }
+pub(crate) use metrics_list;
+
+/// Generates [`MetricsSnapshot`] from [`metrics_list!`].
+macro_rules! snapshot_struct {
+    ($( $(#[$doc:meta])* $name:ident: $version:literal, )*) => {
+        /// A point-in-time copy of a log's counters.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct MetricsSnapshot {
+            $( $(#[$doc])* pub $name: u64, )*
+        }
+
+        impl MetricsSnapshot {
+            /// The number of metrics.
+            pub const COUNT: usize = [$(stringify!($name)),*].len();
+
+            /// Every metric as `(name, value)`, in the order of the list (and of the C
+            /// struct).
+            pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
+                [$((stringify!($name), self.$name)),*]
+            }
+
+            /// A snapshot whose metrics are 1, 2, 3, ... in list order.
+            #[cfg(test)]
+            pub(crate) fn numbered() -> Self {
+                let mut n = 0;
+                MetricsSnapshot {
+                    $($name: {
+                        n += 1;
+                        n
+                    },)*
+                }
+            }
+        }
+    };
+}
+metrics_list!(snapshot_struct);
 
 /// The live counters, each on its own cache lines: appenders, the flusher and readers
 /// update different ones at the same time.
@@ -104,4 +155,45 @@ fn read_shard() -> usize {
         static SHARD: usize = NEXT.fetch_add(1, Relaxed) % READ_SHARDS;
     }
     SHARD.with(|s| *s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_the_list_in_order() {
+        let names = MetricsSnapshot::default().fields().map(|(name, _)| name);
+        assert_eq!(
+            names,
+            [
+                "appends",
+                "append_bytes",
+                "batches",
+                "write_calls",
+                "syncs",
+                "segments_created",
+                "segments_sealed",
+                "reads",
+                "read_bytes",
+                "last_id",
+                "durable_id",
+                "segment_count",
+                "recovery_scanned_records",
+                "recovery_truncated_bytes",
+                "recovery_clean_shutdown",
+                "zeroed_bytes",
+            ]
+        );
+        assert_eq!(MetricsSnapshot::COUNT, 16);
+        let m = MetricsSnapshot::numbered();
+        let values = m.fields().map(|(_, value)| value);
+        assert_eq!(values.to_vec(), (1..=16).collect::<Vec<u64>>());
+        assert_eq!((m.appends, m.syncs, m.zeroed_bytes), (1, 5, 16));
+        let m = MetricsSnapshot {
+            reads: 7,
+            ..MetricsSnapshot::default()
+        };
+        assert_eq!(m.fields()[7], ("reads", 7));
+    }
 }

@@ -21,7 +21,7 @@ fn payload(id: u64) -> Vec<u8> {
 fn options() -> Options {
     Options {
         segment_size: 16 * 1024,
-        max_record_size: 1024,
+        max_record_size: Some(1024),
         ..Options::default()
     }
 }

@@ -39,7 +39,7 @@ fn policy(n: usize) -> FlushPolicy {
 fn options(flush: FlushPolicy) -> Options {
     Options {
         segment_size: 1 << 20,
-        max_record_size: 320 << 10,
+        max_record_size: Some(320 << 10),
         flush,
         ..Options::default()
     }

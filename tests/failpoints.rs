@@ -11,7 +11,7 @@ use fail::FailScenario;
 fn options(flush: FlushPolicy) -> Options {
     Options {
         segment_size: 8192,
-        max_record_size: 2048,
+        max_record_size: Some(2048),
         flush,
         preallocate_at_percent: 0,
         ..Options::default()

@@ -17,7 +17,7 @@ fn payload(id: u64) -> Vec<u8> {
 fn options() -> Options {
     Options {
         segment_size: 4096,
-        max_record_size: 1024,
+        max_record_size: Some(1024),
         ..Options::default()
     }
 }

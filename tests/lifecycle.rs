@@ -1,11 +1,16 @@
-//! Open, lock and close: a second open of a locked directory is `Busy`; after close it
+//! Open, lock and close: open creates the log directory but never a missing parent; a
+//! second open of a locked directory is `Busy`; after close it
 //! works; a closed log (and a cursor opened before the close) returns `Closed`; bad options
 //! are `InvalidArgument` from open.
 
 mod common;
 
+use std::ffi::CString;
+use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
 
+use aof::ffi::log::aof_open;
+use aof::ffi::status::AOF_ERR_IO;
 use aof::{Cursor, Error, FlushPolicy, Log, Options, StartAt};
 use common::*;
 
@@ -16,6 +21,47 @@ fn log_and_cursor_are_send_and_sync() {
     send_sync::<Log>();
     send::<Cursor>();
     send_sync::<Error>();
+}
+
+/// `open` creates the log directory itself, never a missing parent: through the Rust API
+/// (`Error::Io`) and the C API (`AOF_ERR_IO`), and nothing is left behind.
+#[test]
+fn open_creates_the_log_directory_but_never_its_parents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let entries = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let nested = tmp.path().join("missing-parent").join("log");
+    let e = Log::open(&nested, small_opts())
+        .err()
+        .expect("open under a missing parent must fail");
+    match &e {
+        Error::Io { source, path, .. } => {
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound, "{e}");
+            assert_eq!(path, &nested);
+        }
+        other => panic!("expected Io, got {other:?}"),
+    }
+
+    let c_path = CString::new(nested.into_os_string().into_vec()).unwrap();
+    let mut handle = std::ptr::null_mut();
+    // SAFETY: a C string, NULL options, a writable out-param.
+    let status = unsafe { aof_open(c_path.as_ptr(), std::ptr::null(), &mut handle) };
+    assert_eq!(status, AOF_ERR_IO);
+    assert!(handle.is_null());
+    assert!(entries().is_empty(), "created {:?}", entries());
+
+    // The directory itself is created.
+    let log = Log::open(tmp.path().join("log"), small_opts()).unwrap();
+    assert!(tmp.path().join("log").is_dir());
+    assert_eq!(log.append(b"x").unwrap(), 1);
+    log.close().unwrap();
+    assert_eq!(entries(), ["log"]);
 }
 
 #[test]
@@ -137,16 +183,16 @@ fn bad_options_are_invalid_arguments() {
             ..small_opts()
         },
         Options {
-            max_record_size: SMALL_SEGMENT,
+            max_record_size: Some(SMALL_SEGMENT),
             ..small_opts()
         },
         Options {
-            max_record_size: u64::MAX,
+            max_record_size: Some(u64::MAX),
             ..small_opts()
         },
         Options {
             segment_size: 1 << 20,
-            max_record_size: 1 << 20,
+            max_record_size: Some(1 << 20),
             ..Options::default()
         },
         Options {
@@ -194,7 +240,12 @@ fn bad_options_are_invalid_arguments() {
     for o in [
         Options {
             segment_size: 4096,
-            max_record_size: 4096 - 160,
+            max_record_size: Some(4096 - 160),
+            ..small_opts()
+        },
+        Options {
+            segment_size: 4096,
+            max_record_size: None,
             ..small_opts()
         },
         Options {
@@ -209,9 +260,94 @@ fn bad_options_are_invalid_arguments() {
         let d = tempfile::tempdir().unwrap();
         let log = Log::open(d.path(), o.clone()).unwrap_or_else(|e| panic!("{o:?}: {e}"));
         assert_eq!(
-            log.append(&vec![9u8; o.max_record_size as usize]).unwrap(),
+            log.append(&vec![9u8; o.record_limit() as usize]).unwrap(),
             1
         );
         assert_eq!(log.append(b"").unwrap(), 2);
     }
+}
+
+/// With no maximum record size set, a small segment opens, and the limit derived from it
+/// (segment size - 160) is exact: a record of the limit is accepted and fills a segment,
+/// one byte more is `RecordTooLarge` and writes nothing. An explicit maximum that does not
+/// fit is still an error, and the message states the rule.
+#[test]
+fn small_segments_derive_the_record_limit() {
+    const MIB: u64 = 1 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let o = Options {
+        segment_size: MIB,
+        ..Options::default()
+    };
+    assert_eq!(o.max_record_size, None);
+    let limit = o.record_limit();
+    assert_eq!(limit, MIB - 160);
+    let log = Log::open(dir.path(), o.clone()).unwrap();
+    assert_eq!(log.append(&payload(1, limit as usize)).unwrap(), 1);
+    let e = log
+        .append(&payload(2, limit as usize + 1))
+        .expect_err("one byte over the limit");
+    assert!(
+        matches!(e, Error::RecordTooLarge { len, max } if len == limit + 1 && max == limit),
+        "{e:?}"
+    );
+    let e = log
+        .append_batch(&[payload(2, 10), payload(3, limit as usize + 1)])
+        .expect_err("a batch with one record over the limit");
+    assert!(matches!(e, Error::RecordTooLarge { .. }), "{e:?}");
+    assert_eq!(log.last_id(), 1);
+    // The record of the limit filled its segment: the next one rolls.
+    assert_eq!(log.append(&payload(2, limit as usize)).unwrap(), 2);
+    assert_eq!(log.append(b"small").unwrap(), 3);
+    assert!(log.metrics().segments_sealed >= 2);
+    log.close().unwrap();
+    drop(log);
+    let log = Log::open(dir.path(), o).unwrap();
+    assert!(log.recovery().clean_shutdown);
+    assert_eq!(log.verify().unwrap().records, 3);
+    assert_eq!(log.read(2).unwrap(), payload(2, limit as usize));
+    drop(log);
+
+    // An odd segment size: records are 8-byte aligned, so the limit rounds down.
+    let odd = tempfile::tempdir().unwrap();
+    let o = Options {
+        segment_size: 4100,
+        ..Options::default()
+    };
+    assert_eq!(o.record_limit(), 4096 - 160);
+    let log = Log::open(odd.path(), o.clone()).unwrap();
+    for id in 1..=3 {
+        assert_eq!(log.append(&payload(id, 4096 - 160)).unwrap(), id);
+    }
+    assert!(matches!(
+        log.append(&payload(4, 4096 - 159)),
+        Err(Error::RecordTooLarge { .. })
+    ));
+    log.close().unwrap();
+    drop(log);
+    let log = Log::open(odd.path(), o).unwrap();
+    assert_eq!(log.verify().unwrap().records, 3);
+    drop(log);
+
+    // Set explicitly: checked against the same rule, which the error names.
+    for (segment_size, max) in [(MIB, MIB - 159), (MIB, MIB), (MIB, 16 << 20), (4100, 3940)] {
+        let o = Options {
+            segment_size,
+            max_record_size: Some(max),
+            ..Options::default()
+        };
+        match Log::open(dir.path(), o) {
+            Err(Error::InvalidArgument(m)) => {
+                assert!(m.contains("at most segment_size - 160"), "{m}");
+                assert!(m.contains(&format!("max_record_size {max} ")), "{m}");
+            }
+            other => panic!("{segment_size}/{max}: {:?}", other.map(|_| ())),
+        }
+    }
+    let o = Options {
+        segment_size: MIB,
+        max_record_size: Some(MIB - 160),
+        ..Options::default()
+    };
+    Log::open(dir.path(), o).unwrap();
 }

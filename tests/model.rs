@@ -35,7 +35,7 @@ fn payload(n: usize, seed: usize) -> Vec<u8> {
 fn options() -> Options {
     Options {
         segment_size: 4096,
-        max_record_size: 1024,
+        max_record_size: Some(1024),
         flush: FlushPolicy::Sync,
         ..Options::default()
     }

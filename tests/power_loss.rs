@@ -27,7 +27,7 @@ fn payload(id: u64, round: u64) -> Vec<u8> {
 fn options() -> Options {
     Options {
         segment_size: 64 * 1024,
-        max_record_size: 8 * 1024,
+        max_record_size: Some(8 * 1024),
         // Only explicit flushes and segment rolls sync: a large unsynced tail.
         flush: FlushPolicy::Periodic {
             interval: std::time::Duration::from_secs(3600),

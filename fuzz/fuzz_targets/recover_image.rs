@@ -16,7 +16,7 @@ const CAPACITY: u64 = 8192;
 fn options() -> Options {
     Options {
         segment_size: CAPACITY,
-        max_record_size: 2048,
+        max_record_size: Some(2048),
         preallocate_at_percent: 0,
         ..Options::default()
     }

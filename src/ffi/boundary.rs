@@ -8,11 +8,14 @@
 //! - turns a failed body (`Err(Failure)`) into its status and stores the message as this
 //!   thread's last error; successful calls leave the last error untouched.
 //!
-//! The body checks NULLs first, with [`Out::new`], [`opt_out`], [`bytes_in`] and friends,
-//! so a NULL argument always gives `AOF_ERR_NULL_ARG` before any other check, and writes
-//! its out-params last, only on success, through [`Out::write`].
+//! The body checks NULLs first, with [`Out::new`], [`opt_out`], [`nonnull_unless_empty`]
+//! and friends, so a NULL argument always gives `AOF_ERR_NULL_ARG` before any other check;
+//! then the handle (closed: `AOF_ERR_CLOSED`; never issued: `AOF_ERR_INVALID_ARG`); then
+//! the values, lengths included ([`bytes_in`], [`array_in`]). It writes its out-params
+//! last, only on success, through [`Out::write`].
 
 use std::any::Any;
+use std::fmt::Display;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 
@@ -34,7 +37,7 @@ impl Failure {
         }
     }
 
-    pub fn null_arg(name: &str) -> Self {
+    pub fn null_arg(name: impl Display) -> Self {
         Failure::new(AOF_ERR_NULL_ARG, format!("`{name}` is NULL"))
     }
 
@@ -143,17 +146,34 @@ pub(crate) unsafe fn mut_in<'a, T>(ptr: *mut T, name: &str) -> FfiResult<&'a mut
     unsafe { ptr.as_mut() }.ok_or_else(|| Failure::null_arg(name))
 }
 
+/// The NULL check of a `(ptr, len)` input alone: NULL is allowed only when `len` is 0.
+/// `name` is formatted only on failure (pass `format_args!` for a computed one).
+/// Exports whose handle must be checked before the input's values (its length) call this
+/// before looking the handle up, and [`bytes_in`] or [`array_in`] after.
+pub(crate) fn nonnull_unless_empty<T>(
+    ptr: *const T,
+    len: usize,
+    name: impl Display,
+) -> FfiResult<()> {
+    if len > 0 && ptr.is_null() {
+        return Err(Failure::null_arg(name));
+    }
+    Ok(())
+}
+
 /// Borrows `(data, len)` as a byte slice: NULL is allowed only when `len` is 0.
 ///
 /// # Safety
 /// When `data` is not NULL it must point to `len` readable bytes that stay unchanged for
 /// `'a`.
-pub(crate) unsafe fn bytes_in<'a>(data: *const u8, len: usize, name: &str) -> FfiResult<&'a [u8]> {
+pub(crate) unsafe fn bytes_in<'a>(
+    data: *const u8,
+    len: usize,
+    name: impl Display + Copy,
+) -> FfiResult<&'a [u8]> {
+    nonnull_unless_empty(data, len, name)?;
     if len == 0 {
         return Ok(&[]);
-    }
-    if data.is_null() {
-        return Err(Failure::null_arg(name));
     }
     if len > isize::MAX as usize {
         return Err(Failure::invalid(format!(
@@ -173,13 +193,11 @@ pub(crate) unsafe fn bytes_in<'a>(data: *const u8, len: usize, name: &str) -> Ff
 pub(crate) unsafe fn array_in<'a, T>(
     ptr: *const T,
     count: usize,
-    name: &str,
+    name: impl Display + Copy,
 ) -> FfiResult<&'a [T]> {
+    nonnull_unless_empty(ptr, count, name)?;
     if count == 0 {
         return Ok(&[]);
-    }
-    if ptr.is_null() {
-        return Err(Failure::null_arg(name));
     }
     if count
         .checked_mul(size_of::<T>())

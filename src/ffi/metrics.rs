@@ -7,6 +7,9 @@ use super::log::{aof_log_t, lookup};
 use super::status::{aof_status_t, AOF_OK};
 use crate::MetricsSnapshot;
 
+// Written out for cbindgen, which cannot expand macros; its fields must be those of
+// `metrics_list!` (src/metrics.rs), in order, which the checks below enforce at compile
+// time. To add a metric: append it to the list and here, with the next struct version.
 /// Counters of one log since it was opened (`recovery_*`: what `aof_open` found). Fields
 /// are only ever appended in later versions (latency histograms are planned), never
 /// reordered or removed; pass `sizeof(aof_metrics_t)` to `aof_metrics`.
@@ -49,30 +52,58 @@ pub struct aof_metrics_t {
     pub zeroed_bytes: u64,
 }
 
-/// Size of the first version of `aof_metrics_t`: the smallest `out_size` accepted.
-pub(crate) const METRICS_V1_SIZE: usize = offset_of!(aof_metrics_t, recovery_clean_shutdown) + 8;
-
-impl From<MetricsSnapshot> for aof_metrics_t {
-    fn from(m: MetricsSnapshot) -> Self {
-        aof_metrics_t {
-            appends: m.appends,
-            append_bytes: m.append_bytes,
-            batches: m.batches,
-            write_calls: m.write_calls,
-            syncs: m.syncs,
-            segments_created: m.segments_created,
-            segments_sealed: m.segments_sealed,
-            reads: m.reads,
-            read_bytes: m.read_bytes,
-            last_id: m.last_id,
-            durable_id: m.durable_id,
-            segment_count: m.segment_count,
-            recovery_scanned_records: m.recovery_scanned_records,
-            recovery_truncated_bytes: m.recovery_truncated_bytes,
-            recovery_clean_shutdown: m.recovery_clean_shutdown,
-            zeroed_bytes: m.zeroed_bytes,
+// Generated from `metrics_list!`: the conversion from the snapshot and the layout checks.
+macro_rules! c_struct_from_list {
+    ($( $(#[$doc:meta])* $name:ident: $version:literal, )*) => {
+        /// A struct literal naming every listed field: it compiles only if `aof_metrics_t`
+        /// has exactly the listed fields, each a `u64`.
+        impl From<MetricsSnapshot> for aof_metrics_t {
+            fn from(m: MetricsSnapshot) -> Self {
+                aof_metrics_t {
+                    $($name: m.$name,)*
+                }
+            }
         }
+
+        /// Each listed field's offset in `aof_metrics_t` and the struct version that added
+        /// it, in list order.
+        const LAYOUT: [(usize, u32); MetricsSnapshot::COUNT] =
+            [$((offset_of!(aof_metrics_t, $name), $version),)*];
+    };
+}
+crate::metrics::metrics_list!(c_struct_from_list);
+
+// The C struct is the list, in order, 8 bytes per field, and nothing more; versions start
+// at 1 and never decrease (fields are only appended).
+const _: () = {
+    let mut i = 0;
+    while i < LAYOUT.len() {
+        assert!(
+            LAYOUT[i].0 == 8 * i,
+            "aof_metrics_t: fields must lie at 0, 8, 16, ... in the order of metrics_list!"
+        );
+        assert!(
+            LAYOUT[i].1 >= if i == 0 { 1 } else { LAYOUT[i - 1].1 },
+            "metrics_list!: versions start at 1 and never decrease"
+        );
+        i += 1;
     }
+    assert!(
+        size_of::<aof_metrics_t>() == 8 * LAYOUT.len(),
+        "aof_metrics_t: bytes beyond the fields of metrics_list!"
+    );
+};
+
+/// Size of the first version of `aof_metrics_t`: the smallest `out_size` accepted.
+pub(crate) const METRICS_V1_SIZE: usize = size_of_version(1);
+
+/// Size of version `version` of `aof_metrics_t`: 8 bytes per field it had.
+const fn size_of_version(version: u32) -> usize {
+    let mut n = 0;
+    while n < LAYOUT.len() && LAYOUT[n].1 <= version {
+        n += 1;
+    }
+    8 * n
 }
 
 /// Copies a snapshot of the log's counters into `*out`. Pass `out_size =
@@ -90,16 +121,18 @@ pub unsafe extern "C" fn aof_metrics(
     out_size: usize,
 ) -> aof_status_t {
     boundary::guard("aof_metrics", || {
+        // NULLs, then the handle, then the size.
         if out.is_null() {
             return Err(Failure::null_arg("out"));
         }
+        let log = lookup(log)?;
         if out_size < METRICS_V1_SIZE || out_size % 8 != 0 {
             return Err(Failure::invalid(format!(
                 "out_size {out_size} must be a multiple of 8 and at least {METRICS_V1_SIZE} \
                  (pass sizeof(aof_metrics_t))"
             )));
         }
-        let snapshot = aof_metrics_t::from(lookup(log)?.metrics());
+        let snapshot = aof_metrics_t::from(log.metrics());
         let n = out_size.min(size_of::<aof_metrics_t>());
         let dst = out.cast::<u8>();
         // SAFETY: `out` has `out_size` writable bytes per the caller's contract and
@@ -117,28 +150,91 @@ pub unsafe extern "C" fn aof_metrics(
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::ffi::OsStringExt;
+
     use super::*;
     use crate::ffi::status::{AOF_ERR_INVALID_ARG, AOF_ERR_NULL_ARG};
 
     #[test]
     fn v1_layout() {
         assert_eq!(METRICS_V1_SIZE, 15 * 8);
+        assert_eq!(
+            METRICS_V1_SIZE,
+            offset_of!(aof_metrics_t, recovery_clean_shutdown) + 8
+        );
+        assert_eq!(size_of_version(2), 16 * 8);
+        assert_eq!(size_of_version(2), size_of::<aof_metrics_t>());
         assert_eq!(size_of::<aof_metrics_t>() % 8, 0);
         assert!(size_of::<aof_metrics_t>() >= METRICS_V1_SIZE);
     }
 
     #[test]
-    fn size_checks_come_before_the_handle() {
-        let bogus = std::ptr::without_provenance::<aof_log_t>(usize::MAX - 7);
-        let mut m = aof_metrics_t::default();
-        // SAFETY: `m` is writable for its size; the bad sizes are rejected before writing.
+    fn the_c_struct_holds_the_list_in_order() {
+        let c = aof_metrics_t::from(MetricsSnapshot::numbered());
+        // SAFETY: `aof_metrics_t` is `repr(C)`, all `u64`, `8 * COUNT` bytes (checked at
+        // compile time), so it is readable as that many `u64`s.
+        let words: [u64; MetricsSnapshot::COUNT] = unsafe { std::mem::transmute(c) };
+        let expected = MetricsSnapshot::numbered().fields().map(|(_, v)| v);
+        assert_eq!(words, expected);
+        assert_eq!(
+            (c.appends, c.recovery_clean_shutdown, c.zeroed_bytes),
+            (1, 15, 16)
+        );
+    }
+
+    #[test]
+    fn nulls_then_the_handle_then_the_size() {
+        use crate::ffi::log::{aof_close, aof_open};
+        use crate::ffi::status::AOF_ERR_CLOSED;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path =
+            std::ffi::CString::new(dir.path().join("log").into_os_string().into_vec()).unwrap();
+        let mut log = std::ptr::null_mut();
+        // SAFETY: a C string, NULL options, a writable out-param.
+        let status = unsafe { aof_open(path.as_ptr(), std::ptr::null(), &mut log) };
+        assert_eq!(status, AOF_OK);
+        let mut m = aof_metrics_t {
+            appends: 77,
+            ..aof_metrics_t::default()
+        };
+        // SAFETY: `m` is writable for its size, which every call passes or undercuts; the
+        // failing calls write nothing.
         unsafe {
-            assert_eq!(aof_metrics(bogus, &mut m, 119), AOF_ERR_INVALID_ARG);
-            assert_eq!(aof_metrics(bogus, &mut m, 124), AOF_ERR_INVALID_ARG);
+            // A live handle: a bad size is the error.
+            assert_eq!(aof_metrics(log, &mut m, 119), AOF_ERR_INVALID_ARG);
+            assert_eq!(aof_metrics(log, &mut m, 124), AOF_ERR_INVALID_ARG);
+            assert_eq!(aof_metrics(log, &mut m, 0), AOF_ERR_INVALID_ARG);
+            assert_eq!(m.appends, 77);
+            assert_eq!(aof_metrics(log, &mut m, size_of::<aof_metrics_t>()), AOF_OK);
+            assert_eq!(m.appends, 0);
+            assert_eq!(aof_close(log), AOF_OK);
+            m.appends = 77;
+            // A closed handle comes before the size...
+            assert_eq!(aof_metrics(log, &mut m, 119), AOF_ERR_CLOSED);
+            assert_eq!(aof_metrics(log, &mut m, 0), AOF_ERR_CLOSED);
             assert_eq!(
-                aof_metrics(bogus, std::ptr::null_mut(), 120),
+                aof_metrics(log, &mut m, size_of::<aof_metrics_t>()),
+                AOF_ERR_CLOSED
+            );
+            // ...and a NULL `out` or handle before both.
+            assert_eq!(
+                aof_metrics(log, std::ptr::null_mut(), 119),
+                AOF_ERR_NULL_ARG
+            );
+            assert_eq!(
+                aof_metrics(std::ptr::null(), std::ptr::null_mut(), 119),
+                AOF_ERR_NULL_ARG
+            );
+            assert_eq!(aof_metrics(std::ptr::null(), &mut m, 119), AOF_ERR_NULL_ARG);
+            // A value that was never a handle is not a closed one.
+            let bogus = std::ptr::without_provenance::<aof_log_t>(usize::MAX - 7);
+            assert_eq!(aof_metrics(bogus, &mut m, 119), AOF_ERR_INVALID_ARG);
+            assert_eq!(
+                aof_metrics(bogus, std::ptr::null_mut(), 119),
                 AOF_ERR_NULL_ARG
             );
         }
+        assert_eq!(m.appends, 77);
     }
 }

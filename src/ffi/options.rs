@@ -32,7 +32,8 @@ pub struct aof_options_t {
     pub(crate) inner: Options,
 }
 
-/// Creates options with the defaults: 64 MiB segments, 16 MiB maximum record size,
+/// Creates options with the defaults: 64 MiB segments, a maximum record size derived from
+/// the segment size (16 MiB with 64 MiB segments; see `aof_options_set_max_record_size`),
 /// `AOF_FLUSH_SYNC`, background pre-allocation of the next segment at 50 % and
 /// `AOF_VISIBILITY_WRITTEN`. On success `*out_options` owns a new handle; free it with
 /// `aof_options_free`.
@@ -86,7 +87,12 @@ unsafe fn with_options(
 
 /// Sets the size of each segment file in bytes: 4096 (4 KiB) up to 4294963200
 /// (4 GiB - 4 KiB). Default 64 MiB. Out of range: `AOF_ERR_INVALID_ARG`, options unchanged.
-/// Whether the maximum record size fits in a segment is checked by `aof_open`.
+/// A record must fit in one segment with the segment's header and footer and its own
+/// header: it may be at most the segment size - 160 bytes (rounded down to a multiple of 8
+/// when the segment size is not one). Unless `aof_options_set_max_record_size` was called,
+/// the maximum record size follows the segment size: min(16 MiB, segment size - 160), so
+/// smaller segments need no other setting. An explicit maximum above the rule makes
+/// `aof_open` fail with `AOF_ERR_INVALID_ARG`.
 ///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_options_new`.
@@ -110,9 +116,13 @@ pub unsafe extern "C" fn aof_options_set_segment_size(
 }
 
 /// Sets the largest record `aof_append` accepts, in bytes: 1 up to 4294967295 (UINT32_MAX).
-/// Default 16 MiB. Out of range: `AOF_ERR_INVALID_ARG`, options unchanged. A record must
-/// also fit in one segment together with the segment's header and footer and its own
-/// framing: `aof_open` fails with `AOF_ERR_INVALID_ARG` otherwise.
+/// Out of range: `AOF_ERR_INVALID_ARG`, options unchanged. When it is never called, the
+/// maximum is derived from the segment size: min(16 MiB, segment size - 160), 16 MiB with
+/// the default 64 MiB segments. A value set here is used as is, and must fit in one segment
+/// with the segment's header (64 bytes) and footer (64) and the record's header (32): at
+/// most the segment size - 160 (rounded down to a multiple of 8 when the segment size is not
+/// one); `aof_open` fails with `AOF_ERR_INVALID_ARG` otherwise, and the last-error message
+/// states the rule.
 ///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_options_new`.
@@ -130,7 +140,7 @@ pub unsafe extern "C" fn aof_options_set_max_record_size(
                     u32::MAX
                 )));
             }
-            o.max_record_size = bytes;
+            o.max_record_size = Some(bytes);
             Ok(())
         })
     }
@@ -284,7 +294,11 @@ mod tests {
                 aof_options_set_max_record_size(o, 1 << 32),
                 AOF_ERR_INVALID_ARG
             );
+            assert_eq!((*o).inner.max_record_size, None);
+            assert_eq!((*o).inner.record_limit(), (1 << 16) - 160);
             assert_eq!(aof_options_set_max_record_size(o, 1000), AOF_OK);
+            assert_eq!((*o).inner.max_record_size, Some(1000));
+            assert_eq!((*o).inner.record_limit(), 1000);
 
             assert_eq!(
                 aof_options_set_flush_policy(o, 9, 0, 0),

@@ -502,7 +502,7 @@ mod tests {
     fn small() -> Options {
         Options {
             segment_size: 8192,
-            max_record_size: 1024,
+            max_record_size: Some(1024),
             ..Options::default()
         }
     }

@@ -86,7 +86,7 @@ impl Inner {
         payloads: &[P],
         batch: bool,
     ) -> Result<u64> {
-        let max = self.options.max_record_size;
+        let max = self.options.record_limit();
         let mut bytes = 0u64;
         for p in payloads {
             let len = p.as_ref().len() as u64;

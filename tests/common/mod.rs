@@ -19,7 +19,7 @@ pub const SMALL_MAX_RECORD: u64 = 16 * 1024;
 pub fn small_opts() -> Options {
     Options {
         segment_size: SMALL_SEGMENT,
-        max_record_size: SMALL_MAX_RECORD,
+        max_record_size: Some(SMALL_MAX_RECORD),
         ..Options::default()
     }
 }
