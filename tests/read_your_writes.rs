@@ -34,6 +34,8 @@ fn every_id_is_readable_at_once_under_every_policy() {
         let dir = tempfile::tempdir().unwrap();
         let opts = Options {
             flush: policy,
+            // Small segments: the records roll across several.
+            segment_size: 256 << 10,
             ..Options::default()
         };
         let log = Arc::new(Log::open(dir.path(), opts).unwrap());

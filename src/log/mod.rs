@@ -209,6 +209,7 @@ impl Log {
     /// Appends records with one write and returns the id of the first; the others follow
     /// densely. A batch is not atomic: after a crash a prefix of it may survive.
     pub fn append_batch<P: AsRef<[u8]>>(&self, payloads: &[P]) -> Result<u64> {
+        self.inner.view.check_open()?;
         if payloads.is_empty() {
             return Err(Error::InvalidArgument("empty batch".into()));
         }

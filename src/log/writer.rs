@@ -86,6 +86,8 @@ impl Inner {
         payloads: &[P],
         batch: bool,
     ) -> Result<u64> {
+        // The handle before the values, as at the C boundary.
+        self.view.check_open()?;
         let max = self.options.record_limit();
         let mut bytes = 0u64;
         for p in payloads {
