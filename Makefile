@@ -161,8 +161,8 @@ clippy:
 cargo-test:
 	@echo "== cargo test (unit, integration, header diff)"
 	$(CARGO) test
-	@echo "== cargo test --features failpoints --test failpoints (fault injection)"
-	$(CARGO) test --features failpoints --test failpoints
+	@echo "== cargo test --features failpoints --test failpoints --test manager_failpoints (fault injection)"
+	$(CARGO) test --features failpoints --test failpoints --test manager_failpoints
 
 ctest: $(NATIVE_LIBS_FILE)
 	@echo "== C tests (ASan + UBSan)"

@@ -191,6 +191,11 @@
 #define AOF_ERR_MISUSE -14
 
 /**
+ * A manager has no log of that name (`aof_manager_drop_log`).
+ */
+#define AOF_ERR_NO_SUCH_LOG -15
+
+/**
  * Flush policy: every append returns once its record is on stable storage (concurrent
  * appenders share one `fdatasync`: group commit). The default.
  */

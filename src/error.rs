@@ -48,6 +48,10 @@ pub enum Error {
     #[error("the log is closed")]
     Closed,
 
+    /// A manager has no log of that name.
+    #[error("no log named {name:?} in {}", root.display())]
+    NoSuchLog { root: PathBuf, name: String },
+
     /// An earlier write or sync failed; the log refuses writes because the state of the
     /// file on disk is unknown (the kernel may have dropped dirty pages after a failed fsync).
     #[error("the log is poisoned by an earlier failure: {0}")]

@@ -164,6 +164,11 @@ pub fn remove_file(path: &Path) -> Result<()> {
     fs::remove_file(path).map_err(|e| Error::io("remove", path, e))
 }
 
+/// Removes an empty directory.
+pub fn remove_dir(path: &Path) -> Result<()> {
+    fs::remove_dir(path).map_err(|e| Error::io("remove directory", path, e))
+}
+
 /// Takes an exclusive, non-blocking `flock` on `path` (created if missing). The lock lives
 /// as long as the returned file. `flock` locks belong to the open file description, so a
 /// second open in the same process is refused too.

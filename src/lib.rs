@@ -10,6 +10,7 @@
 //! - `segment`: the byte format, one segment file, the offset index, the directory layout,
 //!   the segment set (states, pinned readers), recovery and verification.
 //! - `durability`: watermarks, group commit, the background flusher, task supervision.
+//! - `manager`: many logs under one root directory, opened by name, on one runtime.
 //! - `runtime`: the tokio runtime background work runs on.
 //! - `metrics`, `config`, `error`, `sync` (lock helpers), `fsio` (every system call).
 #![deny(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod error;
 pub mod ffi;
 mod fsio;
 pub mod log;
+pub mod manager;
 pub mod metrics;
 mod runtime;
 pub mod segment;
@@ -29,5 +31,6 @@ pub use config::{FlushPolicy, Options, Visibility};
 pub use error::{Error, Result};
 pub use log::cursor::{self, Cursor, Record};
 pub use log::{Log, RecoveryReport, StartAt, TailRepair};
+pub use manager::{validate_log_name, Manager, ManagerOptions, MAX_LOG_NAME_LEN};
 pub use metrics::MetricsSnapshot;
 pub use segment::verify::{self, verify_dir, Damage, VerifyReport};

@@ -47,6 +47,8 @@ pub const AOF_ERR_INTERNAL: i32 = -12;
 pub const AOF_ERR_BUFFER_TOO_SMALL: i32 = -13;
 /// A blocking call was made from a thread of libaof's own runtime, where it could deadlock.
 pub const AOF_ERR_MISUSE: i32 = -14;
+/// A manager has no log of that name (`aof_manager_drop_log`).
+pub const AOF_ERR_NO_SUCH_LOG: i32 = -15;
 
 /// The status of an engine error. Exhaustive on purpose: a new `Error` variant does not
 /// compile until it has a status (`#[non_exhaustive]` does not apply inside this crate).
@@ -60,6 +62,7 @@ pub(crate) fn from_error(err: &Error) -> aof_status_t {
         Error::Corruption { .. } => AOF_ERR_CORRUPTION,
         Error::Busy(_) => AOF_ERR_BUSY,
         Error::Closed => AOF_ERR_CLOSED,
+        Error::NoSuchLog { .. } => AOF_ERR_NO_SUCH_LOG,
         Error::Poisoned(_) => AOF_ERR_POISONED,
         Error::InRuntime => AOF_ERR_MISUSE,
         Error::Internal(_) => AOF_ERR_INTERNAL,
@@ -86,6 +89,7 @@ pub(crate) fn describe(status: aof_status_t) -> &'static CStr {
         AOF_ERR_INTERNAL => c"internal error",
         AOF_ERR_BUFFER_TOO_SMALL => c"buffer too small",
         AOF_ERR_MISUSE => c"blocking call made from inside the libaof runtime",
+        AOF_ERR_NO_SUCH_LOG => c"no log of that name",
         _ => c"unknown status",
     }
 }
@@ -124,6 +128,13 @@ mod tests {
             (Error::corruption("/x", 64, "bad crc"), AOF_ERR_CORRUPTION),
             (Error::Busy(PathBuf::from("/x")), AOF_ERR_BUSY),
             (Error::Closed, AOF_ERR_CLOSED),
+            (
+                Error::NoSuchLog {
+                    root: PathBuf::from("/r"),
+                    name: "x".into(),
+                },
+                AOF_ERR_NO_SUCH_LOG,
+            ),
             (Error::Poisoned("fsync failed".into()), AOF_ERR_POISONED),
             (Error::InRuntime, AOF_ERR_MISUSE),
             (Error::Internal("x".into()), AOF_ERR_INTERNAL),
@@ -153,14 +164,15 @@ mod tests {
             AOF_ERR_INTERNAL,
             AOF_ERR_BUFFER_TOO_SMALL,
             AOF_ERR_MISUSE,
+            AOF_ERR_NO_SUCH_LOG,
         ];
-        // The released values: 0, 1, 2, then -1 down to -14 in this order.
-        let expected: Vec<i32> = [0, 1, 2].into_iter().chain((1..=14).map(|n| -n)).collect();
+        // The released values: 0, 1, 2, then -1 down to -15 in this order.
+        let expected: Vec<i32> = [0, 1, 2].into_iter().chain((1..=15).map(|n| -n)).collect();
         assert_eq!(all.to_vec(), expected);
         for code in all {
             assert_ne!(describe(code), c"unknown status", "{code}");
         }
-        assert_eq!(describe(-15), c"unknown status");
+        assert_eq!(describe(-16), c"unknown status");
         assert_eq!(describe(3), c"unknown status");
     }
 }

@@ -347,9 +347,32 @@ impl Drop for Log {
     }
 }
 
+impl Log {
+    /// A reference that does not keep the log open (what a manager keeps of its logs).
+    pub(crate) fn downgrade(&self) -> LogRef {
+        LogRef(Arc::downgrade(&self.inner))
+    }
+}
+
+/// A weak reference to a log: closes it if it is still open, never keeps it alive.
+pub(crate) struct LogRef(Weak<Inner>);
+
+impl LogRef {
+    pub(crate) fn is_open(&self) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|inner| !inner.view.is_closed())
+    }
+
+    /// As [`Log::close`]; `Ok` if the log is gone or closed already.
+    pub(crate) fn close(&self) -> Result<()> {
+        self.0.upgrade().map_or(Ok(()), |inner| inner.close())
+    }
+}
+
 /// Creates the log directory if it is missing, and syncs its parent so the new entry is
 /// durable. Only the directory itself: a typo in a parent path is an error, not a new tree.
-fn create_log_dir(dir: &Path) -> Result<()> {
+pub(crate) fn create_log_dir(dir: &Path) -> Result<()> {
     match std::fs::create_dir(dir) {
         Ok(()) => {
             let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
