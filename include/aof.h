@@ -20,22 +20,30 @@
  * untouched, so read it only right after a failure.
  *
  * Out-parameters (named out_*) are written only when the call returns AOF_OK; on any other
- * status they keep their previous contents. The one exception: aof_read() stores the
- * needed size in *out_len when it returns AOF_ERR_BUFFER_TOO_SMALL. Out-parameters
- * documented as "may be NULL" are optional.
+ * status they keep their previous contents. The exceptions: aof_read() and
+ * aof_manager_list() store the needed size in *out_len when they return
+ * AOF_ERR_BUFFER_TOO_SMALL. Out-parameters documented as "may be NULL" are optional.
  *
  * Ownership and lifetimes.
  *   aof_options_t *  from aof_options_new(), owned by the caller, freed with
  *                    aof_options_free(). aof_open() copies the options: free them any time.
- *   aof_log_t *      from aof_open(), released with aof_close(). The handle is an opaque
- *                    token that libaof never dereferences: a call with a closed handle
- *                    returns AOF_ERR_CLOSED (it is not undefined behaviour), and tokens
- *                    are never reused within a process.
+ *   aof_log_t *      from aof_open() or aof_manager_open_log(), released with
+ *                    aof_close(). The handle is an opaque token that libaof never
+ *                    dereferences: a call with a closed handle returns AOF_ERR_CLOSED (it
+ *                    is not undefined behaviour), and tokens are never reused within a
+ *                    process.
+ *   aof_manager_options_t *  from aof_manager_options_new(), owned by the caller, freed
+ *                    with aof_manager_options_free(); aof_manager_open() copies them.
+ *   aof_manager_t *  from aof_manager_open(), released with aof_manager_close(); a token
+ *                    like aof_log_t. aof_manager_close() closes the logs of the manager
+ *                    that are still open: their handles then return AOF_ERR_CLOSED and
+ *                    must still be released with aof_close() (which returns AOF_OK).
  *   aof_cursor_t *   from aof_cursor_open(), freed with aof_cursor_free(), before or after
  *                    its log is closed (once the log is closed its calls return
  *                    AOF_ERR_CLOSED).
  *   Using options or a cursor after freeing it is undefined behaviour. Every _free()
- *   function and aof_close() accept NULL and do nothing.
+ *   function, aof_close() and aof_manager_close() accept NULL and do nothing.
+ *   aof_manager_list() copies the names into the caller's buffer: nothing to free.
  *   Input buffers (const uint8_t *data, size_t len) are only read during the call; data
  *   may be NULL only when len is 0.
  *   aof_record_t.data, filled in by aof_cursor_next(), is borrowed from the cursor: it
@@ -50,9 +58,18 @@
  *
  * Threading. A log handle may be used from any number of threads at once (concurrent
  * appends share syncs: group commit), and aof_close() may run while other threads use it:
- * their calls complete or return AOF_ERR_CLOSED. An options handle or a cursor is used by
- * one thread at a time; it may move between threads. Blocking calls made from one of
- * libaof's own threads return AOF_ERR_MISUSE instead of deadlocking.
+ * their calls complete or return AOF_ERR_CLOSED. The same holds for a manager handle and
+ * aof_manager_close(). An options handle or a cursor is used by one thread at a time; it
+ * may move between threads. Blocking calls made from one of libaof's own threads return
+ * AOF_ERR_MISUSE instead of deadlocking.
+ *
+ * Threads and resources. A log does its background work (write-outs, syncs, zero-ahead,
+ * segment pre-allocation) on a runtime's threads, never on a thread of its own. A log
+ * opened with aof_open() has a small runtime of its own (1 worker, up to 8 blocking
+ * threads). The logs of a manager share the manager's (aof_manager_options_set_*: 2
+ * workers, up to 32 blocking threads by default), whatever their number. An idle log costs
+ * no thread, 1 file descriptor for its LOCK plus 1 per segment file, and a few KiB of
+ * memory (see aof_manager_open_log()).
  *
  * Durability and visibility. An appended record is durable (it survives a crash or power
  * cut) once it has been synced: at once with AOF_FLUSH_SYNC, or later according to the
@@ -255,6 +272,16 @@
 #define AOF_CURSOR_MAX_SPIN_US 1000000
 
 /**
+ * The longest log name `aof_manager_open_log` accepts, in bytes (without the NUL).
+ */
+#define AOF_MANAGER_MAX_NAME_LEN 200
+
+/**
+ * The most threads of either kind a manager's runtime may be given.
+ */
+#define AOF_MANAGER_MAX_THREADS 1024
+
+/**
  * A cursor over a log. One thread at a time; it may be moved between threads.
  */
 typedef struct aof_cursor_t aof_cursor_t;
@@ -262,7 +289,8 @@ typedef struct aof_cursor_t aof_cursor_t;
 /**
  * An open log. An opaque token, not a pointer: libaof never dereferences it, and looks it
  * up on every call. A closed handle is detected (`AOF_ERR_CLOSED`) and handles are never
- * reused within a process. A value `aof_open` did not return is rejected with
+ * reused within a process. A value `aof_open` (or `aof_manager_open_log`) did not return
+ * is rejected with
  * `AOF_ERR_INVALID_ARG`, deterministically for small integers (below 2^32) and for any
  * 8-byte-aligned address (a pointer to memory, such as an options or cursor handle passed
  * by mistake), and for any other value (garbage, an uninitialised variable) except with
@@ -270,6 +298,20 @@ typedef struct aof_cursor_t aof_cursor_t;
  * process. May be used from many threads at once.
  */
 typedef struct aof_log_t aof_log_t;
+
+/**
+ * Options for `aof_manager_open`. Create with `aof_manager_options_new`, free with
+ * `aof_manager_options_free`. One thread at a time.
+ */
+typedef struct aof_manager_options_t aof_manager_options_t;
+
+/**
+ * An open manager: the parent of the logs in one root directory, each in a subdirectory
+ * named after the log, all sharing the manager's threads. An opaque token like
+ * `aof_log_t`: libaof never dereferences it, and a closed handle is detected
+ * (`AOF_ERR_CLOSED`). May be used from many threads at once.
+ */
+typedef struct aof_manager_t aof_manager_t;
 
 /**
  * Options for `aof_open`. Create with `aof_options_new`, free with `aof_options_free`.
@@ -725,6 +767,156 @@ void aof_cursor_free(struct aof_cursor_t *cursor);
  * `out` must be NULL or point to `out_size` writable bytes.
  */
 aof_status_t aof_metrics(const struct aof_log_t *log, struct aof_metrics_t *out, size_t out_size);
+
+/**
+ * Creates manager options with the defaults: 2 worker threads, at most 32 blocking
+ * threads. On success `*out_options` owns a new handle; free it with
+ * `aof_manager_options_free`.
+ *
+ * # Safety
+ * `out_options` must be NULL or valid for a write of a pointer.
+ */
+aof_status_t aof_manager_options_new(struct aof_manager_options_t **out_options);
+
+/**
+ * Frees manager options. NULL is a no-op. Managers opened with them are not affected
+ * (`aof_manager_open` copies them).
+ *
+ * # Safety
+ * `options` must be NULL or a handle from `aof_manager_options_new` not freed yet.
+ */
+void aof_manager_options_free(struct aof_manager_options_t *options);
+
+/**
+ * Sets the number of async worker threads of the manager's runtime: 1 up to
+ * `AOF_MANAGER_MAX_THREADS` (1024). Default 2. They run the logs' background tasks
+ * (timers, wake-ups), never blocking file I/O. Out of range: `AOF_ERR_INVALID_ARG`,
+ * options unchanged.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_manager_options_new`.
+ */
+aof_status_t aof_manager_options_set_worker_threads(struct aof_manager_options_t *options,
+                                                    uint32_t threads);
+
+/**
+ * Sets the most threads the manager's blocking pool may run at once: 1 up to
+ * `AOF_MANAGER_MAX_THREADS` (1024). Default 32. The pool runs the background file I/O of
+ * every log (write-outs and syncs of the background flush policies, zero-ahead, segment
+ * pre-allocation); its threads start on demand and end after 10 s idle. Out of range:
+ * `AOF_ERR_INVALID_ARG`, options unchanged.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_manager_options_new`.
+ */
+aof_status_t aof_manager_options_set_max_blocking_threads(struct aof_manager_options_t *options,
+                                                          uint32_t threads);
+
+/**
+ * Opens the manager of directory `root`, creating the directory (not its parents) if it
+ * is missing, and finishes any drop a crash interrupted (see `aof_manager_drop_log`).
+ * `options` may be NULL for the defaults; they are copied. It starts the manager's
+ * runtime: `worker_threads` threads at once, blocking threads on demand up to
+ * `max_blocking_threads`; that is every thread the manager and all its logs use,
+ * whatever the number of logs. On success `*out_manager` receives a new handle, to be
+ * closed with `aof_manager_close`; on failure it is left untouched. Statuses:
+ * `AOF_ERR_NULL_ARG` (`root` or `out_manager`), `AOF_ERR_INVALID_ARG` (empty `root`),
+ * `AOF_ERR_BUSY` (another manager, in this process or another, has `root` open),
+ * `AOF_ERR_IO` (also: `root` is a file or its parent is missing), `AOF_ERR_NO_SPACE`,
+ * `AOF_ERR_MISUSE`.
+ *
+ * # Safety
+ * `root` must be NULL or a NUL-terminated string; `options` NULL or a live options
+ * handle; `out_manager` NULL or valid for a write of a pointer.
+ */
+aof_status_t aof_manager_open(const char *root,
+                              const struct aof_manager_options_t *options,
+                              struct aof_manager_t **out_manager);
+
+/**
+ * Opens (creating if needed) the log `name` in the subdirectory `<root>/<name>`, on the
+ * manager's runtime; recovery is as for `aof_open`. `options` may be NULL for the
+ * defaults; they are copied. A name is 1 to `AOF_MANAGER_MAX_NAME_LEN` (200) bytes of
+ * UTF-8 without `/`, control characters or a leading `.` (so neither `.` nor `..`; names
+ * starting with a dot are the manager's own). On success `*out_log` receives an ordinary
+ * log handle: use it with every `aof_*` log call, from any thread, and release it with
+ * `aof_close` (before or after `aof_manager_close`). On failure `*out_log` is untouched.
+ *
+ * An open log holds one file descriptor for its `LOCK` and one per segment file, plus one
+ * once zero-ahead has run on its active segment and one while the next segment is being
+ * pre-allocated: an idle log of one or two segments holds 2 or 3. Mind `RLIMIT_NOFILE`
+ * when opening many logs. A log has no thread of its own. An idle log costs about 5 KiB
+ * of private memory plus 12 KiB per 64 MiB of segment capacity (offset-index tables:
+ * ~17 KiB for a one-segment log with the default options), and keeps about 64 KiB of
+ * page cache mapped (shared and reclaimable, not private); measured by the bench's
+ * `manager` cell, see docs/C_API.md.
+ *
+ * Statuses: `AOF_ERR_NULL_ARG` (`manager`, `name` or `out_log`), `AOF_ERR_CLOSED`,
+ * `AOF_ERR_INVALID_ARG` (a bad name, inconsistent options, not a manager handle),
+ * `AOF_ERR_BUSY` (the log is open already, in this process or another, or another
+ * thread is opening or dropping it), `AOF_ERR_IO` (also: out of file descriptors),
+ * `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION`, `AOF_ERR_MISUSE`.
+ *
+ * # Safety
+ * `name` must be NULL or a NUL-terminated string; `options` NULL or a live options
+ * handle; `out_log` NULL or valid for a write of a pointer.
+ */
+aof_status_t aof_manager_open_log(struct aof_manager_t *manager,
+                                  const char *name,
+                                  const struct aof_options_t *options,
+                                  struct aof_log_t **out_log);
+
+/**
+ * Lists the logs under the manager's root, open or not, sorted bytewise, into `buf`:
+ * each name followed by a NUL, then one more NUL (`"a\0b\0\0"`; no logs: `"\0"`).
+ * `*out_len` receives the bytes written, final NUL included. If they do not fit in
+ * `buf_len` bytes, returns `AOF_ERR_BUFFER_TOO_SMALL` with the size needed in `*out_len`
+ * (the one out-param written on failure; `buf` is untouched): call with `buf_len = 0`
+ * (and `buf` NULL) to size a buffer, and again if logs were created meanwhile. `buf` may
+ * be NULL only if `buf_len` is 0. Statuses: `AOF_ERR_NULL_ARG` (`manager`, `out_len`, or
+ * `buf` with `buf_len > 0`), `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (not a manager
+ * handle), `AOF_ERR_BUFFER_TOO_SMALL`, `AOF_ERR_IO`.
+ *
+ * # Safety
+ * `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
+ */
+aof_status_t aof_manager_list(const struct aof_manager_t *manager,
+                              char *buf,
+                              size_t buf_len,
+                              size_t *out_len);
+
+/**
+ * Drops the log `name` for good: its directory and every record in it. The log must be
+ * closed (`aof_close`). Durable and crash-safe: when this returns `AOF_OK` the log is
+ * gone, and a crash during the call leaves either the whole log under its name or
+ * nothing under its name (the directory is first renamed to a reserved name and only
+ * then emptied; the next `aof_manager_open` removes what a crash left; docs/FORMAT.md
+ * gives the steps). If a step after the rename fails, the log is already gone under its
+ * name and the error is returned; the rest is removed by the next drop of that name or
+ * the next `aof_manager_open`. Statuses: `AOF_ERR_NULL_ARG` (`manager`, `name`),
+ * `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (a bad name, not a manager handle),
+ * `AOF_ERR_NO_SUCH_LOG`, `AOF_ERR_BUSY` (the log is open, in this process or another, or
+ * another thread is opening or dropping it), `AOF_ERR_IO`, `AOF_ERR_MISUSE`.
+ *
+ * # Safety
+ * `name` must be NULL or a NUL-terminated string.
+ */
+aof_status_t aof_manager_drop_log(struct aof_manager_t *manager, const char *name);
+
+/**
+ * Closes the manager. Every log it opened that is still open is closed first, as by
+ * `aof_close` (written, synced, marked clean): their handles stay valid, their calls
+ * return `AOF_ERR_CLOSED` from then on, and each must still be released with
+ * `aof_close` (which then returns `AOF_OK`). Opens and drops running on other threads
+ * finish first. Then the root is released and the manager's threads stop. NULL is a
+ * no-op returning `AOF_OK`. The handle is invalid afterwards whatever the status, which
+ * is the first error of a log's close (`AOF_ERR_IO`, `AOF_ERR_NO_SPACE`,
+ * `AOF_ERR_POISONED`; every log is closed anyway). Later calls with the handle, a second
+ * `aof_manager_close` included, return `AOF_ERR_CLOSED`; calls running concurrently on
+ * other threads finish or fail with `AOF_ERR_CLOSED`. Not a handle:
+ * `AOF_ERR_INVALID_ARG`. From a libaof thread: `AOF_ERR_MISUSE` (nothing closed).
+ */
+aof_status_t aof_manager_close(struct aof_manager_t *manager);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -2,28 +2,27 @@
 //!
 //! A log handle is a token, not a pointer: a number the library looks up in a
 //! process-wide registry on every call and never dereferences. That is what lets a call on
-//! a closed handle return `AOF_ERR_CLOSED` instead of touching freed memory. See [`token`]
-//! for how tokens are made so that stray values (small integers, pointers, garbage) do not
-//! reach a live log.
+//! a closed handle return `AOF_ERR_CLOSED` instead of touching freed memory. See
+//! `registry` for how tokens are made so that stray values (small integers, pointers,
+//! garbage) do not reach a live log.
 
-use std::collections::BTreeMap;
 use std::ffi::{c_char, CStr, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::boundary::{
     self, array_in, bytes_in, nonnull_unless_empty, opt_out, write_opt, Failure, FfiResult, Out,
 };
-use super::status::{
-    aof_status_t, AOF_ERR_BUFFER_TOO_SMALL, AOF_ERR_CLOSED, AOF_OK, AOF_TIMED_OUT,
-};
+use super::registry::Registry;
+use super::status::{aof_status_t, AOF_ERR_BUFFER_TOO_SMALL, AOF_OK, AOF_TIMED_OUT};
 use crate::{Log, Options};
 
 /// An open log. An opaque token, not a pointer: libaof never dereferences it, and looks it
 /// up on every call. A closed handle is detected (`AOF_ERR_CLOSED`) and handles are never
-/// reused within a process. A value `aof_open` did not return is rejected with
+/// reused within a process. A value `aof_open` (or `aof_manager_open_log`) did not return
+/// is rejected with
 /// `AOF_ERR_INVALID_ARG`, deterministically for small integers (below 2^32) and for any
 /// 8-byte-aligned address (a pointer to memory, such as an options or cursor handle passed
 /// by mistake), and for any other value (garbage, an uninitialised variable) except with
@@ -34,209 +33,19 @@ pub struct aof_log_t {
 }
 
 /// Open logs by token.
-static LOGS: RwLock<BTreeMap<u64, Arc<Log>>> = RwLock::new(BTreeMap::new());
+static LOGS: Registry<Log> = Registry::new("log", "aof_open or aof_manager_open_log", 0);
 
-fn register(log: Log) -> *mut aof_log_t {
-    let token = token::issue();
-    LOGS.write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(token, Arc::new(log));
-    std::ptr::without_provenance_mut(token::to_addr(token))
+/// A new handle for `log`.
+pub(crate) fn register(log: Log) -> *mut aof_log_t {
+    std::ptr::without_provenance_mut(LOGS.insert(log))
 }
 
-/// Why a token is not in the registry.
-fn unknown_handle(token: u64) -> Failure {
-    if token::was_issued(token) {
-        Failure::new(AOF_ERR_CLOSED, format!("log handle {token:#x} was closed"))
-    } else {
-        Failure::invalid(format!(
-            "{token:#x} is not a log handle returned by aof_open"
-        ))
-    }
-}
-
-/// Log handle tokens: a keyed permutation of a counter.
-///
-/// Each `aof_open` takes the next value of a counter that is never reused (starting at 1)
-/// and issues `mix(counter)`, where `mix` is a bijection of the 64-bit integers (xorshifts,
-/// multiplications by odd constants and additions, each invertible) keyed by 192 bits drawn
-/// once per process from the OS (`getrandom`; the time, the process id and an address if
-/// that fails). Counters whose token would be implausible as a handle are skipped, so every
-/// token issued is at least 2^32 and has its low three bits not all zero: no small integer
-/// and no aligned address is ever a live log. Any other value that was never issued
-/// matches a live log only by equalling its token, which it does with probability about
-/// (live logs) / 2^64, since the key is unknown to it.
-///
-/// `unmix` inverts `mix`, which keeps the distinction the registry alone cannot make: a
-/// token that decodes to a counter already taken was issued and is gone (closed); any
-/// other value never was a handle.
-pub(crate) mod token {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
-
-    /// Tokens are pointer-sized: a 64-bit permutation needs 64-bit pointers.
-    const _: () = assert!(usize::BITS == 64, "log handle tokens need 64-bit pointers");
-
-    /// The next counter; 0 is never issued.
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    static KEY: OnceLock<Key> = OnceLock::new();
-
-    /// Tokens below this are never issued.
-    pub(crate) const MIN_TOKEN: u64 = 1 << 32;
-    /// At least one of these bits is set in every token issued.
-    pub(crate) const LOW_BITS: u64 = 0b111;
-
-    const M1: u64 = 0xbf58_476d_1ce4_e5b9;
-    const M2: u64 = 0x94d0_49bb_1331_11eb;
-    const M1_INV: u64 = mul_inverse(M1);
-    const M2_INV: u64 = mul_inverse(M2);
-    const _: () = assert!(M1.wrapping_mul(M1_INV) == 1 && M2.wrapping_mul(M2_INV) == 1);
-
-    /// The inverse of an odd `m` modulo 2^64 (Newton's iteration: each step doubles the
-    /// correct low bits, and `m` is its own inverse modulo 8).
-    const fn mul_inverse(m: u64) -> u64 {
-        let mut x = m;
-        let mut i = 0;
-        while i < 5 {
-            x = x.wrapping_mul(2u64.wrapping_sub(m.wrapping_mul(x)));
-            i += 1;
-        }
-        x
-    }
-
-    /// The inverse of `x ^= x >> s`.
-    const fn unshift(y: u64, s: u32) -> u64 {
-        let mut x = y;
-        let mut done = s;
-        while done < 64 {
-            x = y ^ (x >> s);
-            done += s;
-        }
-        x
-    }
-
-    /// The key of the permutation.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub(crate) struct Key {
-        pre: u64,
-        mid: u64,
-        post: u64,
-    }
-
-    impl Key {
-        pub(crate) const fn new(words: [u64; 3]) -> Key {
-            Key {
-                pre: words[0],
-                mid: words[1],
-                post: words[2],
-            }
-        }
-
-        pub(crate) fn mix(self, counter: u64) -> u64 {
-            let mut x = counter ^ self.pre;
-            x ^= x >> 31;
-            x = x.wrapping_mul(M1);
-            x = x.wrapping_add(self.mid);
-            x ^= x >> 29;
-            x = x.wrapping_mul(M2);
-            x ^= x >> 32;
-            x ^ self.post
-        }
-
-        pub(crate) fn unmix(self, token: u64) -> u64 {
-            let mut x = unshift(token ^ self.post, 32);
-            x = unshift(x.wrapping_mul(M2_INV), 29);
-            x = x.wrapping_sub(self.mid);
-            x = unshift(x.wrapping_mul(M1_INV), 31);
-            x ^ self.pre
-        }
-    }
-
-    /// Whether `token` could have been issued.
-    pub(crate) fn plausible(token: u64) -> bool {
-        token >= MIN_TOKEN && token & LOW_BITS != 0
-    }
-
-    /// This process's key, drawn on first use.
-    fn key() -> Key {
-        *KEY.get_or_init(|| Key::new(os_random().unwrap_or_else(fallback_random)))
-    }
-
-    /// 192 bits from `getrandom`, without blocking (early in boot the pool may not be
-    /// ready; then the fallback is good enough for telling handles apart).
-    fn os_random() -> Option<[u64; 3]> {
-        let mut buf = [0u8; 24];
-        let mut filled = 0;
-        while filled < buf.len() {
-            let rest = &mut buf[filled..];
-            // SAFETY: the pointer and length describe `rest`, writable bytes of `buf`.
-            let n = unsafe {
-                libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), libc::GRND_NONBLOCK)
-            };
-            match usize::try_from(n) {
-                Ok(n) if n > 0 => filled += n,
-                _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
-                _ => return None,
-            }
-        }
-        let word = |i: usize| u64::from_le_bytes(buf[i * 8..i * 8 + 8].try_into().unwrap());
-        Some([word(0), word(1), word(2)])
-    }
-
-    /// The time, the process id and an address (randomised by ASLR), spread by splitmix64.
-    fn fallback_random() -> [u64; 3] {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let mut state =
-            nanos ^ (u64::from(std::process::id()) << 32) ^ (&raw const NEXT).addr() as u64;
-        let mut next = || {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(M1);
-            z = (z ^ (z >> 27)).wrapping_mul(M2);
-            z ^ (z >> 31)
-        };
-        [next(), next(), next()]
-    }
-
-    /// A new token: the next counter whose token is plausible.
-    pub(crate) fn issue() -> u64 {
-        let key = key();
-        loop {
-            let token = key.mix(NEXT.fetch_add(1, Ordering::Relaxed));
-            if plausible(token) {
-                return token;
-            }
-        }
-    }
-
-    /// Whether `token` was issued by [`issue`] (and so, if no log has it, was closed).
-    pub(crate) fn was_issued(token: u64) -> bool {
-        plausible(token) && (1..NEXT.load(Ordering::Relaxed)).contains(&key().unmix(token))
-    }
-
-    /// The handle's address: tokens are pointer-sized (checked above).
-    pub(crate) fn to_addr(token: u64) -> usize {
-        token as usize
-    }
-
-    /// The token of a handle's address.
-    pub(crate) fn from_addr(addr: usize) -> u64 {
-        addr as u64
-    }
-}
-
-/// The log behind a handle. The registry lock is held only to clone the `Arc`.
+/// The log behind a handle.
 pub(crate) fn lookup(handle: *const aof_log_t) -> FfiResult<Arc<Log>> {
     if handle.is_null() {
         return Err(Failure::null_arg("log"));
     }
-    let token = token::from_addr(handle.addr());
-    let logs = LOGS.read().unwrap_or_else(PoisonError::into_inner);
-    logs.get(&token)
-        .cloned()
-        .ok_or_else(|| unknown_handle(token))
+    LOGS.get(handle.addr())
 }
 
 /// Milliseconds from C to a timeout: `UINT32_MAX` waits without limit.
@@ -301,13 +110,7 @@ pub extern "C" fn aof_close(log: *mut aof_log_t) -> aof_status_t {
         if log.is_null() {
             return Ok(AOF_OK);
         }
-        let token = token::from_addr(log.addr());
-        let removed = LOGS
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&token);
-        let log = removed.ok_or_else(|| unknown_handle(token))?;
-        log.close()?;
+        LOGS.remove(log.addr())?.close()?;
         Ok(AOF_OK)
     })
 }
@@ -544,7 +347,7 @@ mod tests {
     use std::os::unix::ffi::OsStringExt;
 
     use super::*;
-    use crate::ffi::status::{AOF_ERR_INVALID_ARG, AOF_ERR_NULL_ARG};
+    use crate::ffi::status::{AOF_ERR_CLOSED, AOF_ERR_INVALID_ARG, AOF_ERR_NULL_ARG};
 
     #[test]
     fn unknown_handles_are_rejected_without_dereferencing() {
@@ -653,57 +456,6 @@ mod tests {
             assert_eq!(status, AOF_ERR_NULL_ARG);
         }
         assert_eq!(id, 77);
-    }
-
-    #[test]
-    fn the_token_permutation_inverts_for_any_key() {
-        let mut state = 0x1234_5678_9abc_def0u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let keys = [
-            token::Key::new([0, 0, 0]),
-            token::Key::new([u64::MAX; 3]),
-            token::Key::new([next(), next(), next()]),
-            token::Key::new([next(), next(), next()]),
-        ];
-        for key in keys {
-            for x in (0..10_000).chain([u64::MAX, u64::MAX - 1, 1 << 63, 1 << 32]) {
-                assert_eq!(key.unmix(key.mix(x)), x, "{key:?} {x}");
-            }
-            for _ in 0..10_000 {
-                let x = next();
-                assert_eq!(key.unmix(key.mix(x)), x, "{key:?} {x}");
-                assert_eq!(key.mix(key.unmix(x)), x, "{key:?} {x}");
-            }
-            // Consecutive counters give unrelated tokens: neighbours differ in many bits.
-            for x in 1..1000u64 {
-                let d = (key.mix(x) ^ key.mix(x + 1)).count_ones();
-                assert!(
-                    d >= 8,
-                    "{key:?}: tokens of {x} and {} differ in {d} bits",
-                    x + 1
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn issued_tokens_are_never_small_nor_aligned() {
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..10_000 {
-            let t = token::issue();
-            assert!(t >= token::MIN_TOKEN, "{t:#x}");
-            assert_ne!(t & token::LOW_BITS, 0, "{t:#x}");
-            assert!(token::was_issued(t), "{t:#x}");
-            assert!(seen.insert(t), "{t:#x} issued twice");
-        }
-        for small in 0..=1000u64 {
-            assert!(!token::was_issued(small));
-        }
     }
 
     /// Status of `aof_last_id` on `handle`, with a check that the out-param is untouched on

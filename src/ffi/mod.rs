@@ -5,7 +5,8 @@
 //! - `boundary`: the wrapper every export runs in (panics, NULLs, out-params, last error).
 //! - `status`: the status codes and the one mapping from [`crate::Error`].
 //! - `error_msg`: the per-thread last-error message.
-//! - `options`, `log`, `cursor`, `metrics`, `version`: the exports, by object.
+//! - `registry`: handles as tokens (the tables behind `aof_log_t` and `aof_manager_t`).
+//! - `options`, `log`, `cursor`, `metrics`, `manager`, `version`: the exports, by object.
 //!
 //! Names follow C conventions (`aof_log_t`), hence the lint exception. Raw pointers from C
 //! are what this module is for, so `unsafe` is allowed here (the crate denies it
@@ -29,4 +30,8 @@ pub mod cursor;
 
 pub mod metrics;
 
+pub mod manager;
+
 mod boundary;
+
+mod registry;
