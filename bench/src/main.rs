@@ -20,6 +20,9 @@
 //! - **tail**: writer→tailing-reader latency; engines aof (the reader sleeps in
 //!   `Cursor::wait`) and aof-spin (its cursor busy-polls 1 ms before sleeping).
 //! - **open**: open time after a clean close, after a crash, and of an empty log.
+//! - **manager**: 1,000 new logs opened by name under one manager, closed with it, and all
+//!   reopened after that clean close; what an idle log costs (memory, descriptors) and the
+//!   process's peak thread count (`manager.rs`).
 //!
 //! Each cell: a warm-up run of half the target time that also calibrates the record
 //! count, then `--reps` repetitions of about `--secs` each; the table shows the median and
@@ -34,6 +37,7 @@
 mod append;
 mod capi;
 mod drive;
+mod manager;
 mod peers;
 mod readers;
 mod report;
@@ -187,6 +191,8 @@ impl Bench {
         }
         let summary = if cell.ok() && cell.workload == "open" {
             format!("open {:.2} ms", cell.lat(|l| l.p50) / 1e6)
+        } else if cell.ok() && cell.workload == "manager" {
+            cell.note.clone()
         } else if cell.ok() {
             format!(
                 "{}/s ±{:.0}%  p99 {} µs",
@@ -596,6 +602,24 @@ fn open_matrix(b: &mut Bench) {
     }
 }
 
+fn manager_cell(b: &mut Bench) {
+    let dir = b.dir.clone();
+    let reps = b.budget.reps;
+    let cell = Cell::new(
+        "manager",
+        &format!("{}logs", manager::LOGS),
+        manager::SEGMENT as usize,
+        1,
+        "aof",
+    );
+    b.cell(cell, |c| {
+        let (r, results) = manager::reps(&dir, reps)?;
+        c.reps = r;
+        c.note = manager::note(&results);
+        Ok(())
+    });
+}
+
 fn machine_json(m: &util::Machine) -> serde_json::Value {
     json!({
         "cpus": m.cpus, "cpu_model": m.cpu_model, "mem_gib": m.mem_gib, "kernel": m.kernel,
@@ -631,6 +655,7 @@ fn main() {
                 _ => peers::fill_child(engine, dir, size, records, &argv[5]),
             }
         }
+        Some("__manager") => manager::child(&argv[1], Path::new(&argv[2])),
         Some("__open") => {
             let (engine, dir) = (argv[1].as_str(), Path::new(&argv[2]));
             match engine {
@@ -712,6 +737,7 @@ fn main() {
     read_matrix(&mut b);
     tail_matrix(&mut b);
     open_matrix(&mut b);
+    manager_cell(&mut b);
     util::remove_dir(&dir);
     if b.args.list {
         return;

@@ -76,6 +76,19 @@ fn cell_row(c: &Cell) -> String {
     if let Some(s) = status_text(c) {
         return format!("{head} {s}");
     }
+    if c.workload == "manager" {
+        return format!(
+            "{head} {:>10} logs, clean reopen {:.0} ms ({:.0}–{:.0} ms)  {}",
+            c.reps[0].records,
+            crate::util::median(&c.reps.iter().map(|r| r.secs * 1e3).collect::<Vec<_>>()),
+            c.reps
+                .iter()
+                .map(|r| r.secs * 1e3)
+                .fold(f64::INFINITY, f64::min),
+            c.reps.iter().map(|r| r.secs * 1e3).fold(0.0, f64::max),
+            c.note
+        );
+    }
     if c.workload == "open" {
         return format!(
             "{head} {:>10} records, open {:>9} ms ({:.2}–{:.2} ms){}",
@@ -132,7 +145,7 @@ pub fn cells_table(cells: &[Cell]) -> String {
     // Execution order interleaves engines per data set; print each workload × size
     // (× threads for appends) together.
     let rank = |w: &str| {
-        ["append", "scan", "read", "tail", "open"]
+        ["append", "scan", "read", "tail", "open", "manager"]
             .iter()
             .position(|x| *x == w)
     };
@@ -140,7 +153,11 @@ pub fn cells_table(cells: &[Cell]) -> String {
     sorted.sort_by_key(|c| {
         (
             rank(c.workload),
-            if c.workload == "open" { 0 } else { c.size },
+            if matches!(c.workload, "open" | "manager") {
+                0
+            } else {
+                c.size
+            },
             if c.workload == "append" { c.threads } else { 0 },
         )
     });
