@@ -9,7 +9,8 @@
 #   make fuzz-ci [FUZZ_SECONDS=60]  each cargo-fuzz target for FUZZ_SECONDS; fails on a crash
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #   make header                regenerate include/aof.h (cbindgen, as a library, via a test)
-#   make deps                  install what a fresh Debian machine lacks (idempotent)
+#   make deps                  install what a fresh Debian machine lacks (idempotent; libclang-dev
+#                              for libmdbx's bindgen build)
 #
 # Build outputs go to target/ (cargo) and build/ (everything else); both are git-ignored.
 
@@ -93,12 +94,14 @@ deps:
 	command -v g++ >/dev/null || missing="$$missing g++"; \
 	command -v timeout >/dev/null || missing="$$missing coreutils"; \
 	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
+	dpkg-query -W -f='$${Status}' libclang-dev 2>/dev/null | grep -q '^install ok installed$$' || \
+	    missing="$$missing libclang-dev"; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    $(SUDO) apt-get update -qq; \
 	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing libc6-dev; \
 	else \
-	    echo "deps: pkg-config, gcc, g++, valgrind present"; \
+	    echo "deps: pkg-config, gcc, g++, valgrind, libclang-dev present"; \
 	fi
 	@test -x "$(CARGO)" || { echo "error: cargo not found (install Rust: https://rustup.rs)"; exit 1; }
 	@if command -v rustup >/dev/null || [ -x "$(HOME)/.cargo/bin/rustup" ]; then \

@@ -213,6 +213,12 @@
 #define AOF_ERR_NO_SUCH_LOG -15
 
 /**
+ * The segment catalogue failed (a libmdbx error, a damaged or full catalogue, a catalogue
+ * entry written by a newer libaof); the last-error message names the file and the cause.
+ */
+#define AOF_ERR_CATALOG -16
+
+/**
  * Flush policy: every append returns once its record is on stable storage (concurrent
  * appenders share one `fdatasync`: group commit). The default.
  */

@@ -62,6 +62,12 @@ pub enum Error {
     #[error("blocking call made from inside the libaof runtime; call it from your own thread")]
     InRuntime,
 
+    /// The segment catalogue failed: a libmdbx error, a damaged or full catalogue, a value
+    /// written by a newer libaof, or misuse (a forked child, a call from inside a
+    /// catalogue closure). `detail` says which, and for a full catalogue its size cap.
+    #[error("catalogue {}: {detail}", path.display())]
+    Catalog { path: PathBuf, detail: String },
+
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),

@@ -49,6 +49,9 @@ pub const AOF_ERR_BUFFER_TOO_SMALL: i32 = -13;
 pub const AOF_ERR_MISUSE: i32 = -14;
 /// A manager has no log of that name (`aof_manager_drop_log`).
 pub const AOF_ERR_NO_SUCH_LOG: i32 = -15;
+/// The segment catalogue failed (a libmdbx error, a damaged or full catalogue, a catalogue
+/// entry written by a newer libaof); the last-error message names the file and the cause.
+pub const AOF_ERR_CATALOG: i32 = -16;
 
 /// The status of an engine error. Exhaustive on purpose: a new `Error` variant does not
 /// compile until it has a status (`#[non_exhaustive]` does not apply inside this crate).
@@ -65,6 +68,7 @@ pub(crate) fn from_error(err: &Error) -> aof_status_t {
         Error::NoSuchLog { .. } => AOF_ERR_NO_SUCH_LOG,
         Error::Poisoned(_) => AOF_ERR_POISONED,
         Error::InRuntime => AOF_ERR_MISUSE,
+        Error::Catalog { .. } => AOF_ERR_CATALOG,
         Error::Internal(_) => AOF_ERR_INTERNAL,
     }
 }
@@ -90,6 +94,7 @@ pub(crate) fn describe(status: aof_status_t) -> &'static CStr {
         AOF_ERR_BUFFER_TOO_SMALL => c"buffer too small",
         AOF_ERR_MISUSE => c"blocking call made from inside the libaof runtime",
         AOF_ERR_NO_SUCH_LOG => c"no log of that name",
+        AOF_ERR_CATALOG => c"segment catalogue error",
         _ => c"unknown status",
     }
 }
@@ -137,6 +142,13 @@ mod tests {
             ),
             (Error::Poisoned("fsync failed".into()), AOF_ERR_POISONED),
             (Error::InRuntime, AOF_ERR_MISUSE),
+            (
+                Error::Catalog {
+                    path: PathBuf::from("/x/catalog.mdbx"),
+                    detail: "damaged".into(),
+                },
+                AOF_ERR_CATALOG,
+            ),
             (Error::Internal("x".into()), AOF_ERR_INTERNAL),
         ];
         for (err, status) in cases {
@@ -165,14 +177,15 @@ mod tests {
             AOF_ERR_BUFFER_TOO_SMALL,
             AOF_ERR_MISUSE,
             AOF_ERR_NO_SUCH_LOG,
+            AOF_ERR_CATALOG,
         ];
-        // The released values: 0, 1, 2, then -1 down to -15 in this order.
-        let expected: Vec<i32> = [0, 1, 2].into_iter().chain((1..=15).map(|n| -n)).collect();
+        // The released values: 0, 1, 2, then -1 down to -16 in this order.
+        let expected: Vec<i32> = [0, 1, 2].into_iter().chain((1..=16).map(|n| -n)).collect();
         assert_eq!(all.to_vec(), expected);
         for code in all {
             assert_ne!(describe(code), c"unknown status", "{code}");
         }
-        assert_eq!(describe(-16), c"unknown status");
+        assert_eq!(describe(-17), c"unknown status");
         assert_eq!(describe(3), c"unknown status");
     }
 }
