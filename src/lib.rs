@@ -9,12 +9,16 @@
 //!   `log::zero` (zeroing ahead of the writer).
 //! - `segment`: the byte format, one segment file, the offset index, the directory layout,
 //!   the segment set (states, pinned readers), recovery and verification.
+//! - `catalog`: the segment catalogue (libmdbx): every log and each log's segments, durable
+//!   on commit. Not yet used by the log.
 //! - `durability`: watermarks, group commit, the background flusher, task supervision.
 //! - `manager`: many logs under one root directory, opened by name, on one runtime.
 //! - `runtime`: the tokio runtime background work runs on.
 //! - `metrics`, `config`, `error`, `sync` (lock helpers), `fsio` (every system call).
 #![deny(unsafe_code)]
 
+#[doc(hidden)]
+pub mod catalog;
 pub mod config;
 mod durability;
 pub mod error;
