@@ -25,6 +25,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
+use crate::catalog::Catalog;
 use crate::config::Options;
 use crate::error::{Error, Result};
 use crate::fsio;
@@ -105,6 +106,9 @@ pub fn validate_log_name(name: &str) -> Result<()> {
 struct State {
     closed: bool,
     runtime: Option<Arc<Runtime>>,
+    /// The catalogue of every log under the root (`<root>/.catalog.mdbx`): one libmdbx
+    /// environment, whatever the number of logs. Let go at close, with the runtime.
+    catalog: Option<Arc<Catalog>>,
     lock_file: Option<File>,
     /// Names with an open or a drop in progress; `close` waits until it is empty.
     claimed: HashSet<String>,
@@ -137,13 +141,15 @@ impl Manager {
         }
         create_log_dir(root)?;
         let lock_file = fsio::lock_exclusive(&root.join(MANAGER_LOCK), root)?;
-        finish_drops(root)?;
+        let catalog = Arc::new(Catalog::open(root)?);
+        finish_drops(root, &catalog)?;
         let runtime = Runtime::new(options.runtime())?;
         Ok(Manager {
             root: root.to_path_buf(),
             state: Mutex::new(State {
                 closed: false,
                 runtime: Some(runtime),
+                catalog: Some(catalog),
                 lock_file: Some(lock_file),
                 claimed: HashSet::new(),
                 logs: HashMap::new(),
@@ -171,7 +177,8 @@ impl Manager {
         runtime::ensure_outside()?;
         let dir = self.root.join(name);
         let (claim, runtime) = self.claim(name, &dir)?;
-        let log = Log::open_on(&dir, options, runtime)?;
+        let catalog = Some((self.catalog()?, name.to_string()));
+        let log = Log::open_on(&dir, options, runtime, catalog)?;
         let mut st = claim.state();
         if st.closed {
             // The manager closed while the log opened: it must not outlive the manager.
@@ -250,6 +257,9 @@ impl Manager {
         fail::fail_point!("manager::drop::renamed", |_| Err(Error::Internal(
             "failpoint manager::drop::renamed".into()
         )));
+        // Gone under its name on disk: now from the catalogue (the log and its entries in
+        // one commit); then the files.
+        self.catalog()?.drop_log(name)?;
         remove_tree(&doomed)?;
         drop(log_lock);
         fsio::fsync_dir(&self.root)
@@ -264,7 +274,7 @@ impl Manager {
     /// dropped, which after this call is at once (closed logs release it).
     pub fn close(&self) -> Result<()> {
         runtime::ensure_outside()?;
-        let (logs, runtime, lock_file) = {
+        let (logs, runtime, catalog, lock_file) = {
             let mut st = lock(&self.state);
             if st.closed {
                 return Ok(());
@@ -279,6 +289,7 @@ impl Manager {
             (
                 std::mem::take(&mut st.logs),
                 st.runtime.take(),
+                st.catalog.take(),
                 st.lock_file.take(),
             )
         };
@@ -289,6 +300,7 @@ impl Manager {
             result = result.and(log.close());
         }
         drop(runtime);
+        drop(catalog);
         drop(lock_file);
         result
     }
@@ -307,6 +319,11 @@ impl Manager {
             name: name.to_owned(),
         };
         Ok((claim, runtime))
+    }
+
+    /// The catalogue, while the manager is open.
+    fn catalog(&self) -> Result<Arc<Catalog>> {
+        lock(&self.state).catalog.clone().ok_or(Error::Closed)
     }
 
     fn check_open(&self) -> Result<()> {
@@ -356,20 +373,27 @@ impl Drop for Claim<'_> {
     }
 }
 
-/// Removes every `.dropping.*` entry of `root` (drops a crash interrupted), then syncs
+/// Removes every `.dropping.*` entry of `root` (drops a crash interrupted) and its log's
+/// record in the catalogue, unless a log of that name was created again since, then syncs
 /// the root.
-fn finish_drops(root: &Path) -> Result<()> {
+fn finish_drops(root: &Path, catalog: &Catalog) -> Result<()> {
     let mut found = false;
     for entry in fs::read_dir(root).map_err(|e| Error::io("read directory", root, e))? {
         let entry = entry.map_err(|e| Error::io("read directory", root, e))?;
-        if entry
-            .file_name()
+        let file_name = entry.file_name();
+        let Some(name) = file_name
             .as_encoded_bytes()
-            .starts_with(DROPPING.as_bytes())
-        {
-            remove_tree(&entry.path())?;
-            found = true;
+            .strip_prefix(DROPPING.as_bytes())
+        else {
+            continue;
+        };
+        if let Ok(name) = std::str::from_utf8(name) {
+            if !root.join(name).exists() {
+                catalog.drop_log(name)?;
+            }
         }
+        remove_tree(&entry.path())?;
+        found = true;
     }
     if found {
         fsio::fsync_dir(root)?;

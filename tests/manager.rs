@@ -85,7 +85,13 @@ fn open_list_drop_close_reopen() {
     assert!(!root.join("orders-1").exists());
     assert_eq!(
         entries(&root),
-        [".manager.lock", "orders-3", "payments"],
+        [
+            ".catalog.mdbx",
+            ".catalog.mdbx-lck",
+            ".manager.lock",
+            "orders-3",
+            "payments"
+        ],
         "no remains of the drop"
     );
     let err = m.drop_log("orders-1").unwrap_err();
@@ -128,6 +134,7 @@ fn bad_names_of_every_kind() {
         "..",
         ".hidden",
         ".manager.lock",
+        ".catalog.mdbx",
         ".dropping.x",
         "a/b",
         "/abs",
@@ -150,7 +157,10 @@ fn bad_names_of_every_kind() {
         );
     }
     // Nothing was created anywhere, not even outside the root.
-    assert_eq!(entries(tmp.path()), [".manager.lock"]);
+    assert_eq!(
+        entries(tmp.path()),
+        [".catalog.mdbx", ".catalog.mdbx-lck", ".manager.lock"]
+    );
     // The longest name and unusual but valid ones work.
     for name in [
         "x".repeat(200).as_str(),
@@ -344,7 +354,15 @@ fn an_interrupted_drop_is_finished_at_open() {
 
     let m = Manager::open(root, ManagerOptions::default()).unwrap();
     assert_eq!(m.list_logs().unwrap(), ["bystander"]);
-    assert_eq!(entries(root), [".manager.lock", "bystander"]);
+    assert_eq!(
+        entries(root),
+        [
+            ".catalog.mdbx",
+            ".catalog.mdbx-lck",
+            ".manager.lock",
+            "bystander"
+        ]
+    );
     check(&m.open_log("bystander", opts()).unwrap(), 3, 2000);
     assert!(matches!(m.drop_log("victim"), Err(Error::NoSuchLog { .. })));
     // A name whose remains are still there (a drop that failed after the rename) can be
@@ -353,7 +371,15 @@ fn an_interrupted_drop_is_finished_at_open() {
     std::fs::create_dir(root.join(".dropping.again")).unwrap();
     std::fs::write(root.join(".dropping.again/junk"), b"x").unwrap();
     m.drop_log("again").unwrap();
-    assert_eq!(entries(root), [".manager.lock", "bystander"]);
+    assert_eq!(
+        entries(root),
+        [
+            ".catalog.mdbx",
+            ".catalog.mdbx-lck",
+            ".manager.lock",
+            "bystander"
+        ]
+    );
 }
 
 #[test]

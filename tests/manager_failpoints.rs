@@ -108,7 +108,16 @@ fn every_step_after_the_rename_leaves_the_log_gone() {
         m.close().unwrap();
         drop(m);
         let m = Manager::open(root, ManagerOptions::default()).unwrap();
-        assert_eq!(entries(root), [".manager.lock", "bystander"], "{point}");
+        assert_eq!(
+            entries(root),
+            [
+                ".catalog.mdbx",
+                ".catalog.mdbx-lck",
+                ".manager.lock",
+                "bystander"
+            ],
+            "{point}"
+        );
         assert_eq!(m.list_logs().unwrap(), ["bystander"]);
         check_whole(&m, "bystander");
         m.close().unwrap();
@@ -131,7 +140,15 @@ fn a_new_log_of_a_dropped_name_is_dropped_despite_remains() {
     log.append(b"new").unwrap();
     log.close().unwrap();
     m.drop_log("victim").unwrap();
-    assert_eq!(entries(root), [".manager.lock", "bystander"]);
+    assert_eq!(
+        entries(root),
+        [
+            ".catalog.mdbx",
+            ".catalog.mdbx-lck",
+            ".manager.lock",
+            "bystander"
+        ]
+    );
     scenario.teardown();
 }
 
@@ -160,7 +177,15 @@ fn a_failure_while_open_finishes_a_drop_fails_the_open_and_the_next_open_finishe
     }
     // The failed opens released the root.
     let m = Manager::open(root, ManagerOptions::default()).unwrap();
-    assert_eq!(entries(root), [".manager.lock", "bystander"]);
+    assert_eq!(
+        entries(root),
+        [
+            ".catalog.mdbx",
+            ".catalog.mdbx-lck",
+            ".manager.lock",
+            "bystander"
+        ]
+    );
     check_whole(&m, "bystander");
     scenario.teardown();
 }

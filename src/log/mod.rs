@@ -9,6 +9,7 @@
 //! [`Log::open`].
 
 pub mod cursor;
+pub(crate) mod entries;
 pub(crate) mod view;
 pub(crate) mod writer;
 pub(crate) mod zero;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
+use crate::catalog::Catalog;
 use crate::config::{FlushPolicy, Options, Visibility};
 use crate::durability::{run_flusher, spawn_supervised, FlusherSignal, WaitEnd};
 use crate::error::{Error, Result};
@@ -30,11 +32,12 @@ use crate::runtime::{self, Runtime, RuntimeOptions};
 use crate::segment::file::{create_segment_file, prepare_segment};
 use crate::segment::format::{CleanMarker, RecordChain, HEADER_LEN};
 use crate::segment::layout::Layout;
-use crate::segment::recovery;
-use crate::segment::set::SegmentSet;
+use crate::segment::recovery::{self, RecoveredSegment};
+use crate::segment::set::{KnownSegment, SegmentSet};
 use crate::segment::verify::{self, Extent, VerifyReport};
 use crate::sync::{lock, InFlight, TaskSignal};
 use cursor::{Cursor, Record};
+use entries::CatalogLink;
 use view::View;
 use writer::Writer;
 
@@ -64,6 +67,8 @@ struct Background {
 /// The engine behind a [`Log`] handle, shared with its background tasks.
 pub(crate) struct Inner {
     layout: Layout,
+    /// The log's record in the catalogue (see `entries`).
+    catalog: CatalogLink,
     options: Options,
     /// What readers share; cursors hold it, not `Inner`.
     view: Arc<View>,
@@ -105,46 +110,61 @@ pub struct Log {
 impl Log {
     /// Opens the log in directory `path`, creating the directory (not its parents) if it
     /// is missing, and recovering the log if it was not closed cleanly. The log runs its
-    /// background work on a small runtime of its own (one worker); many logs in one
-    /// process should share a runtime through a manager. Fails with `Busy` if another
-    /// handle holds the directory.
+    /// background work on a small runtime of its own (one worker) and keeps its catalogue
+    /// in its directory (`.catalog.mdbx`, one libmdbx environment); many logs in one
+    /// process should share both through a manager. Fails with `Busy` if another handle
+    /// holds the directory.
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Log> {
         options.validate()?;
         runtime::ensure_outside()?;
         let runtime = Runtime::new(RuntimeOptions::standalone())?;
-        Log::open_on(path.as_ref(), options, runtime)
+        Log::open_on(path.as_ref(), options, runtime, None)
     }
 
-    /// Opens the log in `dir` with its background work on `runtime`.
-    pub(crate) fn open_on(dir: &Path, options: Options, runtime: Arc<Runtime>) -> Result<Log> {
+    /// Opens the log in `dir` with its background work on `runtime`, recorded in `catalog`
+    /// under the given name (`None`: a catalogue of its own in `dir`, the log named "").
+    pub(crate) fn open_on(
+        dir: &Path,
+        options: Options,
+        runtime: Arc<Runtime>,
+        catalog: Option<(Arc<Catalog>, String)>,
+    ) -> Result<Log> {
         options.validate()?;
         runtime::ensure_outside()?;
         let layout = Layout::new(dir);
         create_log_dir(dir)?;
         let lock_file = fsio::lock_exclusive(&layout.lock_file(), dir)?;
-        let recovered = recovery::recover(&layout)?;
-        let mut segments = recovered.segments;
+        let (catalog, name) = match catalog {
+            Some(shared) => shared,
+            None => (Arc::new(Catalog::open(dir)?), String::new()),
+        };
+        let mut report = RecoveryReport::default();
+        let (link, known) = CatalogLink::open(catalog, name, &options, &layout, &mut report)?;
+        let mut recovered = recovery::recover(&layout, &known.entries)?;
+        recovered.report.deletions_finished = report.deletions_finished;
         let next_id = recovered.next_id;
         let mut created = 0;
 
         // Keep appending to the unsealed tail unless it is empty and of another size than
         // configured now; otherwise start a fresh segment.
-        let reuse = match (recovered.active_write_offset, segments.last()) {
+        let tail = recovered.segments.last().and_then(|s| s.file.clone());
+        let reuse = match (recovered.active_write_offset, tail) {
             (Some(off), Some(seg))
                 if off > HEADER_LEN || seg.capacity() == options.segment_size =>
             {
-                Some(off)
+                Some((seg, off))
             }
             (Some(_), Some(seg)) => {
                 fsio::remove_file(seg.path())?;
                 fsio::fsync_dir(dir)?;
-                segments.pop();
+                recovered.segments.pop();
+                recovered.active_write_offset = None;
                 None
             }
             _ => None,
         };
         let (active, write_offset) = match reuse {
-            Some(off) => (segments.last().cloned().expect("tail exists"), off),
+            Some(tail) => tail,
             None => {
                 let tmp = layout.next_segment_tmp();
                 let file = create_segment_file(&tmp, options.segment_size, 0)?;
@@ -153,12 +173,35 @@ impl Log {
                 fsio::fsync_dir(dir)?;
                 created = 1;
                 let seg = Arc::new(seg);
-                segments.push(seg.clone());
+                recovered.segments.push(RecoveredSegment {
+                    base_id: next_id,
+                    path: seg.path().to_path_buf(),
+                    footer: None,
+                    file: Some(seg.clone()),
+                });
+                recovered.active_write_offset = Some(HEADER_LEN);
+                recovered.tail_payload = 0;
                 (seg, HEADER_LEN)
             }
         };
+        // The files are settled: record them (before the first append).
+        let extents = entries::extents(&recovered, &known)?;
+        link.reconcile(&known, &extents, &mut recovered.report)?;
+        let tail_extent = extents.last().expect("the active segment is there");
 
         let durable = next_id - 1;
+        let segments = recovered
+            .segments
+            .into_iter()
+            .map(|s| match s.file {
+                Some(file) => KnownSegment::Open(file),
+                None => KnownSegment::Sealed {
+                    path: s.path,
+                    base_id: s.base_id,
+                    footer: s.footer.expect("unopened segments are sealed"),
+                },
+            })
+            .collect();
         let view = Arc::new(View::new(
             options.visibility,
             SegmentSet::new(segments),
@@ -166,10 +209,14 @@ impl Log {
         ));
         crate::metrics::Metrics::add(&view.metrics.segments_created, created);
         let zero = zero::ZeroWindow::new(&options, zero::page_up(write_offset));
+        let mut writer = Writer::new(active, write_offset, next_id, zero);
+        writer.active_first_pos = tail_extent.first_byte_pos;
+        writer.active_payload = tail_extent.payload_bytes;
         let handle = runtime.handle().clone();
         let inner = Arc::new_cyclic(|weak_self| Inner {
             layout,
-            writer: Mutex::new(Writer::new(active, write_offset, next_id, zero)),
+            catalog: link,
+            writer: Mutex::new(writer),
             io: Mutex::new(Vec::new()),
             in_flight: InFlight::default(),
             zero_fence: AtomicU64::new(u64::MAX),
@@ -448,7 +495,7 @@ impl Inner {
         let view = &self.view;
         view.check_open()?;
         let written = view.written.get();
-        let segs = view.segments.pin_all();
+        let segs = view.segments.pin_all()?;
         let mut report = VerifyReport::default();
         let count = segs.len();
         for (i, seg) in segs.iter().enumerate() {
@@ -479,6 +526,7 @@ impl Inner {
             joined = joined.and(self.join("zero-ahead", task));
         }
         let result = self.finish().and(joined);
+        self.catalog.release();
         self.view.wake_all();
         drop(bg.runtime.take());
         bg.lock_file = None;
@@ -505,6 +553,9 @@ impl Inner {
         let seg = w.active.clone();
         self.sync_segment(&seg)?;
         self.view.commit.durable.advance(w.next_id - 1);
+        let count = w.next_id - seg.base_id();
+        self.catalog
+            .close(&seg, w.write_offset, count, w.active_payload, w.next_id - 1)?;
         let marker = CleanMarker {
             active_base_id: seg.base_id(),
             write_offset: w.write_offset,

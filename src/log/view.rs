@@ -142,7 +142,7 @@ impl View {
     /// The segment that holds `id` (which the caller knows is visible), pinned.
     pub fn pin(&self, id: u64) -> Result<SegmentReader> {
         self.segments
-            .pin(id)
+            .pin(id)?
             .ok_or_else(|| self.not_found(id, self.visible_id()))
     }
 

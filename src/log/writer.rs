@@ -47,6 +47,10 @@ pub(crate) struct Writer {
     pub prealloc: Option<mpsc::Receiver<Result<(File, u64)>>>,
     /// How far the active segment is zeroed ahead of the records (see `zero`).
     pub zero: ZeroWindow,
+    /// Byte position of the active segment's first record (payload bytes the log held
+    /// before it), and payload bytes appended to it so far.
+    pub active_first_pos: u64,
+    pub active_payload: u64,
     /// Append counters: kept here, under the lock every append holds anyway, rather than
     /// as atomics that would cost each append two more locked instructions.
     pub appends: u64,
@@ -69,6 +73,8 @@ impl Writer {
             buf: Vec::new(),
             prealloc: None,
             zero,
+            active_first_pos: 0,
+            active_payload: 0,
             appends: 0,
             append_bytes: 0,
             batches: 0,
@@ -141,6 +147,7 @@ impl Inner {
         }
         encode_record_unsummed(&mut w.buf, w.next_id, timestamp, payload);
         w.next_id += 1;
+        w.active_payload += payload.len() as u64;
         let end = w.end_offset();
         if w.zero.wants_more(end, self.options.zero_ahead) {
             self.zeroer.wake();
@@ -298,9 +305,10 @@ impl Inner {
     /// the appender and the next append tries again. A failed sync poisons the log.
     fn roll(&self, w: &mut Writer) -> Result<()> {
         self.write_out_locked(w)?;
-        if w.active.footer().is_none() {
-            self.seal(w)?;
-        }
+        let sealed = match w.active.footer() {
+            Some(footer) => *footer,
+            None => self.seal(w)?,
+        };
         let tmp = self.layout.next_segment_tmp();
         let prepared = match w.prealloc.take().map(|rx| rx.recv()) {
             Some(Ok(Ok(prepared))) => Some(prepared),
@@ -321,6 +329,13 @@ impl Inner {
         let seg = prepare_segment(file, &tmp, path, w.next_id, self.options.segment_size)?;
         fsio::fsync_dir(self.layout.dir()).map_err(|e| self.view.poison_with(e))?;
         Metrics::add(&self.view.metrics.segments_created, 1);
+        // Both files are durable: now the catalogue says so (one commit).
+        let next_pos = w.active_first_pos + w.active_payload;
+        self.catalog
+            .roll(&w.active, &sealed, w.active_payload, &seg, next_pos)
+            .map_err(|e| self.view.poison_with(e))?;
+        w.active_first_pos = next_pos;
+        w.active_payload = 0;
         let seg = Arc::new(seg);
         self.view.segments.push_active(seg.clone());
         w.active = seg;
@@ -331,8 +346,8 @@ impl Inner {
     }
 
     /// Writes the footer of the active segment and syncs it; every record in it is then
-    /// durable.
-    pub(crate) fn seal(&self, w: &mut Writer) -> Result<()> {
+    /// durable. Returns the footer.
+    pub(crate) fn seal(&self, w: &mut Writer) -> Result<SegmentFooter> {
         let seg = &w.active;
         let data_end = w.write_offset;
         let records_crc = match lock(&self.chain).take() {
@@ -356,7 +371,7 @@ impl Inner {
         Metrics::add(&self.view.metrics.segments_sealed, 1);
         self.view.segments.mark_sealed(seg.base_id());
         self.view.commit.durable.advance(footer.last_id);
-        Ok(())
+        Ok(footer)
     }
 
     fn start_preallocation(&self, w: &mut Writer) {

@@ -88,6 +88,59 @@ impl SegmentFile {
         })
     }
 
+    /// Opens an existing sealed segment file, checking its header against the base id its
+    /// name gives.
+    pub fn open_existing(path: &Path, base: u64) -> Result<SegmentFile> {
+        Self::open_checked(path, base, false)
+    }
+
+    /// Opens an existing segment file, checking its header against `base`. A file shorter
+    /// than its capacity is corrupt, unless it may be a torn tail (`is_tail`): then it is
+    /// given its full size back, and the scan of its records cuts it.
+    pub fn open_checked(path: &Path, base: u64, is_tail: bool) -> Result<SegmentFile> {
+        let file = fsio::open_file(path)?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("stat", path, e))?
+            .len();
+        if len < HEADER_LEN {
+            return Err(Error::corruption(
+                path,
+                len,
+                "file is shorter than a segment header",
+            ));
+        }
+        let mut raw = [0u8; HEADER_LEN as usize];
+        fsio::read_exact_at(&file, path, &mut raw, 0)?;
+        let header = SegmentHeader::decode(&raw)
+            .map_err(|e| Error::corruption(path, 0, format!("segment header: {e}")))?;
+        if header.base_id != base {
+            return Err(Error::corruption(
+                path,
+                16,
+                format!(
+                    "header says base id {} but the name says {base}",
+                    header.base_id
+                ),
+            ));
+        }
+        if len < header.capacity {
+            if !is_tail {
+                return Err(Error::corruption(
+                    path,
+                    len,
+                    format!(
+                        "sealed segment is shorter than its capacity {}",
+                        header.capacity
+                    ),
+                ));
+            }
+            // A truncated tail: give the file back its full size; the scan cuts the records.
+            fsio::allocate(&file, path, header.capacity)?;
+        }
+        SegmentFile::open(path.to_path_buf(), file, &header)
+    }
+
     /// The whole file.
     pub fn bytes(&self) -> &[u8] {
         &self.map[..self.capacity as usize]

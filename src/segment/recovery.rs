@@ -3,16 +3,18 @@
 //! the first record whose framing or checksum is wrong. The bytes after the cut are zeroed
 //! on disk, so a later scan can never resurrect an old record behind new ones.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use crate::catalog::{SegmentEntry, SegmentState as CatalogState};
 
 use crate::error::{Error, Result};
 use crate::fsio;
 use crate::segment::file::SegmentFile;
 use crate::segment::format::{
-    decode_record, CleanMarker, RecordChain, RecordError, SegmentFooter, SegmentHeader, FOOTER_LEN,
-    HEADER_LEN,
+    decode_record, CleanMarker, RecordChain, RecordError, SegmentFooter, FOOTER_LEN, HEADER_LEN,
 };
 use crate::segment::layout::Layout;
 
@@ -29,6 +31,20 @@ pub struct RecoveryReport {
     pub repaired: Option<TailRepair>,
     /// Sealed segments whose footer was damaged and was rebuilt from their records.
     pub footers_rebuilt: Vec<PathBuf>,
+    /// Segment files opened (headers, footers or records read) by open. After a clean
+    /// close only the active segment; sealed segments are known from the catalogue.
+    pub segments_opened: usize,
+    /// The catalogue had no record of the log (an old log, or a lost or damaged
+    /// catalogue) and was rebuilt from the segment files.
+    pub catalog_rebuilt: bool,
+    /// Segment files that had no catalogue entry and were taken into it (a crash between
+    /// creating a segment and recording it).
+    pub files_without_entries: Vec<u64>,
+    /// Catalogue entries whose file is missing at the front of the log: dropped from the
+    /// catalogue (their records are gone).
+    pub entries_without_files: Vec<u64>,
+    /// Removals that a crash interrupted and open finished.
+    pub deletions_finished: usize,
 }
 
 /// A cut made by recovery.
@@ -43,18 +59,34 @@ pub struct TailRepair {
     pub reason: String,
 }
 
+/// One segment as recovery leaves it.
+pub struct RecoveredSegment {
+    pub base_id: u64,
+    pub path: PathBuf,
+    /// Its footer (sealed), or `None` for the unsealed tail.
+    pub footer: Option<SegmentFooter>,
+    /// The open file, unless it is sealed and known from the catalogue (then it is opened
+    /// when first read).
+    pub file: Option<Arc<SegmentFile>>,
+}
+
 /// The state recovery hands to the log.
 pub struct Recovered {
     /// Every segment, in id order.
-    pub segments: Vec<Arc<SegmentFile>>,
+    pub segments: Vec<RecoveredSegment>,
     /// End of the records of the last segment, when it is unsealed and can take appends.
     pub active_write_offset: Option<u64>,
+    /// Payload bytes of the records of that unsealed tail (0 without one).
+    pub tail_payload: u64,
     /// Id of the next record.
     pub next_id: u64,
     pub report: RecoveryReport,
 }
 
-pub fn recover(layout: &Layout) -> Result<Recovered> {
+/// Finds the log's segments and repairs the tail. `known`: the catalogue's entries of the
+/// log by base id; a sealed one whose file is there and is not the last is trusted without
+/// opening its file.
+pub fn recover(layout: &Layout, known: &BTreeMap<u64, SegmentEntry>) -> Result<Recovered> {
     let dir = layout.dir();
     let tmp = layout.next_segment_tmp();
     if tmp.exists() {
@@ -73,13 +105,36 @@ pub fn recover(layout: &Layout) -> Result<Recovered> {
         ..RecoveryReport::default()
     };
 
-    let mut segments: Vec<Arc<SegmentFile>> = Vec::with_capacity(paths.len());
+    let mut segments: Vec<RecoveredSegment> = Vec::with_capacity(paths.len());
     let mut next_id = 1;
     let mut active_write_offset = None;
+    let mut tail_payload = 0;
     let count = paths.len();
     let next_bases: Vec<u64> = paths.iter().map(|(b, _)| *b).collect();
     for (i, (base, path)) in paths.into_iter().enumerate() {
         let is_last = i + 1 == count;
+        if !segments.is_empty() && base != next_id {
+            return Err(Error::corruption(
+                &path,
+                0,
+                format!("segment starts at id {base} but {next_id} was expected"),
+            ));
+        }
+        let sealed_entry = known
+            .get(&base)
+            .filter(|e| e.state == CatalogState::Sealed && !is_last);
+        if let Some(e) = sealed_entry {
+            let footer = footer_of(base, e);
+            next_id = footer.last_id + 1;
+            segments.push(RecoveredSegment {
+                base_id: base,
+                path,
+                footer: Some(footer),
+                file: None,
+            });
+            continue;
+        }
+        report.segments_opened += 1;
         let seg = match open_segment(&path, base, is_last) {
             Ok(seg) => seg,
             Err(Error::Corruption { .. }) if is_last && is_blank(&path)? => {
@@ -91,17 +146,6 @@ pub fn recover(layout: &Layout) -> Result<Recovered> {
             }
             Err(e) => return Err(e),
         };
-        if !segments.is_empty() && seg.base_id() != next_id {
-            return Err(Error::corruption(
-                &path,
-                0,
-                format!(
-                    "segment starts at id {} but {} was expected",
-                    seg.base_id(),
-                    next_id
-                ),
-            ));
-        }
         if let Some(footer) = read_footer(&seg) {
             seg.mark_sealed(footer);
             next_id = footer.last_id + 1;
@@ -118,17 +162,31 @@ pub fn recover(layout: &Layout) -> Result<Recovered> {
                 Some(Some(m)) if m.active_base_id == seg.base_id() => trust_marker(&seg, &m),
                 _ => None,
             };
-            let (offset, id) = match trusted {
-                Some(t) => {
+            let (offset, id, payload) = match trusted {
+                Some((offset, id)) => {
                     report.clean_shutdown = true;
-                    t
+                    // The entry written at the clean close has the tail's payload bytes;
+                    // otherwise count them (the tail only).
+                    let payload = match known.get(&base) {
+                        Some(e) if e.data_end == offset && e.record_count == id - base => {
+                            e.payload_bytes
+                        }
+                        _ => walk_records(&seg, Some(id)).payload,
+                    };
+                    (offset, id, payload)
                 }
                 None => scan_tail(&seg, &mut report)?,
             };
             next_id = id;
             active_write_offset = Some(offset);
+            tail_payload = payload;
         }
-        segments.push(Arc::new(seg));
+        segments.push(RecoveredSegment {
+            base_id: base,
+            path,
+            footer: seg.footer().copied(),
+            file: Some(Arc::new(seg)),
+        });
     }
     if active_write_offset.is_none() && marker.is_some() {
         // The log was closed cleanly right after its last segment was sealed.
@@ -142,9 +200,26 @@ pub fn recover(layout: &Layout) -> Result<Recovered> {
     Ok(Recovered {
         segments,
         active_write_offset,
+        tail_payload,
         next_id,
         report,
     })
+}
+
+/// The footer a sealed catalogue entry stands for.
+pub fn footer_of(base: u64, e: &SegmentEntry) -> SegmentFooter {
+    SegmentFooter {
+        record_count: e.record_count,
+        first_id: base,
+        last_id: e.last_id,
+        data_end: e.data_end,
+        records_crc: e.records_crc,
+    }
+}
+
+/// Payload bytes of the records of a sealed segment, counted by walking them.
+pub fn payload_bytes(seg: &SegmentFile, footer: &SegmentFooter) -> u64 {
+    walk_records(seg, Some(footer.last_id + 1)).payload
 }
 
 /// True when the file has only zero bytes in it (or none).
@@ -154,47 +229,7 @@ fn is_blank(path: &Path) -> Result<bool> {
 }
 
 fn open_segment(path: &Path, base: u64, is_last: bool) -> Result<SegmentFile> {
-    let file = fsio::open_file(path)?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io("stat", path, e))?
-        .len();
-    if len < HEADER_LEN {
-        return Err(Error::corruption(
-            path,
-            len,
-            "file is shorter than a segment header",
-        ));
-    }
-    let mut raw = [0u8; HEADER_LEN as usize];
-    fsio::read_exact_at(&file, path, &mut raw, 0)?;
-    let header = SegmentHeader::decode(&raw)
-        .map_err(|e| Error::corruption(path, 0, format!("segment header: {e}")))?;
-    if header.base_id != base {
-        return Err(Error::corruption(
-            path,
-            16,
-            format!(
-                "header says base id {} but the name says {base}",
-                header.base_id
-            ),
-        ));
-    }
-    if len < header.capacity {
-        if !is_last {
-            return Err(Error::corruption(
-                path,
-                len,
-                format!(
-                    "sealed segment is shorter than its capacity {}",
-                    header.capacity
-                ),
-            ));
-        }
-        // A truncated tail: give the file back its full size; the scan cuts the records.
-        fsio::allocate(&file, path, header.capacity)?;
-    }
-    SegmentFile::open(path.to_path_buf(), file, &header)
+    SegmentFile::open_checked(path, base, is_last)
 }
 
 fn read_footer(seg: &SegmentFile) -> Option<SegmentFooter> {
@@ -213,6 +248,8 @@ struct Walk {
     next_id: u64,
     /// Footer checksum of the good records.
     chain: RecordChain,
+    /// Payload bytes of the good records.
+    payload: u64,
     /// Why the walk stopped before `until` (always set for an open-ended walk).
     stop: Option<RecordError>,
 }
@@ -225,6 +262,7 @@ fn walk_records(seg: &SegmentFile, until: Option<u64>) -> Walk {
         end: HEADER_LEN,
         next_id: seg.base_id(),
         chain: RecordChain::default(),
+        payload: 0,
         stop: None,
     };
     while until.is_none_or(|u| walk.next_id < u) {
@@ -233,6 +271,7 @@ fn walk_records(seg: &SegmentFile, until: Option<u64>) -> Walk {
                 walk.end += r.framed_len;
                 walk.next_id += 1;
                 walk.chain.push(r.crc);
+                walk.payload += r.payload.len() as u64;
             }
             Err(e) => {
                 walk.stop = Some(e);
@@ -276,8 +315,9 @@ fn trust_marker(seg: &SegmentFile, m: &CleanMarker) -> Option<(u64, u64)> {
 }
 
 /// Walks the records of the unsealed last segment; cuts at the first bad one and zeroes
-/// whatever follows. Returns the end of the good records and the next id.
-fn scan_tail(seg: &SegmentFile, report: &mut RecoveryReport) -> Result<(u64, u64)> {
+/// whatever follows. Returns the end of the good records, the next id and the payload
+/// bytes of the good records.
+fn scan_tail(seg: &SegmentFile, report: &mut RecoveryReport) -> Result<(u64, u64, u64)> {
     let walk = walk_records(seg, None);
     let (offset, id) = (walk.end, walk.next_id);
     report.scanned_records += id - seg.base_id();
@@ -295,5 +335,5 @@ fn scan_tail(seg: &SegmentFile, report: &mut RecoveryReport) -> Result<(u64, u64
             reason: stop.to_string(),
         });
     }
-    Ok((offset, id))
+    Ok((offset, id, walk.payload))
 }

@@ -6,10 +6,10 @@
 //! happens to the set meanwhile. Retention and the tiers change a segment's state and
 //! location here; they wait for pins, not the other way round.
 
-use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::segment::file::SegmentFile;
 use crate::segment::format::{RecordView, SegmentFooter};
 
@@ -27,6 +27,51 @@ pub enum SegmentState {
 enum Location {
     /// A segment file in the log directory, mapped.
     Local(Arc<SegmentFile>),
+    /// A sealed segment file known from the catalogue and not opened yet: opening a log
+    /// touches no sealed segment; the first reader that pins it opens and maps it.
+    Unopened(Arc<Lazy>),
+}
+
+/// A sealed segment file opened on first use.
+struct Lazy {
+    path: PathBuf,
+    base_id: u64,
+    footer: SegmentFooter,
+    file: OnceLock<Arc<SegmentFile>>,
+}
+
+impl Lazy {
+    fn get(&self) -> Result<Arc<SegmentFile>> {
+        if let Some(file) = self.file.get() {
+            return Ok(file.clone());
+        }
+        // Two readers may race to open it; one map wins, the other is dropped.
+        let file = SegmentFile::open_existing(&self.path, self.base_id)?;
+        if file.capacity() < self.footer.data_end {
+            return Err(Error::corruption(
+                &self.path,
+                file.capacity(),
+                format!(
+                    "file is shorter than the end of its records {} in the catalogue",
+                    self.footer.data_end
+                ),
+            ));
+        }
+        file.mark_sealed(self.footer);
+        Ok(self.file.get_or_init(|| Arc::new(file)).clone())
+    }
+}
+
+/// A segment as the set is given it at open.
+pub enum KnownSegment {
+    /// Opened (recovery looked into it, or it is the active one).
+    Open(Arc<SegmentFile>),
+    /// Sealed, known from the catalogue: opened when first pinned.
+    Sealed {
+        path: PathBuf,
+        base_id: u64,
+        footer: SegmentFooter,
+    },
 }
 
 #[derive(Clone)]
@@ -49,10 +94,34 @@ impl Entry {
         }
     }
 
-    fn pin(&self) -> SegmentReader {
-        match &self.location {
-            Location::Local(file) => SegmentReader { file: file.clone() },
+    fn known(segment: KnownSegment) -> Entry {
+        match segment {
+            KnownSegment::Open(file) => Entry::new(file),
+            KnownSegment::Sealed {
+                path,
+                base_id,
+                footer,
+            } => Entry {
+                base_id,
+                state: SegmentState::Sealed,
+                location: Location::Unopened(Arc::new(Lazy {
+                    path,
+                    base_id,
+                    footer,
+                    file: OnceLock::new(),
+                })),
+            },
         }
+    }
+
+    /// The segment's bytes, pinned. Opens an unopened segment (outside the set's lock:
+    /// the caller cloned the entry).
+    fn pin(&self) -> Result<SegmentReader> {
+        let file = match &self.location {
+            Location::Local(file) => file.clone(),
+            Location::Unopened(lazy) => lazy.get()?,
+        };
+        Ok(SegmentReader { file })
     }
 }
 
@@ -63,9 +132,9 @@ pub struct SegmentSet {
 
 impl SegmentSet {
     /// The segments recovery found, in id order; only the last may be unsealed.
-    pub fn new(files: Vec<Arc<SegmentFile>>) -> SegmentSet {
+    pub fn new(segments: Vec<KnownSegment>) -> SegmentSet {
         SegmentSet {
-            entries: RwLock::new(files.into_iter().map(Entry::new).collect()),
+            entries: RwLock::new(segments.into_iter().map(Entry::known).collect()),
         }
     }
 
@@ -87,16 +156,37 @@ impl SegmentSet {
     }
 
     /// The segment that holds `id`, pinned; `None` if `id` is below the first segment. The
-    /// caller bounds `id` from above by the visible watermark.
-    pub fn pin(&self, id: u64) -> Option<SegmentReader> {
-        let entries = self.read();
-        let i = entries.partition_point(|e| e.base_id <= id);
-        i.checked_sub(1).map(|i| entries[i].pin())
+    /// caller bounds `id` from above by the visible watermark. Fails only when a segment
+    /// not opened yet cannot be opened.
+    pub fn pin(&self, id: u64) -> Result<Option<SegmentReader>> {
+        let entry = {
+            let entries = self.read();
+            let i = entries.partition_point(|e| e.base_id <= id);
+            match i.checked_sub(1) {
+                Some(i) => entries[i].clone(),
+                None => return Ok(None),
+            }
+        };
+        entry.pin().map(Some)
     }
 
     /// Every segment, pinned, in id order.
-    pub fn pin_all(&self) -> Vec<SegmentReader> {
-        self.read().iter().map(Entry::pin).collect()
+    pub fn pin_all(&self) -> Result<Vec<SegmentReader>> {
+        let entries = self.read().clone();
+        entries.iter().map(Entry::pin).collect()
+    }
+
+    /// Segment files opened so far (the active one included): after a clean open from the
+    /// catalogue, only the active one.
+    #[cfg(test)]
+    pub fn opened(&self) -> usize {
+        self.read()
+            .iter()
+            .filter(|e| match &e.location {
+                Location::Local(_) => true,
+                Location::Unopened(lazy) => lazy.file.get().is_some(),
+            })
+            .count()
     }
 
     /// Adds the next active segment (the writer's roll, after the previous one is sealed).
@@ -186,24 +276,39 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
         let set = SegmentSet::new(vec![
-            segment(&layout, 5, Some(9)),
-            segment(&layout, 10, Some(19)),
+            KnownSegment::Open(segment(&layout, 5, Some(9))),
+            KnownSegment::Open(segment(&layout, 10, Some(19))),
         ]);
         assert_eq!(set.first_id(), 5);
-        assert!(set.pin(4).is_none(), "below the first segment");
+        assert!(set.pin(4).unwrap().is_none(), "below the first segment");
         for (id, base) in [(5, 5), (9, 5), (10, 10), (19, 10), (25, 10)] {
-            assert_eq!(set.pin(id).unwrap().base_id(), base, "id {id}");
+            assert_eq!(set.pin(id).unwrap().unwrap().base_id(), base, "id {id}");
         }
         set.push_active(segment(&layout, 20, None));
-        assert_eq!(set.pin(25).unwrap().base_id(), 20);
-        assert!(set.pin(20).unwrap().footer().is_none());
-        assert!(set.pin(19).unwrap().may_contain(19));
-        assert!(!set.pin(19).unwrap().may_contain(20));
-        let bases: Vec<u64> = set.pin_all().iter().map(SegmentReader::base_id).collect();
+        assert_eq!(set.pin(25).unwrap().unwrap().base_id(), 20);
+        assert!(set.pin(20).unwrap().unwrap().footer().is_none());
+        assert!(set.pin(19).unwrap().unwrap().may_contain(19));
+        assert!(!set.pin(19).unwrap().unwrap().may_contain(20));
+        let bases: Vec<u64> = set
+            .pin_all()
+            .unwrap()
+            .iter()
+            .map(SegmentReader::base_id)
+            .collect();
         assert_eq!(bases, [5, 10, 20]);
 
+        // A sealed segment known from the catalogue is opened only when pinned.
+        let lazy = SegmentSet::new(vec![KnownSegment::Sealed {
+            path: layout.segment(5),
+            base_id: 5,
+            footer: *set.pin(5).unwrap().unwrap().footer().unwrap(),
+        }]);
+        assert_eq!(lazy.opened(), 0);
+        assert_eq!(lazy.pin(7).unwrap().unwrap().footer().unwrap().last_id, 9);
+        assert_eq!(lazy.opened(), 1);
+
         // A pin keeps the segment's bytes readable after the set is gone.
-        let pinned = set.pin(12).unwrap();
+        let pinned = set.pin(12).unwrap().unwrap();
         drop(set);
         assert_eq!(pinned.bytes().len(), 8192);
         assert_eq!(pinned.footer().unwrap().last_id, 19);
@@ -214,7 +319,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
         let active = segment(&layout, 1, None);
-        let set = SegmentSet::new(vec![active.clone()]);
+        let set = SegmentSet::new(vec![KnownSegment::Open(active.clone())]);
         assert_eq!(set.read()[0].state, SegmentState::Active);
         active
             .seal(SegmentFooter {
