@@ -123,6 +123,8 @@ struct State {
 /// then: call [`Manager::close`] to see them).
 pub struct Manager {
     root: PathBuf,
+    /// What was wrong with a damaged catalogue that open set aside and replaced.
+    catalog_damage: Option<String>,
     state: Mutex<State>,
     /// Signalled whenever a name is released.
     released: Condvar,
@@ -141,11 +143,15 @@ impl Manager {
         }
         create_log_dir(root)?;
         let lock_file = fsio::lock_exclusive(&root.join(MANAGER_LOCK), root)?;
-        let catalog = Arc::new(Catalog::open(root)?);
+        // A damaged catalogue is set aside and replaced: each log rebuilds its record
+        // from its files when it is opened.
+        let (catalog, catalog_damage) = Catalog::open_or_replace(root)?;
+        let catalog = Arc::new(catalog);
         finish_drops(root, &catalog)?;
         let runtime = Runtime::new(options.runtime())?;
         Ok(Manager {
             root: root.to_path_buf(),
+            catalog_damage,
             state: Mutex::new(State {
                 closed: false,
                 runtime: Some(runtime),
@@ -162,6 +168,13 @@ impl Manager {
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// If the catalogue was damaged when the manager opened: what was found. It was set
+    /// aside (`<root>/.catalog.mdbx.damaged`) and replaced; each log rebuilds its record
+    /// from its files when it is opened ([`crate::RecoveryReport::catalog_rebuilt`]).
+    pub fn catalog_damage(&self) -> Option<&str> {
+        self.catalog_damage.as_deref()
     }
 
     /// Opens (creating if needed) the log `name`, in `<root>/<name>`, on the manager's

@@ -203,6 +203,34 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// Opens the catalogue in `dir` like [`Catalog::open`]; if it is damaged (refused at
+    /// open, or a log's record fails its checks), moves the damaged file aside as
+    /// `.catalog.mdbx.damaged` (replacing an older one) and creates a new, empty one. The
+    /// segment files are the truth: each log rebuilds its record from them when it opens.
+    /// Returns the catalogue and, if one was replaced, what was wrong with it.
+    pub fn open_or_replace(dir: &Path) -> Result<(Catalog, Option<String>)> {
+        let damage = match Catalog::open(dir).and_then(|c| c.list_logs().map(|_| c)) {
+            Ok(c) => return Ok((c, None)),
+            Err(e @ Error::Catalog { .. }) => e.to_string(),
+            Err(e) => return Err(e),
+        };
+        Catalog::set_aside(dir)?;
+        Ok((Catalog::open(dir)?, Some(damage)))
+    }
+
+    /// Moves a damaged catalogue of `dir` (closed) aside as `.catalog.mdbx.damaged`, so
+    /// that the next open creates a new one.
+    pub fn set_aside(dir: &Path) -> Result<()> {
+        let path = dir.join(FILE_NAME);
+        let aside = dir.join(format!("{FILE_NAME}.damaged"));
+        fsio::rename(&path, &aside)?;
+        let lck = dir.join(format!("{FILE_NAME}{}", env::LOCK_SUFFIX));
+        if lck.exists() {
+            fsio::remove_file(&lck)?;
+        }
+        fsio::fsync_dir(dir)
+    }
+
     /// The catalogue file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -134,14 +134,16 @@ impl Log {
         let layout = Layout::new(dir);
         create_log_dir(dir)?;
         let lock_file = fsio::lock_exclusive(&layout.lock_file(), dir)?;
-        let (catalog, name) = match catalog {
-            Some(shared) => shared,
-            None => (Arc::new(Catalog::open(dir)?), String::new()),
-        };
         let mut report = RecoveryReport::default();
-        let (link, known) = CatalogLink::open(catalog, name, &options, &layout, &mut report)?;
+        let (link, known) = match catalog {
+            Some((shared, name)) => {
+                CatalogLink::open(shared, name, &options, &layout, &mut report)?
+            }
+            None => open_own_catalog(&layout, &options, &mut report)?,
+        };
         let mut recovered = recovery::recover(&layout, &known.entries)?;
         recovered.report.deletions_finished = report.deletions_finished;
+        recovered.report.catalog_damage = report.catalog_damage;
         let next_id = recovered.next_id;
         let mut created = 0;
 
@@ -414,6 +416,27 @@ impl LogRef {
     /// As [`Log::close`]; `Ok` if the log is gone or closed already.
     pub(crate) fn close(&self) -> Result<()> {
         self.0.upgrade().map_or(Ok(()), |inner| inner.close())
+    }
+}
+
+/// The catalogue of a log opened alone, in its directory. A damaged one is set aside and
+/// replaced (the log's record is then rebuilt from its files), never a refusal to open.
+fn open_own_catalog(
+    layout: &Layout,
+    options: &Options,
+    report: &mut RecoveryReport,
+) -> Result<(CatalogLink, entries::Known)> {
+    let (catalog, damage) = Catalog::open_or_replace(layout.dir())?;
+    report.catalog_damage = damage;
+    match CatalogLink::open(Arc::new(catalog), String::new(), options, layout, report) {
+        Err(e @ Error::Catalog { .. }) => {
+            // The log's own record is damaged (the catalogue was dropped with the error).
+            Catalog::set_aside(layout.dir())?;
+            report.catalog_damage = Some(e.to_string());
+            let catalog = Arc::new(Catalog::open(layout.dir())?);
+            CatalogLink::open(catalog, String::new(), options, layout, report)
+        }
+        other => other,
     }
 }
 

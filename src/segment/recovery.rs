@@ -45,6 +45,9 @@ pub struct RecoveryReport {
     pub entries_without_files: Vec<u64>,
     /// Removals that a crash interrupted and open finished.
     pub deletions_finished: usize,
+    /// The catalogue was damaged (what was found): it was set aside as
+    /// `.catalog.mdbx.damaged` and rebuilt.
+    pub catalog_damage: Option<String>,
 }
 
 /// A cut made by recovery.
