@@ -112,7 +112,9 @@ fn a_failed_catalogue_write_at_open_fails_the_open_and_the_next_open_succeeds() 
     }
     drop(log);
     fail::cfg("catalog::reconcile", "return").unwrap();
-    let err = Log::open(dir.path(), opts()).err().expect("the open must fail");
+    let err = Log::open(dir.path(), opts())
+        .err()
+        .expect("the open must fail");
     fail::remove("catalog::reconcile");
     assert!(
         matches!(&err, Error::Internal(m) if m.contains("catalog::reconcile")),

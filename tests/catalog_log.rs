@@ -89,7 +89,10 @@ fn a_deleted_catalogue_is_rebuilt_from_the_files() {
     let log = Log::open(dir.path(), opts()).unwrap();
     let r = log.recovery().clone();
     assert!(r.catalog_rebuilt, "{r:?}");
-    assert!(r.segments_opened > 30, "a rebuild opens every segment: {r:?}");
+    assert!(
+        r.segments_opened > 30,
+        "a rebuild opens every segment: {r:?}"
+    );
     assert_holds_exactly("after the rebuild", &log, 600, &|_| LEN);
     fill(&log, 601, 700);
     log.close().unwrap();

@@ -134,7 +134,9 @@ impl CatalogLink {
         extents: &[Extent],
         report: &mut RecoveryReport,
     ) -> Result<()> {
-        fail::fail_point!("catalog::reconcile", |_| Err(injected("catalog::reconcile")));
+        fail::fail_point!("catalog::reconcile", |_| Err(injected(
+            "catalog::reconcile"
+        )));
         report.catalog_rebuilt = known.was_missing && !extents.is_empty();
         let now = fsio::now_us();
         let mut missing = Vec::new();
