@@ -219,6 +219,12 @@
 #define AOF_ERR_CATALOG -16
 
 /**
+ * The record was removed by retention or `aof_truncate_before`; the last-error message
+ * names the oldest id still available (see also `aof_bounds`).
+ */
+#define AOF_ERR_TRUNCATED -17
+
+/**
  * Flush policy: every append returns once its record is on stable storage (concurrent
  * appenders share one `fdatasync`: group commit). The default.
  */
@@ -429,6 +435,15 @@ typedef struct aof_metrics_t {
      * 0.1 (second version of this struct, 128 bytes).
      */
     uint64_t zeroed_bytes;
+    /**
+     * Segments removed by retention or `aof_truncate_before`. Since the third version of
+     * this struct (144 bytes).
+     */
+    uint64_t segments_deleted;
+    /**
+     * Oldest id the log still holds (raised by retention; 1 before). Third version.
+     */
+    uint64_t first_id;
 } aof_metrics_t;
 
 #ifdef __cplusplus
@@ -562,6 +577,24 @@ aof_status_t aof_options_set_preallocate_threshold(struct aof_options_t *options
 aof_status_t aof_options_set_zero_ahead(struct aof_options_t *options, uint64_t bytes);
 
 /**
+ * Bounds what the log keeps: at most `max_bytes` bytes of segment files, at most
+ * `max_segments` segments (both counting the active one), and no segment sealed longer
+ * than `max_age_ms` ago; 0 leaves a bound unset. Whole sealed segments go, oldest first,
+ * never the active one, so the log may hold up to one segment more than a bound; removal
+ * runs in the background after each roll (and on a timer for the age bound). A read below
+ * the oldest id kept then returns `AOF_ERR_TRUNCATED` (see `aof_bounds`). Default: keep
+ * everything. `max_bytes` below the segment size (checked at `aof_open`, since the
+ * segment size may be set later) is `AOF_ERR_INVALID_ARG` there.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_options_new`.
+ */
+aof_status_t aof_options_set_retention(struct aof_options_t *options,
+                                       uint64_t max_bytes,
+                                       uint64_t max_segments,
+                                       uint64_t max_age_ms);
+
+/**
  * Sets which records readers (cursors, `aof_read`) see: `AOF_VISIBILITY_WRITTEN` (default)
  * or `AOF_VISIBILITY_DURABLE`. Anything else: `AOF_ERR_INVALID_ARG`, options unchanged.
  *
@@ -648,6 +681,26 @@ aof_status_t aof_flush(struct aof_log_t *log);
  * `AOF_ERR_POISONED`, `AOF_ERR_MISUSE`.
  */
 aof_status_t aof_sync_until(struct aof_log_t *log, uint64_t id, uint32_t timeout_ms);
+
+/**
+ * Removes every sealed segment whose records all precede `id`, as a database does after
+ * a checkpoint. Whole segments only, never the active one: records a little before `id`
+ * may stay (`aof_bounds` says what is left). Cursors inside a removed segment keep reading
+ * it; reads below the new first id return `AOF_ERR_TRUNCATED`. `id` from 1 to one past the
+ * last id, else `AOF_ERR_INVALID_ARG`. Crash-safe: a crash during the removal leaves
+ * every kept record and the next open finishes it.
+ */
+aof_status_t aof_truncate_before(struct aof_log_t *log, uint64_t id);
+
+/**
+ * Stores the range of ids a read may ask for now: `*out_first`, the oldest id kept
+ * (raised by retention and `aof_truncate_before`), and `*out_last`, the newest visible id
+ * (`*out_last == *out_first - 1` when there is none).
+ *
+ * # Safety
+ * `out_first` and `out_last` must be NULL or writable.
+ */
+aof_status_t aof_bounds(const struct aof_log_t *log, uint64_t *out_first, uint64_t *out_last);
 
 /**
  * Stores the highest durable id in `*out_id` (0: none yet).

@@ -54,6 +54,50 @@ pub struct Options {
     /// converting pre-allocated ones: cheaper syncs at the price of writing each segment
     /// twice. 0 turns it off. Rounded up to whole 4 KiB pages.
     pub zero_ahead: u64,
+    /// Which sealed segments the log removes on its own. Default: keep everything.
+    pub retention: Retention,
+}
+
+/// Bounds on what a log keeps. Whole sealed segments go, oldest first, never the active
+/// one, so a log may hold up to one segment more than a bound says. Removal runs in the
+/// background after each roll (and on a timer for `max_age`), and on demand with
+/// [`crate::Log::enforce_retention`]. `None` everywhere (the default) keeps all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Keep at most this many bytes of segment files (their full size on disk, the active
+    /// segment included). At least one segment's size.
+    pub max_bytes: Option<u64>,
+    /// Keep at most this many segments, the active one included (at least 1).
+    pub max_segments: Option<u64>,
+    /// Remove a sealed segment once it was sealed longer ago than this: all its records
+    /// are older. At least 1 ms.
+    pub max_age: Option<Duration>,
+}
+
+impl Retention {
+    /// Whether any bound is set.
+    pub fn is_bounded(&self) -> bool {
+        self.max_bytes.is_some() || self.max_segments.is_some() || self.max_age.is_some()
+    }
+
+    fn validate(&self, segment_size: u64) -> Result<()> {
+        let bad = |what: String| Err(Error::InvalidArgument(format!("retention: {what}")));
+        match *self {
+            Retention {
+                max_bytes: Some(n), ..
+            } if n < segment_size => bad(format!(
+                "max_bytes {n} is below one segment ({segment_size} bytes)"
+            )),
+            Retention {
+                max_segments: Some(0),
+                ..
+            } => bad("max_segments must be at least 1".into()),
+            Retention {
+                max_age: Some(age), ..
+            } if age < Duration::from_millis(1) => bad("max_age must be at least 1 ms".into()),
+            _ => Ok(()),
+        }
+    }
 }
 
 pub const MIN_SEGMENT_SIZE: u64 = 4096;
@@ -80,6 +124,7 @@ impl Default for Options {
             preallocate_at_percent: DEFAULT_PREALLOCATE_AT_PERCENT,
             visibility: Visibility::Written,
             zero_ahead: DEFAULT_ZERO_AHEAD,
+            retention: Retention::default(),
         }
     }
 }
@@ -130,6 +175,7 @@ impl Options {
                 self.zero_ahead
             )));
         }
+        self.retention.validate(self.segment_size)?;
         self.flush.validate()
     }
 }

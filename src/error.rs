@@ -19,6 +19,12 @@ pub enum Error {
     #[error("record of {len} bytes exceeds the maximum record size of {max} bytes")]
     RecordTooLarge { len: u64, max: u64 },
 
+    /// The record was removed by retention or `truncate_before`.
+    #[error(
+        "record {id} was removed by retention or truncation; the oldest available id is {first}"
+    )]
+    Truncated { id: u64, first: u64 },
+
     /// The record id does not exist (never appended, or not yet visible).
     #[error("record {id} not found ({})", visible_range(*first, *last))]
     NotFound { id: u64, first: u64, last: u64 },

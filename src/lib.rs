@@ -31,7 +31,7 @@ mod runtime;
 pub mod segment;
 mod sync;
 
-pub use config::{FlushPolicy, Options, Visibility};
+pub use config::{FlushPolicy, Options, Retention, Visibility};
 pub use error::{Error, Result};
 pub use log::cursor::{self, Cursor, Record};
 pub use log::{Log, RecoveryReport, StartAt, TailRepair};

@@ -54,6 +54,10 @@ macro_rules! metrics_list {
             recovery_clean_shutdown: 1,
             /// Bytes of zeros written ahead of the writer (`Options::zero_ahead`).
             zeroed_bytes: 2,
+            /// Segments removed by retention or `truncate_before`.
+            segments_deleted: 3,
+            /// Oldest id the log still holds (raised by retention; 1 before).
+            first_id: 3,
         }
     };
 }
@@ -104,6 +108,7 @@ pub(crate) struct Metrics {
     pub segments_sealed: Padded<AtomicU64>,
     reads: [Padded<ReadCounter>; READ_SHARDS],
     pub zeroed_bytes: Padded<AtomicU64>,
+    pub segments_deleted: Padded<AtomicU64>,
 }
 
 impl Metrics {
@@ -135,6 +140,7 @@ impl Metrics {
             reads: self.reads.iter().map(|s| s.records.load(Relaxed)).sum(),
             read_bytes: self.reads.iter().map(|s| s.bytes.load(Relaxed)).sum(),
             zeroed_bytes: self.zeroed_bytes.load(Relaxed),
+            segments_deleted: self.segments_deleted.load(Relaxed),
             ..MetricsSnapshot::default()
         }
     }
@@ -183,12 +189,14 @@ mod tests {
                 "recovery_truncated_bytes",
                 "recovery_clean_shutdown",
                 "zeroed_bytes",
+                "segments_deleted",
+                "first_id",
             ]
         );
-        assert_eq!(MetricsSnapshot::COUNT, 16);
+        assert_eq!(MetricsSnapshot::COUNT, 18);
         let m = MetricsSnapshot::numbered();
         let values = m.fields().map(|(_, value)| value);
-        assert_eq!(values.to_vec(), (1..=16).collect::<Vec<u64>>());
+        assert_eq!(values.to_vec(), (1..=18).collect::<Vec<u64>>());
         assert_eq!((m.appends, m.syncs, m.zeroed_bytes), (1, 5, 16));
         let m = MetricsSnapshot {
             reads: 7,

@@ -124,3 +124,61 @@ fn a_failed_catalogue_write_at_open_fails_the_open_and_the_next_open_succeeds() 
     assert_holds_exactly("after the failed open", &log, 100, &|_| LEN);
     scenario.teardown();
 }
+
+/// A removal (`truncate_before`) that fails at each of its steps: before anything is
+/// marked nothing goes; after the mark, the next open finishes the removal; either way
+/// every kept record is there and no file or entry is left behind.
+#[test]
+fn a_removal_failing_at_each_step_is_finished_or_undone_at_open() {
+    for (point, finished_at_open) in [
+        ("catalog::mark_deleting", false),
+        ("retention::before_unlink", true),
+        ("catalog::remove_entries", true),
+    ] {
+        let scenario = FailScenario::setup();
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(dir.path(), opts()).unwrap();
+        for id in 1..=200 {
+            log.append(&payload(id, LEN)).unwrap();
+        }
+        let files_before = segment_files(dir.path());
+        fail::cfg(point, "return").unwrap();
+        let err = log.truncate_before(100).unwrap_err();
+        fail::remove(point);
+        assert!(
+            matches!(&err, Error::Internal(m) if m.contains(point)),
+            "{point}: {err:?}"
+        );
+        drop(log);
+
+        let log = Log::open(dir.path(), opts()).unwrap();
+        let r = log.recovery().clone();
+        let (first, last) = log.bounds();
+        assert_eq!(last, 200, "{point}");
+        if finished_at_open {
+            assert!(r.deletions_finished > 0, "{point}: {r:?}");
+            assert!(first > 1 && first <= 100, "{point}: first {first}");
+        } else {
+            assert_eq!(r.deletions_finished, 0, "{point}");
+            assert_eq!(first, 1, "{point}: nothing was removed");
+            assert_eq!(segment_files(dir.path()), files_before, "{point}");
+        }
+        assert!(r.files_without_entries.is_empty(), "{point}: {r:?}");
+        assert!(r.entries_without_files.is_empty(), "{point}: {r:?}");
+        // The files left are exactly the kept segments.
+        let files = segment_files(dir.path());
+        assert_eq!(files.first().unwrap().0, first, "{point}");
+        for id in first..=200 {
+            assert_eq!(log.read(id).unwrap(), payload(id, LEN), "{point}: {id}");
+        }
+        if first > 1 {
+            assert!(matches!(log.read(first - 1), Err(Error::Truncated { .. })));
+        }
+        drop(log);
+        // And the next open has nothing left to finish.
+        let log = Log::open(dir.path(), opts()).unwrap();
+        assert_eq!(log.recovery().deletions_finished, 0, "{point}");
+        assert_eq!(log.bounds(), (first, 200), "{point}");
+        scenario.teardown();
+    }
+}

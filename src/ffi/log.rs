@@ -229,6 +229,45 @@ pub extern "C" fn aof_sync_until(log: *mut aof_log_t, id: u64, timeout_ms: u32) 
     })
 }
 
+/// Removes every sealed segment whose records all precede `id`, as a database does after
+/// a checkpoint. Whole segments only, never the active one: records a little before `id`
+/// may stay (`aof_bounds` says what is left). Cursors inside a removed segment keep reading
+/// it; reads below the new first id return `AOF_ERR_TRUNCATED`. `id` from 1 to one past the
+/// last id, else `AOF_ERR_INVALID_ARG`. Crash-safe: a crash during the removal leaves
+/// every kept record and the next open finishes it.
+#[no_mangle]
+pub extern "C" fn aof_truncate_before(log: *mut aof_log_t, id: u64) -> aof_status_t {
+    boundary::guard("aof_truncate_before", || {
+        lookup(log)?.truncate_before(id)?;
+        Ok(AOF_OK)
+    })
+}
+
+/// Stores the range of ids a read may ask for now: `*out_first`, the oldest id kept
+/// (raised by retention and `aof_truncate_before`), and `*out_last`, the newest visible id
+/// (`*out_last == *out_first - 1` when there is none).
+///
+/// # Safety
+/// `out_first` and `out_last` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_bounds(
+    log: *const aof_log_t,
+    out_first: *mut u64,
+    out_last: *mut u64,
+) -> aof_status_t {
+    boundary::guard("aof_bounds", || {
+        let first_out = Out::new(out_first, "out_first")?;
+        let last_out = Out::new(out_last, "out_last")?;
+        let (first, last) = lookup(log)?.bounds();
+        // SAFETY: the caller's contract for both out-params.
+        unsafe {
+            first_out.write(first);
+            last_out.write(last);
+        }
+        Ok(AOF_OK)
+    })
+}
+
 /// Stores the highest durable id in `*out_id` (0: none yet).
 ///
 /// # Safety

@@ -50,6 +50,11 @@ pub struct aof_metrics_t {
     /// Bytes of zeros written ahead of the writer (`aof_options_set_zero_ahead`). Since
     /// 0.1 (second version of this struct, 128 bytes).
     pub zeroed_bytes: u64,
+    /// Segments removed by retention or `aof_truncate_before`. Since the third version of
+    /// this struct (144 bytes).
+    pub segments_deleted: u64,
+    /// Oldest id the log still holds (raised by retention; 1 before). Third version.
+    pub first_id: u64,
 }
 
 // Generated from `metrics_list!`: the conversion from the snapshot and the layout checks.
@@ -163,7 +168,8 @@ mod tests {
             offset_of!(aof_metrics_t, recovery_clean_shutdown) + 8
         );
         assert_eq!(size_of_version(2), 16 * 8);
-        assert_eq!(size_of_version(2), size_of::<aof_metrics_t>());
+        assert_eq!(size_of_version(3), 18 * 8);
+        assert_eq!(size_of_version(3), size_of::<aof_metrics_t>());
         assert_eq!(size_of::<aof_metrics_t>() % 8, 0);
         assert!(size_of::<aof_metrics_t>() >= METRICS_V1_SIZE);
     }

@@ -242,6 +242,38 @@ pub unsafe extern "C" fn aof_options_set_zero_ahead(
     }
 }
 
+/// Bounds what the log keeps: at most `max_bytes` bytes of segment files, at most
+/// `max_segments` segments (both counting the active one), and no segment sealed longer
+/// than `max_age_ms` ago; 0 leaves a bound unset. Whole sealed segments go, oldest first,
+/// never the active one, so the log may hold up to one segment more than a bound; removal
+/// runs in the background after each roll (and on a timer for the age bound). A read below
+/// the oldest id kept then returns `AOF_ERR_TRUNCATED` (see `aof_bounds`). Default: keep
+/// everything. `max_bytes` below the segment size (checked at `aof_open`, since the
+/// segment size may be set later) is `AOF_ERR_INVALID_ARG` there.
+///
+/// # Safety
+/// `options` must be NULL or a live handle from `aof_options_new`.
+#[no_mangle]
+pub unsafe extern "C" fn aof_options_set_retention(
+    options: *mut aof_options_t,
+    max_bytes: u64,
+    max_segments: u64,
+    max_age_ms: u64,
+) -> aof_status_t {
+    // SAFETY: forwarded to our caller.
+    unsafe {
+        with_options("aof_options_set_retention", options, |o| {
+            let nonzero = |n: u64| (n > 0).then_some(n);
+            o.retention = crate::Retention {
+                max_bytes: nonzero(max_bytes),
+                max_segments: nonzero(max_segments),
+                max_age: nonzero(max_age_ms).map(Duration::from_millis),
+            };
+            Ok(())
+        })
+    }
+}
+
 /// Sets which records readers (cursors, `aof_read`) see: `AOF_VISIBILITY_WRITTEN` (default)
 /// or `AOF_VISIBILITY_DURABLE`. Anything else: `AOF_ERR_INVALID_ARG`, options unchanged.
 ///

@@ -52,6 +52,9 @@ pub const AOF_ERR_NO_SUCH_LOG: i32 = -15;
 /// The segment catalogue failed (a libmdbx error, a damaged or full catalogue, a catalogue
 /// entry written by a newer libaof); the last-error message names the file and the cause.
 pub const AOF_ERR_CATALOG: i32 = -16;
+/// The record was removed by retention or `aof_truncate_before`; the last-error message
+/// names the oldest id still available (see also `aof_bounds`).
+pub const AOF_ERR_TRUNCATED: i32 = -17;
 
 /// The status of an engine error. Exhaustive on purpose: a new `Error` variant does not
 /// compile until it has a status (`#[non_exhaustive]` does not apply inside this crate).
@@ -60,6 +63,7 @@ pub(crate) fn from_error(err: &Error) -> aof_status_t {
         Error::InvalidArgument(_) => AOF_ERR_INVALID_ARG,
         Error::RecordTooLarge { .. } => AOF_ERR_TOO_LARGE,
         Error::NotFound { .. } => AOF_ERR_NOT_FOUND,
+        Error::Truncated { .. } => AOF_ERR_TRUNCATED,
         Error::Io { .. } if err.is_no_space() => AOF_ERR_NO_SPACE,
         Error::Io { .. } => AOF_ERR_IO,
         Error::Corruption { .. } => AOF_ERR_CORRUPTION,
@@ -95,6 +99,7 @@ pub(crate) fn describe(status: aof_status_t) -> &'static CStr {
         AOF_ERR_MISUSE => c"blocking call made from inside the libaof runtime",
         AOF_ERR_NO_SUCH_LOG => c"no log of that name",
         AOF_ERR_CATALOG => c"segment catalogue error",
+        AOF_ERR_TRUNCATED => c"record removed by retention or truncation",
         _ => c"unknown status",
     }
 }
@@ -128,6 +133,7 @@ mod tests {
                 },
                 AOF_ERR_NOT_FOUND,
             ),
+            (Error::Truncated { id: 3, first: 9 }, AOF_ERR_TRUNCATED),
             (io_err(libc::EIO), AOF_ERR_IO),
             (io_err(libc::ENOSPC), AOF_ERR_NO_SPACE),
             (Error::corruption("/x", 64, "bad crc"), AOF_ERR_CORRUPTION),
@@ -178,14 +184,15 @@ mod tests {
             AOF_ERR_MISUSE,
             AOF_ERR_NO_SUCH_LOG,
             AOF_ERR_CATALOG,
+            AOF_ERR_TRUNCATED,
         ];
-        // The released values: 0, 1, 2, then -1 down to -16 in this order.
-        let expected: Vec<i32> = [0, 1, 2].into_iter().chain((1..=16).map(|n| -n)).collect();
+        // The released values: 0, 1, 2, then -1 down to -17 in this order.
+        let expected: Vec<i32> = [0, 1, 2].into_iter().chain((1..=17).map(|n| -n)).collect();
         assert_eq!(all.to_vec(), expected);
         for code in all {
             assert_ne!(describe(code), c"unknown status", "{code}");
         }
-        assert_eq!(describe(-17), c"unknown status");
+        assert_eq!(describe(-18), c"unknown status");
         assert_eq!(describe(3), c"unknown status");
     }
 }

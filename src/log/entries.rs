@@ -237,6 +237,45 @@ impl CatalogLink {
     }
 }
 
+impl CatalogLink {
+    /// The log's live segment entries (Active and Sealed), in id order.
+    pub fn live_segments(&self) -> Result<Vec<(u64, SegmentEntry)>> {
+        let mut all = self.catalog()?.segments(self.uid)?;
+        all.retain(|(_, e)| e.state != SegmentState::Deleting);
+        Ok(all)
+    }
+
+    /// The first step of a removal: the segments are Deleting and the oldest retained id
+    /// is raised, in one commit. From then on nothing may read them, and an open finishes
+    /// their removal.
+    pub fn mark_deleting(&self, bases: &[u64], oldest_retained_id: u64) -> Result<()> {
+        fail::fail_point!("catalog::mark_deleting", |_| Err(injected(
+            "catalog::mark_deleting"
+        )));
+        self.catalog()?.batch(|b| {
+            for &base in bases {
+                b.update_segment(self.uid, base, |e| e.state = SegmentState::Deleting)?;
+            }
+            b.update_log(&self.name, |m| {
+                m.oldest_retained_id = m.oldest_retained_id.max(oldest_retained_id)
+            })
+        })
+    }
+
+    /// The last step of a removal, once the files are unlinked and the directory synced.
+    pub fn remove_entries(&self, bases: &[u64]) -> Result<()> {
+        fail::fail_point!("catalog::remove_entries", |_| Err(injected(
+            "catalog::remove_entries"
+        )));
+        self.catalog()?.batch(|b| {
+            for &base in bases {
+                b.remove_segment(self.uid, base)?;
+            }
+            Ok(())
+        })
+    }
+}
+
 fn seal_entry(e: &mut SegmentEntry, footer: &SegmentFooter, payload_bytes: u64, now: u64) {
     e.state = SegmentState::Sealed;
     e.last_id = footer.last_id;

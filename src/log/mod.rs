@@ -10,6 +10,7 @@
 
 pub mod cursor;
 pub(crate) mod entries;
+pub(crate) mod retention;
 pub(crate) mod view;
 pub(crate) mod writer;
 pub(crate) mod zero;
@@ -61,6 +62,7 @@ struct Background {
     runtime: Option<Arc<Runtime>>,
     flusher: Option<JoinHandle<()>>,
     zeroer: Option<JoinHandle<()>>,
+    retention: Option<JoinHandle<()>>,
     lock_file: Option<File>,
 }
 
@@ -95,6 +97,10 @@ pub(crate) struct Inner {
     signal: Arc<FlusherSignal>,
     /// Wakes the zeroer (see `zero`).
     zeroer: Arc<TaskSignal>,
+    /// Wakes the retention task (after a roll; see `retention`).
+    retention: Arc<TaskSignal>,
+    /// One removal at a time (background retention, `truncate_before`).
+    retention_lock: Mutex<()>,
     runtime: tokio::runtime::Handle,
     background: Mutex<Background>,
     /// For background jobs that must not keep the log alive.
@@ -230,11 +236,14 @@ impl Log {
             recovery: recovered.report,
             signal: Arc::new(FlusherSignal::default()),
             zeroer: Arc::new(TaskSignal::default()),
+            retention: Arc::new(TaskSignal::default()),
+            retention_lock: Mutex::new(()),
             runtime: handle,
             background: Mutex::new(Background {
                 runtime: Some(runtime),
                 flusher: None,
                 zeroer: None,
+                retention: None,
                 lock_file: Some(lock_file),
             }),
             weak_self: weak_self.clone(),
@@ -332,6 +341,7 @@ impl Log {
             StartAt::Newest => view.visible_id().max(first),
             StartAt::End => last + 1,
             StartAt::Id(id) if (first..=last + 1).contains(&id) => id,
+            StartAt::Id(id) if id >= 1 && id < first => return Err(view.truncated(id)),
             StartAt::Id(id) => return Err(view.not_found(id, last)),
         };
         Ok(Cursor::new(view.clone(), id))
@@ -349,6 +359,7 @@ impl Log {
         m.last_id = view.last_id();
         m.durable_id = view.durable_id();
         m.segment_count = view.segments.len() as u64;
+        m.first_id = view.first_id();
         m.recovery_scanned_records = inner.recovery.scanned_records;
         m.recovery_truncated_bytes = inner
             .recovery
@@ -370,6 +381,36 @@ impl Log {
     /// error.
     pub fn verify_all(&self) -> Result<VerifyReport> {
         self.inner.verify_all()
+    }
+
+    /// The ids a read may ask for now: the oldest one retained and the newest visible one
+    /// (`(first, first - 1)` when there are none). A write-out makes every appended id
+    /// visible first, as a read of it would (a failure there shows in the next call).
+    pub fn bounds(&self) -> (u64, u64) {
+        let view = &self.inner.view;
+        // Every id appended so far is readable (read-your-writes), unless visibility is
+        // `Durable`: then the durable ones.
+        let _ = self.inner.make_readable(view.last_id());
+        (view.first_id(), view.visible_id())
+    }
+
+    /// Removes every sealed segment whose records all precede `id` (what a database does
+    /// after a checkpoint): whole segments only, never the active one, so records from a
+    /// little before `id` may stay. Returns the number of segments removed. Readers that
+    /// are inside a removed segment keep reading it; new reads below the new first id get
+    /// `Truncated`. `id` may be at most one past the last id.
+    pub fn truncate_before(&self, id: u64) -> Result<usize> {
+        self.inner.view.check_open()?;
+        runtime::ensure_outside()?;
+        self.inner.truncate_before(id)
+    }
+
+    /// Applies the retention bounds of the options now (the background task does it after
+    /// each roll). Returns the number of segments removed.
+    pub fn enforce_retention(&self) -> Result<usize> {
+        self.inner.view.check_open()?;
+        runtime::ensure_outside()?;
+        self.inner.enforce_retention()
     }
 
     /// What `open` found and repaired.
@@ -477,6 +518,16 @@ impl Inner {
             );
             bg.flusher = Some(task);
         }
+        if self.options.retention.is_bounded() {
+            let body = retention::run_retention(self.clone(), self.retention.clone());
+            let task = spawn_supervised(
+                &self.runtime,
+                "retention",
+                body,
+                failed(self.weak_self.clone()),
+            );
+            bg.retention = Some(task);
+        }
         if self.options.zero_ahead > 0 {
             let body = zero::run_zeroer(self.clone(), self.zeroer.clone());
             let task = spawn_supervised(
@@ -540,7 +591,11 @@ impl Inner {
         let mut bg = lock(&self.background);
         self.signal.task.stop();
         self.zeroer.stop();
+        self.retention.stop();
         let mut joined = Ok(());
+        if let Some(task) = bg.retention.take() {
+            joined = joined.and(self.join("retention", task));
+        }
         if let Some(task) = bg.flusher.take() {
             joined = joined.and(self.join("background flusher", task));
         }

@@ -139,11 +139,24 @@ impl View {
         }
     }
 
-    /// The segment that holds `id` (which the caller knows is visible), pinned.
+    /// The segment that holds `id` (which the caller knows is visible), pinned. An id
+    /// below the oldest retained one is `Truncated`, also when retention removes its
+    /// segment while this call opens it.
     pub fn pin(&self, id: u64) -> Result<SegmentReader> {
-        self.segments
-            .pin(id)?
-            .ok_or_else(|| self.not_found(id, self.visible_id()))
+        match self.segments.pin(id) {
+            Ok(Some(seg)) => Ok(seg),
+            Ok(None) => Err(self.truncated(id)),
+            Err(_) if id < self.first_id() => Err(self.truncated(id)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `Truncated` for `id`, naming the oldest id available.
+    pub fn truncated(&self, id: u64) -> Error {
+        Error::Truncated {
+            id,
+            first: self.first_id(),
+        }
     }
 
     /// Calls `f` with record `id` if it is visible, borrowed from its pinned segment.
@@ -152,6 +165,9 @@ impl View {
         let visible = self.visible_id();
         if id == 0 || id > visible {
             return Err(self.not_found(id, visible));
+        }
+        if id < self.first_id() {
+            return Err(self.truncated(id));
         }
         let seg = self.pin(id)?;
         let offset = seg.offset_of(id)?;

@@ -336,6 +336,9 @@ impl Inner {
             .map_err(|e| self.view.poison_with(e))?;
         w.active_first_pos = next_pos;
         w.active_payload = 0;
+        if self.options.retention.is_bounded() {
+            self.retention.wake();
+        }
         let seg = Arc::new(seg);
         self.view.segments.push_active(seg.clone());
         w.active = seg;

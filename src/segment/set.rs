@@ -196,6 +196,18 @@ impl SegmentSet {
         entries.push(Entry::new(file));
     }
 
+    /// Removes the segments whose base id is at most `base` (retention: a sealed prefix,
+    /// never the active one). Readers that hold pins on them keep reading: a pin holds the
+    /// file's map, which outlives the unlinking of the file. Returns how many went.
+    pub fn remove_through(&self, base: u64) -> usize {
+        let mut entries = self.write();
+        let n = entries.partition_point(|e| e.base_id <= base);
+        let n = n.min(entries.len().saturating_sub(1));
+        debug_assert!(entries[..n].iter().all(|e| e.state == SegmentState::Sealed));
+        entries.drain(..n);
+        n
+    }
+
     /// Records that segment `base_id` was sealed (its footer is published by the file).
     pub fn mark_sealed(&self, base_id: u64) {
         if let Some(e) = self.write().iter_mut().find(|e| e.base_id == base_id) {
