@@ -62,6 +62,7 @@ export UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1
 VALGRIND ?= valgrind
 VALGRIND_CFLAGS := $(WARN_C) -g -O1 -Iinclude
 VALGRIND_FLAGS := --tool=memcheck --error-exitcode=99 --leak-check=full \
+    --suppressions=ctests/valgrind.supp \
     --errors-for-leak-kinds=definite,indirect --track-origins=yes
 VALGRIND_SCALE_DIV ?= 5
 

@@ -25,7 +25,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogOptions};
 use crate::config::Options;
 use crate::error::{Error, Result};
 use crate::fsio;
@@ -145,7 +145,7 @@ impl Manager {
         let lock_file = fsio::lock_exclusive(&root.join(MANAGER_LOCK), root)?;
         // A damaged catalogue is set aside and replaced: each log rebuilds its record
         // from its files when it is opened.
-        let (catalog, catalog_damage) = Catalog::open_or_replace(root)?;
+        let (catalog, catalog_damage) = Catalog::open_or_replace(root, &CatalogOptions::default())?;
         let catalog = Arc::new(catalog);
         finish_drops(root, &catalog)?;
         let runtime = Runtime::new(options.runtime())?;

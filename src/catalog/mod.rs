@@ -69,6 +69,15 @@ pub struct CatalogOptions {
     pub max_size: u64,
 }
 
+impl CatalogOptions {
+    /// The catalogue of one log opened alone: 64 MiB hold about 400,000 segment entries
+    /// (25 TiB of default 64 MiB segments), and a smaller map costs less address space
+    /// per log.
+    pub fn single_log() -> CatalogOptions {
+        CatalogOptions { max_size: 64 << 20 }
+    }
+}
+
 impl Default for CatalogOptions {
     fn default() -> Self {
         CatalogOptions {
@@ -208,14 +217,18 @@ impl Catalog {
     /// `.catalog.mdbx.damaged` (replacing an older one) and creates a new, empty one. The
     /// segment files are the truth: each log rebuilds its record from them when it opens.
     /// Returns the catalogue and, if one was replaced, what was wrong with it.
-    pub fn open_or_replace(dir: &Path) -> Result<(Catalog, Option<String>)> {
-        let damage = match Catalog::open(dir).and_then(|c| c.list_logs().map(|_| c)) {
+    pub fn open_or_replace(
+        dir: &Path,
+        options: &CatalogOptions,
+    ) -> Result<(Catalog, Option<String>)> {
+        let opened = Catalog::open_with(dir, options).and_then(|c| c.list_logs().map(|_| c));
+        let damage = match opened {
             Ok(c) => return Ok((c, None)),
             Err(e @ Error::Catalog { .. }) => e.to_string(),
             Err(e) => return Err(e),
         };
         Catalog::set_aside(dir)?;
-        Ok((Catalog::open(dir)?, Some(damage)))
+        Ok((Catalog::open_with(dir, options)?, Some(damage)))
     }
 
     /// Moves a damaged catalogue of `dir` (closed) aside as `.catalog.mdbx.damaged`, so

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogOptions};
 use crate::config::{FlushPolicy, Options, Visibility};
 use crate::durability::{run_flusher, spawn_supervised, FlusherSignal, WaitEnd};
 use crate::error::{Error, Result};
@@ -467,14 +467,15 @@ fn open_own_catalog(
     options: &Options,
     report: &mut RecoveryReport,
 ) -> Result<(CatalogLink, entries::Known)> {
-    let (catalog, damage) = Catalog::open_or_replace(layout.dir())?;
+    let own = CatalogOptions::single_log();
+    let (catalog, damage) = Catalog::open_or_replace(layout.dir(), &own)?;
     report.catalog_damage = damage;
     match CatalogLink::open(Arc::new(catalog), String::new(), options, layout, report) {
         Err(e @ Error::Catalog { .. }) => {
             // The log's own record is damaged (the catalogue was dropped with the error).
             Catalog::set_aside(layout.dir())?;
             report.catalog_damage = Some(e.to_string());
-            let catalog = Arc::new(Catalog::open(layout.dir())?);
+            let catalog = Arc::new(Catalog::open_with(layout.dir(), &own)?);
             CatalogLink::open(catalog, String::new(), options, layout, report)
         }
         other => other,
