@@ -69,6 +69,13 @@ VALGRIND_SCALE_DIV ?= 5
 # cargo-fuzz targets (fuzz/), each run for FUZZ_SECONDS by make fuzz-ci.
 FUZZ_TARGETS := decode_record recover_image
 FUZZ_SECONDS ?= 60
+# recover_image opens a log per input, and each log opened alone has a catalogue whose
+# libmdbx binding runs write transactions on a detached thread: the thread exits, and
+# frees its thread-local channel state, only after the environment is dropped, which is
+# after libFuzzer's per-input leak check has counted it. So that target runs without the
+# per-input leak check; leaks are still checked at exit by the C tests under ASan and
+# valgrind, and decode_record keeps the check.
+FUZZ_RECOVER_IMAGE_FLAGS := -detect_leaks=0
 CARGO_FUZZ_VERSION := 0.13.2
 
 # The stages of make test, in order.
@@ -231,9 +238,11 @@ fuzz-ci:
 	failed=""; \
 	for t in $(FUZZ_TARGETS); do \
 	    log=$(BUILD)/fuzz/$$t.log; \
-	    echo "RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=60"; \
+	    extra=""; \
+	    if [ $$t = recover_image ]; then extra="$(FUZZ_RECOVER_IMAGE_FLAGS)"; fi; \
+	    echo "RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=60 $$extra"; \
 	    rc=0; \
-	    RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=60 \
+	    RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=60 $$extra \
 	        >"$$log" 2>&1 || rc=$$?; \
 	    done_line=$$(grep -E '^Done [0-9]+ runs' "$$log" | tail -n1 || true); \
 	    if [ $$rc -eq 0 ] && [ -n "$$done_line" ]; then \
