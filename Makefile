@@ -257,6 +257,8 @@ fuzz-ci:
 	if [ -n "$$failed" ]; then echo "fuzz targets that failed:$$failed"; exit 1; fi
 
 # Installs into a temporary prefix and builds a program with nothing but pkg-config.
+# (`grep >/dev/null`, not `grep -q`, after `ldd |`: under pipefail, grep -q leaving early can
+# kill ldd with SIGPIPE and fail the stage for nothing.)
 install-test: release $(NATIVE_LIBS_FILE)
 	@echo "== install into a temporary PREFIX, build with pkg-config"
 	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/aof-install-XXXXXX"); \
@@ -269,11 +271,11 @@ install-test: release $(NATIVE_LIBS_FILE)
 	echo "shared: $(CC) smoke.c $$(pkg-config --cflags --libs aof)"; \
 	$(CC) $(WARN_C) ctests/install_smoke.c $$(pkg-config --cflags --libs aof) -o "$$tmp/smoke-shared"; \
 	LD_LIBRARY_PATH="$$tmp/prefix/lib" "$$tmp/smoke-shared" "$$tmp/log-shared"; \
-	LD_LIBRARY_PATH="$$tmp/prefix/lib" ldd "$$tmp/smoke-shared" | grep -q "libaof.so.$(SONAME_VERSION) => $$tmp"; \
+	LD_LIBRARY_PATH="$$tmp/prefix/lib" ldd "$$tmp/smoke-shared" | grep "libaof.so.$(SONAME_VERSION) => $$tmp" >/dev/null; \
 	static_libs=$$(pkg-config --static --libs aof | sed 's/-laof\b/-l:libaof.a/'); \
 	echo "static: $(CC) smoke.c $$(pkg-config --cflags aof) $$static_libs"; \
 	$(CC) $(WARN_C) ctests/install_smoke.c $$(pkg-config --cflags aof) $$static_libs -o "$$tmp/smoke-static"; \
-	! ldd "$$tmp/smoke-static" | grep -q libaof; \
+	! ldd "$$tmp/smoke-static" | grep libaof >/dev/null; \
 	"$$tmp/smoke-static" "$$tmp/log-static"; \
 	echo "install test ok"
 
