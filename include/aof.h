@@ -153,7 +153,8 @@
 #define AOF_ERR_TOO_LARGE -3
 
 /**
- * No record with that id is visible (never appended, or not yet visible).
+ * No record with that id is visible (never appended, or not yet visible); also no visible
+ * record at or after a byte position (past the end, or before the oldest record held).
  */
 #define AOF_ERR_NOT_FOUND -4
 
