@@ -122,6 +122,11 @@ impl Cursor {
         self.next_id
     }
 
+    /// `Closed` once the log is closed (the handle check of the C calls).
+    pub(crate) fn check_open(&self) -> Result<()> {
+        self.view.check_open()
+    }
+
     /// Makes [`Cursor::wait`] busy-poll for up to `spin` before it sleeps. Trades a core
     /// (spinning at 100 % while it polls) for wake-up latency: a record that lands during
     /// the spin is seen within a few microseconds, instead of after the futex wake-up of a

@@ -59,6 +59,11 @@ impl PayloadStream {
         self.pos
     }
 
+    /// `Closed` once the log is closed (the handle check of the C calls).
+    pub(crate) fn check_open(&self) -> Result<()> {
+        self.view.check_open()
+    }
+
     /// Moves to byte position `pos`: any position from the oldest byte held on, past the
     /// end of the visible records included. Below it: `PositionNotFound`. Also `Closed`.
     pub fn seek_to(&mut self, pos: u64) -> Result<()> {
