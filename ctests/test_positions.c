@@ -3,9 +3,10 @@
  * aof_cursor_next_ex and aof_position_of; aof_id_at_position and
  * aof_cursor_open_at_position find the record at or after any position; aof_stream_read
  * returns exactly the concatenated payloads from any position with any buffer size, seeks,
- * and tails; aof_record_ex_t's size checks; bad input for every one of these exports
- * (NULLs, closed logs, unknown handles, positions past the end, a too-small out_size, a
- * zero-byte buffer), with out-params left untouched. */
+ * and tails; positions after aof_truncate_before (kept; below them AOF_ERR_TRUNCATED);
+ * aof_record_ex_t's size checks; bad input for every one of these exports (NULLs, closed
+ * logs, unknown handles, positions past the end, a too-small out_size, a zero-byte
+ * buffer), with out-params left untouched. */
 #include "aoft.h"
 
 #define SENTINEL 0x5A5A5A5A5A5A5A5Aull
@@ -240,6 +241,57 @@ static void test_stream(void) {
     aoft_rmdir(&d);
 }
 
+/* After aof_truncate_before the records left keep their positions; positions and ids before
+ * them give AOF_ERR_TRUNCATED, also to a stream seeking there. */
+static void test_truncation(void) {
+    aoft_dir d;
+    aoft_mkdir(&d);
+    model *m = new_model();
+    aof_log_t *log = aoft_open_small(&d, AOF_FLUSH_SYNC, 0, 0);
+    append_all(log, m, 1, RECORDS);
+    aof_stream_t *s = NULL;
+    CHECK_OK(aof_stream_open(log, 0, &s));
+    CHECK_OK(aof_truncate_before(log, RECORDS / 2));
+    uint64_t first_id = 0, last_id = 0, first = SENTINEL, end = SENTINEL;
+    CHECK_OK(aof_bounds(log, &first_id, &last_id));
+    CHECK(first_id > 1 && first_id <= RECORDS / 2);
+    CHECK_OK(aof_position_range(log, &first, &end));
+    CHECK_EQ_U64(first, m->pos[first_id]);
+    CHECK_EQ_U64(end, m->end);
+    for (uint64_t id = first_id; id <= RECORDS; id++) {
+        uint64_t p = SENTINEL, back = SENTINEL;
+        CHECK_OK(aof_position_of(log, id, &p));
+        CHECK_EQ_U64(p, m->pos[id]);
+        CHECK_OK(aof_id_at_position(log, p, &back));
+        CHECK_EQ_U64(back, id == first_id ? id : at_or_after(m, RECORDS, p));
+    }
+    uint64_t u = SENTINEL;
+    aof_cursor_t *c = NULL;
+    aof_stream_t *s2 = NULL;
+    CHECK_STATUS(aof_position_of(log, first_id - 1, &u), AOF_ERR_TRUNCATED);
+    CHECK_STATUS(aof_id_at_position(log, first - 1, &u), AOF_ERR_TRUNCATED);
+    CHECK(strstr(aof_last_error_message(), "oldest position held") != NULL);
+    CHECK_STATUS(aof_id_at_position(log, 0, &u), AOF_ERR_TRUNCATED);
+    CHECK_STATUS(aof_cursor_open_at_position(log, first - 1, &c), AOF_ERR_TRUNCATED);
+    CHECK_STATUS(aof_stream_open(log, 0, &s2), AOF_ERR_TRUNCATED);
+    CHECK(c == NULL && s2 == NULL);
+    CHECK_EQ_U64(u, SENTINEL);
+    /* The stream opened before: back to the oldest byte held, then everything from there. */
+    CHECK_STATUS(aof_stream_seek(s, first - 1), AOF_ERR_TRUNCATED);
+    CHECK_OK(aof_stream_seek(s, first));
+    read_to_end(s, m, first, 1000);
+    aof_stream_free(s);
+    CHECK_OK(aof_cursor_open_at_position(log, first, &c));
+    aof_record_ex_t r;
+    CHECK_OK(aof_cursor_next_ex(c, &r, sizeof r));
+    CHECK_EQ_U64(r.id, first_id);
+    CHECK_EQ_U64(r.position, first);
+    aof_cursor_free(c);
+    CHECK_OK(aof_close(log));
+    free_model(m);
+    aoft_rmdir(&d);
+}
+
 /* aof_record_ex_t only grows: a too-small out_size is refused, a larger one (a newer
  * header's struct) gets the fields this library knows and zeros after them. */
 static void test_record_ex_sizes(void) {
@@ -393,6 +445,7 @@ int main(void) {
     RUN(test_positions_are_running_sums);
     RUN(test_cursor_and_ids_at_positions);
     RUN(test_stream);
+    RUN(test_truncation);
     RUN(test_record_ex_sizes);
     RUN(test_bad_input);
     return 0;

@@ -158,7 +158,7 @@
 
 /**
  * No record with that id is visible (never appended, or not yet visible); also no visible
- * record at or after a byte position (past the end, or before the oldest record held).
+ * record at or after a byte position (past the end of the visible records).
  */
 #define AOF_ERR_NOT_FOUND -4
 
@@ -830,7 +830,8 @@ aof_status_t aof_cursor_next(struct aof_cursor_t *cursor, struct aof_record_t *o
  * holds the byte at `position`, else the first record starting at or after it, so records
  * of 0 bytes at `position` come first). `position` may be anything from the oldest
  * record's position to the end of the visible records (`aof_position_range`); at the end
- * the cursor sees only records appended later. Outside that range: `AOF_ERR_NOT_FOUND`.
+ * the cursor sees only records appended later. Past that end: `AOF_ERR_NOT_FOUND`; before
+ * its start (removed by retention or `aof_truncate_before`): `AOF_ERR_TRUNCATED`.
  * Otherwise as `aof_cursor_open`: on success `*out_cursor` owns a new cursor, freed with
  * `aof_cursor_free`, used by one thread at a time. Also `AOF_ERR_CLOSED`,
  * `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
@@ -900,8 +901,9 @@ void aof_cursor_free(struct aof_cursor_t *cursor);
 
 /**
  * Stores the byte position of record `id` in `*out_position`: the payload bytes the log
- * held before it. Any id `aof_read` can read (visible, not removed); otherwise
- * `AOF_ERR_NOT_FOUND`. Also `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`. The log
+ * held before it (removed records included). Any id `aof_read` can read; as with it, an id
+ * not appended or not visible yet gives `AOF_ERR_NOT_FOUND`, a removed one
+ * `AOF_ERR_TRUNCATED`. Also `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`. The log
  * handle may be shared by threads, as for every log call.
  *
  * # Safety
@@ -915,9 +917,10 @@ aof_status_t aof_position_of(const struct aof_log_t *log, uint64_t id, uint64_t 
  * at or after it. So records of 0 bytes at `position` come before the record that starts
  * there (they share its position), and `aof_id_at_position(aof_position_of(id))` is `id`
  * unless `id` follows records of 0 bytes at the same position. At the end of the visible
- * records: the id the next record will get. O(log n). A position outside
- * `aof_position_range` (past the end, or before the oldest record held):
- * `AOF_ERR_NOT_FOUND`. Also `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ * records: the id the next record will get. O(log n). A position past the end of
+ * `aof_position_range`: `AOF_ERR_NOT_FOUND`; before its start (removed by retention or
+ * `aof_truncate_before`): `AOF_ERR_TRUNCATED`. Also `AOF_ERR_CLOSED`,
+ * `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
  *
  * # Safety
  * `out_id` must be NULL or writable.
@@ -926,7 +929,8 @@ aof_status_t aof_id_at_position(const struct aof_log_t *log, uint64_t position, 
 
 /**
  * Stores the byte positions the log holds: `*out_first`, the position of the oldest
- * record held (0 until records are removed), and `*out_end`, the end of the visible
+ * record held (0 until retention or `aof_truncate_before` removes records; the position of
+ * the first id `aof_bounds` gives), and `*out_end`, the end of the visible
  * records (the payload bytes appended so far, once visible). Cursors and streams open at
  * any position from `*out_first` to `*out_end`, both included. Also `AOF_ERR_CLOSED`,
  * `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
@@ -941,10 +945,11 @@ aof_status_t aof_position_range(const struct aof_log_t *log,
 /**
  * Opens a byte stream over the payloads of `log`, at byte position `position` (from the
  * oldest record's position to the end of the visible records, as `aof_position_range`
- * gives; outside: `AOF_ERR_NOT_FOUND`). It sees every record appended before it was
- * opened, and later ones as they become visible. On success `*out_stream` owns a new
- * stream, to be freed with `aof_stream_free` (before or after `aof_close`); one thread at
- * a time. Also `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ * gives; past the end: `AOF_ERR_NOT_FOUND`, before the start: `AOF_ERR_TRUNCATED`). It
+ * sees every record appended before it was opened, and later ones as they become visible.
+ * On success `*out_stream` owns a new stream, to be freed with `aof_stream_free` (before
+ * or after `aof_close`); one thread at a time. Also `AOF_ERR_CLOSED`,
+ * `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
  *
  * # Safety
  * `out_stream` must be NULL or valid for a write of a pointer.
@@ -960,9 +965,11 @@ aof_status_t aof_stream_open(struct aof_log_t *log,
  * end first). `AOF_END` when no byte is visible at the position yet (the end of the
  * visible records, or past it after `aof_stream_seek`): `*out_len` untouched; a later
  * read returns what is appended meanwhile. `cap` of 0: `AOF_ERR_INVALID_ARG` (after the
- * stream's log is checked; `buf` may then be NULL). A position below the oldest record
- * held (removed since the seek): `AOF_ERR_NOT_FOUND`. Also `AOF_ERR_CLOSED`,
- * `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ * stream's log is checked; `buf` may then be NULL). Records removed by retention or
+ * `aof_truncate_before` before the stream reached them: `AOF_ERR_TRUNCATED` (the record
+ * the stream is in stays readable to its end: the stream keeps its segment mapped); the
+ * bytes read before an error are returned first, the error by the next call. Also
+ * `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
  *
  * # Safety
  * `stream` must be NULL or a live stream not used by another thread during the call; `buf`
@@ -977,7 +984,7 @@ aof_status_t aof_stream_read(struct aof_stream_t *stream,
  * Moves the stream to byte position `position`: anywhere from the oldest record's
  * position on, past the end of the visible records included (reads there return
  * `AOF_END` until the log grows that far, as with a file). Below the oldest record held:
- * `AOF_ERR_NOT_FOUND` (the position is unchanged). Also `AOF_ERR_CLOSED`.
+ * `AOF_ERR_TRUNCATED` (the position is unchanged). Also `AOF_ERR_CLOSED`.
  *
  * # Safety
  * `stream` must be NULL or a live stream not used by another thread during the call.

@@ -1,7 +1,8 @@
 //! Byte positions: every record's position is the running sum of the payload lengths
 //! before it (records of 0 bytes included), across many segment rolls (4 KiB segments),
 //! after a clean reopen, in a crash image, after the catalogue is lost (rebuilt from the
-//! files) and after the oldest segments are removed; id → position → id round-trips;
+//! files), after retention and `truncate_before` remove the oldest segments (and after the
+//! files alone are removed); id → position → id round-trips;
 //! cursors opened at any position start at the right record; the byte stream returns
 //! exactly the concatenated payloads from any position, with any buffer size, and seeks
 //! from the start, the current position and the end.
@@ -11,7 +12,7 @@ mod common;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use aof::{Error, FlushPolicy, Log, Options, StartAt, Visibility};
+use aof::{Error, FlushPolicy, Log, Options, Retention, StartAt, Visibility};
 use common::*;
 
 const MAX: usize = 1024;
@@ -128,6 +129,10 @@ fn is_position_not_found(r: &aof::Result<impl std::fmt::Debug>) -> bool {
     matches!(r, Err(Error::PositionNotFound { .. }))
 }
 
+fn is_position_truncated(r: &aof::Result<impl std::fmt::Debug>, first: u64) -> bool {
+    matches!(r, Err(Error::PositionTruncated { first: f, .. }) if *f == first)
+}
+
 /// Everything positions promise, checked against the model.
 fn check_positions(what: &str, log: &Log, m: &Model, rng: &mut Rng) {
     let last = m.next_id() - 1;
@@ -222,15 +227,21 @@ fn check_positions(what: &str, log: &Log, m: &Model, rng: &mut Rng) {
         "{what}"
     );
     if m.first_pos > 0 {
-        let below = m.first_pos - 1;
-        assert!(is_position_not_found(&log.id_at_position(below)), "{what}");
+        let f = m.first_pos;
+        for below in [0, f / 2, f - 1] {
+            assert!(
+                is_position_truncated(&log.id_at_position(below), f),
+                "{what}"
+            );
+            assert!(is_position_truncated(&log.stream(below).map(|_| ()), f));
+            let c = log.cursor(StartAt::Position(below)).map(|_| ());
+            assert!(is_position_truncated(&c, f), "{what}");
+        }
+        let removed = m.records[0].0 - 1;
         assert!(
-            is_position_not_found(&log.stream(below).map(|_| ())),
-            "{what}"
+            matches!(log.position_of(removed), Err(Error::Truncated { .. })),
+            "{what}: position_of({removed})"
         );
-        assert!(is_position_not_found(
-            &log.cursor(StartAt::Position(below)).map(|_| ())
-        ));
     }
     for bad in [0, last + 1] {
         assert!(
@@ -365,12 +376,81 @@ fn positions_survive_the_removal_of_the_oldest_segments() {
     check_positions("appended after the removal", &log, &m, &mut rng);
     // A stream cannot be moved before the oldest byte held.
     let mut s = log.stream(m.end()).unwrap();
-    assert!(s.seek(SeekFrom::Start(m.first_pos - 1)).is_err());
+    let err = s.seek(SeekFrom::Start(m.first_pos - 1)).unwrap_err();
+    let inner = err.get_ref().and_then(|e| e.downcast_ref::<Error>());
+    assert!(
+        matches!(inner, Some(Error::PositionTruncated { .. })),
+        "{err:?}"
+    );
     assert_eq!(s.position(), m.end(), "a failed seek leaves the position");
     s.seek(SeekFrom::Start(m.first_pos)).unwrap();
     let mut all = Vec::new();
     s.read_to_end(&mut all).unwrap();
     assert!(all == m.bytes);
+}
+
+/// Retention and `truncate_before` remove the oldest segments while the log is open: the
+/// records left keep their positions, also after a reopen and as retention by the options
+/// goes on with the log; positions before them are `PositionTruncated`, ids `Truncated`; a
+/// stream inside a removed segment reads on to its end.
+#[test]
+fn positions_survive_retention_and_truncate_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    let mut rng = Rng(13);
+    let mut m = Model::default();
+    let log = Log::open(&dir, opts()).unwrap();
+    m.append(&log, 600);
+    log.flush().unwrap();
+    let segments = segment_files(&dir);
+    // A stream in the first segment, which is about to go, and where that segment ends.
+    let first_segment_end = m.record(segments[1].0).1;
+    let mut s = log.stream(1).unwrap();
+    let mut head = vec![0u8; 10];
+    s.read_exact(&mut head).unwrap();
+
+    let cut = m.records[300].0;
+    assert!(log.truncate_before(cut).unwrap() > 0);
+    let (first, _) = log.bounds();
+    assert!(first > segments[1].0 && first <= cut);
+    m.drop_before(first);
+    check_positions("after truncate_before", &log, &m, &mut rng);
+
+    // The stream reads on to the end of the segment it is in; then its next record is gone.
+    let mut rest = Vec::new();
+    let err = s.read_to_end(&mut rest).unwrap_err();
+    assert_eq!(rest.len() as u64, first_segment_end - 11, "{err:?}");
+    let inner = err.get_ref().and_then(|e| e.downcast_ref::<Error>());
+    assert!(matches!(inner, Some(Error::Truncated { .. })), "{err:?}");
+    s.seek(SeekFrom::Start(m.first_pos)).unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    assert!(all == m.bytes);
+
+    log.close().unwrap();
+    drop(log);
+    let options = Options {
+        retention: Retention {
+            max_segments: Some(6),
+            ..Retention::default()
+        },
+        ..opts()
+    };
+    let log = Log::open(&dir, options).unwrap();
+    // The background task applies the bounds from the start; this waits for it (one
+    // removal at a time) and applies them in case it has not run yet.
+    log.enforce_retention().unwrap();
+    m.drop_before(log.bounds().0);
+    check_positions("reopened after truncate_before", &log, &m, &mut rng);
+    for round in 0..3 {
+        m.append(&log, 200);
+        log.flush().unwrap();
+        log.enforce_retention().unwrap();
+        let (first, _) = log.bounds();
+        m.drop_before(first);
+        assert!(segment_files(&dir).len() <= 7);
+        check_positions(&format!("retention round {round}"), &log, &m, &mut rng);
+    }
 }
 
 #[test]

@@ -155,7 +155,8 @@ pub unsafe extern "C" fn aof_cursor_next(
 /// holds the byte at `position`, else the first record starting at or after it, so records
 /// of 0 bytes at `position` come first). `position` may be anything from the oldest
 /// record's position to the end of the visible records (`aof_position_range`); at the end
-/// the cursor sees only records appended later. Outside that range: `AOF_ERR_NOT_FOUND`.
+/// the cursor sees only records appended later. Past that end: `AOF_ERR_NOT_FOUND`; before
+/// its start (removed by retention or `aof_truncate_before`): `AOF_ERR_TRUNCATED`.
 /// Otherwise as `aof_cursor_open`: on success `*out_cursor` owns a new cursor, freed with
 /// `aof_cursor_free`, used by one thread at a time. Also `AOF_ERR_CLOSED`,
 /// `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.

@@ -26,7 +26,7 @@ pub const AOF_ERR_INVALID_ARG: i32 = -2;
 /// The record is larger than the log's maximum record size; nothing was written.
 pub const AOF_ERR_TOO_LARGE: i32 = -3;
 /// No record with that id is visible (never appended, or not yet visible); also no visible
-/// record at or after a byte position (past the end, or before the oldest record held).
+/// record at or after a byte position (past the end of the visible records).
 pub const AOF_ERR_NOT_FOUND: i32 = -4;
 /// An operating-system I/O call failed (the last-error message names the call and file).
 pub const AOF_ERR_IO: i32 = -5;
@@ -75,6 +75,7 @@ pub(crate) fn from_error(err: &Error) -> aof_status_t {
         Error::InRuntime => AOF_ERR_MISUSE,
         Error::Catalog { .. } => AOF_ERR_CATALOG,
         Error::PositionNotFound { .. } => AOF_ERR_NOT_FOUND,
+        Error::PositionTruncated { .. } => AOF_ERR_TRUNCATED,
         Error::Internal(_) => AOF_ERR_INTERNAL,
     }
 }
@@ -164,6 +165,13 @@ mod tests {
                     end: 5,
                 },
                 AOF_ERR_NOT_FOUND,
+            ),
+            (
+                Error::PositionTruncated {
+                    position: 3,
+                    first: 7,
+                },
+                AOF_ERR_TRUNCATED,
             ),
             (Error::Internal("x".into()), AOF_ERR_INTERNAL),
         ];

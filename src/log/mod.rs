@@ -367,7 +367,8 @@ impl Log {
     /// record of 0 bytes at `pos` comes before the record that starts there). At the end of
     /// the visible records, the id the next record will get. O(log n): a binary search on
     /// the segments' first positions, then one in the segment's index (built on first use).
-    /// Positions outside [`Log::position_range`]: `PositionNotFound`.
+    /// Past the end of [`Log::position_range`]: `PositionNotFound`; before its start (records
+    /// removed by retention or [`Log::truncate_before`]): `PositionTruncated`.
     pub fn id_at_position(&self, pos: u64) -> Result<u64> {
         self.inner.make_readable(self.inner.view.last_id())?;
         self.inner.view.id_at_position(pos)
@@ -383,9 +384,9 @@ impl Log {
     }
 
     /// A byte stream (`Read + Seek`) over the payloads of the visible records, concatenated
-    /// in id order, starting at byte position `pos` (within [`Log::position_range`], else
-    /// `PositionNotFound`). Like a cursor it holds what readers share, not this handle, and
-    /// sees every record appended before it was opened.
+    /// in id order, starting at byte position `pos` (within [`Log::position_range`]; else as
+    /// for [`Log::id_at_position`]). Like a cursor it holds what readers share, not this
+    /// handle, and sees every record appended before it was opened.
     pub fn stream(&self, pos: u64) -> Result<PayloadStream> {
         let inner = &self.inner;
         let view = &inner.view;
@@ -393,7 +394,7 @@ impl Log {
         inner.make_readable(view.last_id())?;
         let visible = view.visible_id();
         if view.find_position(pos, visible)?.is_none() {
-            return Err(view.position_not_found(pos, visible));
+            return Err(view.position_error(pos, visible));
         }
         Ok(PayloadStream::new(view.clone(), pos))
     }

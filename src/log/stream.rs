@@ -65,11 +65,12 @@ impl PayloadStream {
     }
 
     /// Moves to byte position `pos`: any position from the oldest byte held on, past the
-    /// end of the visible records included. Below it: `PositionNotFound`. Also `Closed`.
+    /// end of the visible records included. Below it (records removed by retention):
+    /// `PositionTruncated`, the position unchanged. Also `Closed`.
     pub fn seek_to(&mut self, pos: u64) -> Result<()> {
         self.view.check_open()?;
         if pos < self.view.segments.first_position() {
-            return Err(self.view.position_not_found(pos, self.view.visible_id()));
+            return Err(self.view.position_error(pos, self.view.visible_id()));
         }
         let keep = self.at.as_ref().is_some_and(|at| match at.payload {
             Some((_, len, _)) => (at.start..at.start + len as u64).contains(&pos),
@@ -85,13 +86,24 @@ impl PayloadStream {
     /// Reads up to `max` bytes from the current position, across record boundaries, and
     /// hands them to `sink` in pieces (borrowed from the segment maps), in order. Returns
     /// the number of bytes read: fewer than `max` only at the end of the visible records
-    /// (0 there). Errors: `Closed`, `Corruption`, `Io`, and `PositionNotFound` when the
-    /// position is before the oldest byte still held.
+    /// (0 there), or before an error, which the next call then returns (so no byte handed
+    /// to `sink` goes unreported). Errors: `Closed`, `Corruption`, `Io`, and
+    /// `PositionTruncated` or `Truncated` when retention removed the record at the position
+    /// before the stream reached it (a record the stream is in stays readable: it keeps
+    /// its segment pinned).
     pub fn read_with(&mut self, max: usize, mut sink: impl FnMut(&[u8])) -> Result<usize> {
         self.view.check_open()?;
-        let visible = self.view.visible_id();
         let mut n = 0;
-        while n < max {
+        match self.read_into(max, &mut n, &mut sink) {
+            Err(e) if n == 0 => Err(e),
+            _ => Ok(n),
+        }
+    }
+
+    /// The body of `read_with`: counts the bytes handed to `sink` in `n` as it goes.
+    fn read_into(&mut self, max: usize, n: &mut usize, sink: &mut impl FnMut(&[u8])) -> Result<()> {
+        let visible = self.view.visible_id();
+        while *n < max {
             if self.at.is_none() {
                 let Some(id) = self.view.find_position(self.pos, visible)? else {
                     break; // past the end of the visible records
@@ -142,10 +154,10 @@ impl PayloadStream {
                         at.start + len as u64
                     ))
                 })?;
-            let take = (len - skip).min(max - n);
+            let take = (len - skip).min(max - *n);
             if take > 0 {
                 sink(&at.seg.bytes()[from + skip..from + skip + take]);
-                n += take;
+                *n += take;
                 self.pos += take as u64;
             }
             if skip + take == len {
@@ -155,7 +167,7 @@ impl PayloadStream {
                 at.payload = None;
             }
         }
-        Ok(n)
+        Ok(())
     }
 }
 
@@ -163,7 +175,9 @@ impl PayloadStream {
 /// back).
 fn io_error(err: Error) -> io::Error {
     let kind = match err {
-        Error::PositionNotFound { .. } => io::ErrorKind::InvalidInput,
+        Error::PositionNotFound { .. } | Error::PositionTruncated { .. } => {
+            io::ErrorKind::InvalidInput
+        }
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, err)

@@ -219,25 +219,35 @@ impl View {
     /// payload holds the byte at `pos`, or else the first record starting at or after it.
     /// A record of 0 bytes at `pos` thus comes before the record that starts there. At the
     /// end of the visible records: the id the next visible record will have. A position
-    /// past that end, or before the oldest record held: `PositionNotFound`.
+    /// past that end: `PositionNotFound`; before the oldest record held:
+    /// `PositionTruncated`.
     pub fn id_at_position(&self, pos: u64) -> Result<u64> {
         self.check_open()?;
         let visible = self.visible_id();
         match self.find_position(pos, visible)? {
             Some(id) => Ok(id),
-            None => Err(self.position_not_found(pos, visible)),
+            None => Err(self.position_error(pos, visible)),
         }
     }
 
     /// As [`View::id_at_position`], with the visible id loaded by the caller, and `None`
     /// for a position past the end of the visible records.
     pub fn find_position(&self, pos: u64, visible: u64) -> Result<Option<u64>> {
-        if pos < self.segments.first_position() {
-            return Err(self.position_not_found(pos, visible));
+        let removed = || pos < self.segments.first_position();
+        if removed() {
+            return Err(self.position_error(pos, visible));
         }
-        let Some(seg) = self.segments.pin_at_position(pos)? else {
-            return Ok(None);
+        let seg = match self.segments.pin_at_position(pos) {
+            Ok(Some(seg)) => seg,
+            Ok(None) => return Ok(None),
+            // Retention removed the segment while this call opened it.
+            Err(_) if removed() => return Err(self.position_error(pos, visible)),
+            Err(e) => return Err(e),
         };
+        if pos < seg.first_pos() {
+            // Retention removed the segments before `seg` since the check above.
+            return Err(self.position_error(pos, visible));
+        }
         if let Some(id) = seg.id_at_or_after(pos, visible)? {
             return Ok(Some(id));
         }
@@ -251,11 +261,17 @@ impl View {
         Ok(Some(next))
     }
 
-    /// `PositionNotFound` for `pos`, with the range of positions that are there.
-    // Retention: a position below the oldest one held may become an error of its own
-    // (`Truncated`) here, once that error exists.
-    pub fn position_not_found(&self, pos: u64, visible: u64) -> Error {
+    /// The error for a position no record is at or after: `PositionTruncated` below the
+    /// oldest record held, else `PositionNotFound` (past the end of the visible records),
+    /// with the range of positions that are there.
+    pub fn position_error(&self, pos: u64, visible: u64) -> Error {
         let first = self.segments.first_position();
+        if pos < first {
+            return Error::PositionTruncated {
+                position: pos,
+                first,
+            };
+        }
         Error::PositionNotFound {
             position: pos,
             first,

@@ -276,7 +276,6 @@ impl SegmentReader {
     }
 
     /// Byte position of the segment's first record.
-    #[cfg(test)]
     pub fn first_pos(&self) -> u64 {
         self.first_pos
     }
