@@ -7,8 +7,8 @@
  *
  * Status codes. Every call that can fail returns an aof_status_t (int32_t):
  *   0      AOF_OK: success.
- *   > 0    a non-error outcome: AOF_END (a cursor has no further visible record yet),
- *          AOF_TIMED_OUT (a wait reached its timeout).
+ *   > 0    a non-error outcome: AOF_END (a cursor has no further visible record yet, or
+ *          a stream no further visible byte), AOF_TIMED_OUT (a wait reached its timeout).
  *   < 0    an error, AOF_ERR_*. Error values are stable: a value keeps its meaning and is
  *          never reused for another error.
  * aof_errstr(status) describes a status with static text. A NULL required pointer gives
@@ -38,18 +38,22 @@
  *                    like aof_log_t. aof_manager_close() closes the logs of the manager
  *                    that are still open: their handles then return AOF_ERR_CLOSED and
  *                    must still be released with aof_close() (which returns AOF_OK).
- *   aof_cursor_t *   from aof_cursor_open(), freed with aof_cursor_free(), before or after
- *                    its log is closed (once the log is closed its calls return
- *                    AOF_ERR_CLOSED).
- *   Using options or a cursor after freeing it is undefined behaviour. Every _free()
- *   function, aof_close() and aof_manager_close() accept NULL and do nothing.
+ *   aof_cursor_t *   from aof_cursor_open() or aof_cursor_open_at_position(), freed with
+ *                    aof_cursor_free(), before or after its log is closed (once the log is
+ *                    closed its calls return AOF_ERR_CLOSED).
+ *   aof_stream_t *   from aof_stream_open(), freed with aof_stream_free(), before or after
+ *                    its log is closed (likewise).
+ *   Using options, a cursor or a stream after freeing it is undefined behaviour. Every
+ *   _free() function, aof_close() and aof_manager_close() accept NULL and do nothing.
  *   aof_manager_list() copies the names into the caller's buffer: nothing to free.
  *   Input buffers (const uint8_t *data, size_t len) are only read during the call; data
- *   may be NULL only when len is 0.
- *   aof_record_t.data, filled in by aof_cursor_next(), is borrowed from the cursor: it
- *   points into a read-only map of the segment file, which the cursor keeps alive. It is
- *   valid until the next call on that cursor (aof_cursor_next() or aof_cursor_wait(),
- *   whatever it returns) or aof_cursor_free(), even if the log is closed meanwhile:
+ *   may be NULL only when len is 0. aof_stream_read() copies into the caller's buffer:
+ *   nothing to free.
+ *   aof_record_t.data, filled in by aof_cursor_next() (and aof_record_ex_t.data, by
+ *   aof_cursor_next_ex()), is borrowed from the cursor: it points into a read-only map of
+ *   the segment file, which the cursor keeps alive. It is valid until the next call on
+ *   that cursor (aof_cursor_next(), aof_cursor_next_ex() or aof_cursor_wait(), whatever
+ *   it returns) or aof_cursor_free(), even if the log is closed meanwhile:
  *   after aof_close() the last record a cursor returned can still be read, and the
  *   cursor's next call returns AOF_ERR_CLOSED. Never write through it (the map is
  *   read-only: the write faults). It is never NULL.
@@ -59,9 +63,9 @@
  * Threading. A log handle may be used from any number of threads at once (concurrent
  * appends share syncs: group commit), and aof_close() may run while other threads use it:
  * their calls complete or return AOF_ERR_CLOSED. The same holds for a manager handle and
- * aof_manager_close(). An options handle or a cursor is used by one thread at a time; it
- * may move between threads. Blocking calls made from one of libaof's own threads return
- * AOF_ERR_MISUSE instead of deadlocking.
+ * aof_manager_close(). An options handle, a cursor or a stream is used by one thread at a
+ * time; it may move between threads. Blocking calls made from one of libaof's own threads
+ * return AOF_ERR_MISUSE instead of deadlocking.
  *
  * Threads and resources. A log does its background work (write-outs, syncs, zero-ahead,
  * segment pre-allocation) on a runtime's threads, never on a thread of its own. A log
@@ -153,7 +157,8 @@
 #define AOF_ERR_TOO_LARGE -3
 
 /**
- * No record with that id is visible (never appended, or not yet visible).
+ * No record with that id is visible (never appended, or not yet visible); also no visible
+ * record at or after a byte position (past the end of the visible records).
  */
 #define AOF_ERR_NOT_FOUND -4
 
@@ -332,6 +337,15 @@ typedef struct aof_manager_t aof_manager_t;
 typedef struct aof_options_t aof_options_t;
 
 /**
+ * A byte stream over the payloads of a log: the payloads of its visible records,
+ * concatenated in id order, read from a byte position across record boundaries. Opened
+ * with `aof_stream_open`, freed with `aof_stream_free` (before or after its log is
+ * closed; once the log is closed its calls return `AOF_ERR_CLOSED`). One thread at a
+ * time; it may be moved between threads. It keeps the segment it reads from mapped.
+ */
+typedef struct aof_stream_t aof_stream_t;
+
+/**
  * The return type of every libaof call that can fail: `AOF_OK` (0), a positive non-error
  * condition (`AOF_END`, `AOF_TIMED_OUT`) or a negative `AOF_ERR_*` code.
  */
@@ -362,6 +376,37 @@ typedef struct aof_record_t {
      */
     size_t len;
 } aof_record_t;
+
+/**
+ * A record returned by `aof_cursor_next_ex`: the fields of `aof_record_t`, in the same
+ * order, then the record's byte position. A struct that only grows: later versions append
+ * fields, never reorder or remove them, so pass `sizeof(aof_record_ex_t)` as your program
+ * was compiled. `data` is borrowed exactly as in `aof_record_t`.
+ */
+typedef struct aof_record_ex_t {
+    /**
+     * The record's id (ids start at 1 and are dense).
+     */
+    uint64_t id;
+    /**
+     * When the record was appended, in microseconds since the Unix epoch.
+     */
+    uint64_t timestamp_us;
+    /**
+     * The payload (borrowed from the cursor, read-only: writing through it faults).
+     */
+    const uint8_t *data;
+    /**
+     * Payload length in bytes.
+     */
+    size_t len;
+    /**
+     * The record's byte position: the payload bytes the log held before it (every record
+     * before it, those removed since included). The next record's position is `position +
+     * len`; a record of 0 bytes shares its position with the record after it.
+     */
+    uint64_t position;
+} aof_record_ex_t;
 
 /**
  * Counters of one log since it was opened (`recovery_*`: what `aof_open` found). Fields
@@ -780,6 +825,44 @@ aof_status_t aof_cursor_open(struct aof_log_t *log,
 aof_status_t aof_cursor_next(struct aof_cursor_t *cursor, struct aof_record_t *out_record);
 
 /**
+ * Opens a cursor on `log` at byte position `position`: its first record is the first
+ * record at or after that position (as `aof_id_at_position` says: the record whose payload
+ * holds the byte at `position`, else the first record starting at or after it, so records
+ * of 0 bytes at `position` come first). `position` may be anything from the oldest
+ * record's position to the end of the visible records (`aof_position_range`); at the end
+ * the cursor sees only records appended later. Past that end: `AOF_ERR_NOT_FOUND`; before
+ * its start (removed by retention or `aof_truncate_before`): `AOF_ERR_TRUNCATED`.
+ * Otherwise as `aof_cursor_open`: on success `*out_cursor` owns a new cursor, freed with
+ * `aof_cursor_free`, used by one thread at a time. Also `AOF_ERR_CLOSED`,
+ * `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ *
+ * # Safety
+ * `out_cursor` must be NULL or valid for a write of a pointer.
+ */
+aof_status_t aof_cursor_open_at_position(struct aof_log_t *log,
+                                         uint64_t position,
+                                         struct aof_cursor_t **out_cursor);
+
+/**
+ * As `aof_cursor_next`, and also gives the record's byte position: fills `*out` (an
+ * `aof_record_ex_t`), a struct that only grows. Pass `out_size = sizeof(aof_record_ex_t)`
+ * as your program was compiled: a library newer than the header fills only the fields
+ * the program knows; an older one fills those it has and sets the rest of `out_size` to
+ * 0. `out_size` below the size of the first version (40 bytes on 64-bit targets):
+ * `AOF_ERR_INVALID_ARG`, checked after the cursor (a cursor of a closed log gives
+ * `AOF_ERR_CLOSED` first). `AOF_END` leaves `*out` untouched. The record's `data` is
+ * borrowed as with `aof_cursor_next`: valid until the next call on this cursor or its
+ * free. `aof_cursor_next` and `aof_cursor_next_ex` may be mixed on one cursor.
+ *
+ * # Safety
+ * `cursor` must be NULL or a live cursor not used by another thread during the call;
+ * `out` NULL or pointing to `out_size` writable bytes.
+ */
+aof_status_t aof_cursor_next_ex(struct aof_cursor_t *cursor,
+                                struct aof_record_ex_t *out,
+                                size_t out_size);
+
+/**
  * Waits until `aof_cursor_next` has a record: `AOF_OK` at once if one is already visible,
  * else when an append (or, with `AOF_VISIBILITY_DURABLE`, a sync) makes one visible;
  * `AOF_TIMED_OUT` after `timeout_ms` milliseconds (0: just check; `UINT32_MAX`: no limit).
@@ -811,9 +894,121 @@ aof_status_t aof_cursor_set_spin(struct aof_cursor_t *cursor, uint32_t spin_us);
  * the `data` of its last record must not be used afterwards.
  *
  * # Safety
- * `cursor` must be NULL or a cursor from `aof_cursor_open` that was not freed yet.
+ * `cursor` must be NULL or a cursor from `aof_cursor_open` or
+ * `aof_cursor_open_at_position` that was not freed yet.
  */
 void aof_cursor_free(struct aof_cursor_t *cursor);
+
+/**
+ * Stores the byte position of record `id` in `*out_position`: the payload bytes the log
+ * held before it (removed records included). Any id `aof_read` can read; as with it, an id
+ * not appended or not visible yet gives `AOF_ERR_NOT_FOUND`, a removed one
+ * `AOF_ERR_TRUNCATED`. Also `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`. The log
+ * handle may be shared by threads, as for every log call.
+ *
+ * # Safety
+ * `out_position` must be NULL or writable.
+ */
+aof_status_t aof_position_of(const struct aof_log_t *log, uint64_t id, uint64_t *out_position);
+
+/**
+ * Stores in `*out_id` the id of the first record at or after byte position `position`:
+ * the record whose payload holds the byte at `position`; else the first record starting
+ * at or after it. So records of 0 bytes at `position` come before the record that starts
+ * there (they share its position), and `aof_id_at_position(aof_position_of(id))` is `id`
+ * unless `id` follows records of 0 bytes at the same position. At the end of the visible
+ * records: the id the next record will get. O(log n). A position past the end of
+ * `aof_position_range`: `AOF_ERR_NOT_FOUND`; before its start (removed by retention or
+ * `aof_truncate_before`): `AOF_ERR_TRUNCATED`. Also `AOF_ERR_CLOSED`,
+ * `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ *
+ * # Safety
+ * `out_id` must be NULL or writable.
+ */
+aof_status_t aof_id_at_position(const struct aof_log_t *log, uint64_t position, uint64_t *out_id);
+
+/**
+ * Stores the byte positions the log holds: `*out_first`, the position of the oldest
+ * record held (0 until retention or `aof_truncate_before` removes records; the position of
+ * the first id `aof_bounds` gives), and `*out_end`, the end of the visible
+ * records (the payload bytes appended so far, once visible). Cursors and streams open at
+ * any position from `*out_first` to `*out_end`, both included. Also `AOF_ERR_CLOSED`,
+ * `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ *
+ * # Safety
+ * `out_first` and `out_end` must be NULL or writable.
+ */
+aof_status_t aof_position_range(const struct aof_log_t *log,
+                                uint64_t *out_first,
+                                uint64_t *out_end);
+
+/**
+ * Opens a byte stream over the payloads of `log`, at byte position `position` (from the
+ * oldest record's position to the end of the visible records, as `aof_position_range`
+ * gives; past the end: `AOF_ERR_NOT_FOUND`, before the start: `AOF_ERR_TRUNCATED`). It
+ * sees every record appended before it was opened, and later ones as they become visible.
+ * On success `*out_stream` owns a new stream, to be freed with `aof_stream_free` (before
+ * or after `aof_close`); one thread at a time. Also `AOF_ERR_CLOSED`,
+ * `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ *
+ * # Safety
+ * `out_stream` must be NULL or valid for a write of a pointer.
+ */
+aof_status_t aof_stream_open(struct aof_log_t *log,
+                             uint64_t position,
+                             struct aof_stream_t **out_stream);
+
+/**
+ * Copies up to `cap` bytes of payload from the stream's position into `buf`, across
+ * record boundaries, stores how many in `*out_len` and moves the position past them:
+ * `AOF_OK` with `*out_len` between 1 and `cap` (below `cap` only when the visible records
+ * end first). `AOF_END` when no byte is visible at the position yet (the end of the
+ * visible records, or past it after `aof_stream_seek`): `*out_len` untouched; a later
+ * read returns what is appended meanwhile. `cap` of 0: `AOF_ERR_INVALID_ARG` (after the
+ * stream's log is checked; `buf` may then be NULL). Records removed by retention or
+ * `aof_truncate_before` before the stream reached them: `AOF_ERR_TRUNCATED` (the record
+ * the stream is in stays readable to its end: the stream keeps its segment mapped); the
+ * bytes read before an error are returned first, the error by the next call. Also
+ * `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ *
+ * # Safety
+ * `stream` must be NULL or a live stream not used by another thread during the call; `buf`
+ * NULL or pointing to `cap` writable bytes; `out_len` NULL or writable.
+ */
+aof_status_t aof_stream_read(struct aof_stream_t *stream,
+                             uint8_t *buf,
+                             size_t cap,
+                             size_t *out_len);
+
+/**
+ * Moves the stream to byte position `position`: anywhere from the oldest record's
+ * position on, past the end of the visible records included (reads there return
+ * `AOF_END` until the log grows that far, as with a file). Below the oldest record held:
+ * `AOF_ERR_TRUNCATED` (the position is unchanged). Also `AOF_ERR_CLOSED`.
+ *
+ * # Safety
+ * `stream` must be NULL or a live stream not used by another thread during the call.
+ */
+aof_status_t aof_stream_seek(struct aof_stream_t *stream, uint64_t position);
+
+/**
+ * Stores the stream's position (of the next byte `aof_stream_read` returns) in
+ * `*out_position`. Also `AOF_ERR_CLOSED`.
+ *
+ * # Safety
+ * `stream` must be NULL or a live stream not used by another thread during the call;
+ * `out_position` NULL or writable.
+ */
+aof_status_t aof_stream_position(const struct aof_stream_t *stream, uint64_t *out_position);
+
+/**
+ * Frees a stream. NULL is a no-op. Fine before or after its log is closed. The stream
+ * must not be used afterwards.
+ *
+ * # Safety
+ * `stream` must be NULL or a stream from `aof_stream_open` that was not freed yet.
+ */
+void aof_stream_free(struct aof_stream_t *stream);
 
 /**
  * Copies a snapshot of the log's counters into `*out`. Pass `out_size =

@@ -29,6 +29,19 @@ pub enum Error {
     #[error("record {id} not found ({})", visible_range(*first, *last))]
     NotFound { id: u64, first: u64, last: u64 },
 
+    /// No visible record is at or after that byte position: it lies past the end of the
+    /// visible records (`end`).
+    #[error("byte position {position} not found (visible positions are {first}..={end})")]
+    PositionNotFound { position: u64, first: u64, end: u64 },
+
+    /// The byte position lies before the oldest record held: its records were removed by
+    /// retention or `truncate_before`.
+    #[error(
+        "byte position {position} was removed by retention or truncation; the oldest \
+         position held is {first}"
+    )]
+    PositionTruncated { position: u64, first: u64 },
+
     /// An operating-system I/O call failed.
     #[error("{op} failed on {}: {source}", path.display())]
     Io {

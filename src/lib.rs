@@ -6,7 +6,8 @@
 //!
 //! - `log`: the log handle, open and close; `log::writer` (appends, write-out, group
 //!   commit, rolling), `log::view` (what readers share), `log::cursor` (scans, tailing),
-//!   `log::zero` (zeroing ahead of the writer).
+//!   `log::stream` (the payloads as one byte stream, by byte position), `log::zero`
+//!   (zeroing ahead of the writer).
 //! - `segment`: the byte format, one segment file, the offset index, the directory layout,
 //!   the segment set (states, pinned readers), recovery and verification.
 //! - `catalog`: the segment catalogue (libmdbx): every log and each log's segments, durable
@@ -34,6 +35,7 @@ mod sync;
 pub use config::{FlushPolicy, Options, Retention, Visibility};
 pub use error::{Error, Result};
 pub use log::cursor::{self, Cursor, Record};
+pub use log::stream::PayloadStream;
 pub use log::{Log, RecoveryReport, StartAt, TailRepair};
 pub use manager::{validate_log_name, Manager, ManagerOptions, MAX_LOG_NAME_LEN};
 pub use metrics::MetricsSnapshot;

@@ -6,7 +6,8 @@
 //! - `status`: the status codes and the one mapping from [`crate::Error`].
 //! - `error_msg`: the per-thread last-error message.
 //! - `registry`: handles as tokens (the tables behind `aof_log_t` and `aof_manager_t`).
-//! - `options`, `log`, `cursor`, `metrics`, `manager`, `version`: the exports, by object.
+//! - `options`, `log`, `cursor`, `position` (byte positions and streams), `metrics`,
+//!   `manager`, `version`: the exports, by object.
 //!
 //! Names follow C conventions (`aof_log_t`), hence the lint exception. Raw pointers from C
 //! are what this module is for, so `unsafe` is allowed here (the crate denies it
@@ -27,6 +28,8 @@ pub mod options;
 pub mod log;
 
 pub mod cursor;
+
+pub mod position;
 
 pub mod metrics;
 

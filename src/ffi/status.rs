@@ -25,7 +25,8 @@ pub const AOF_ERR_NULL_ARG: i32 = -1;
 pub const AOF_ERR_INVALID_ARG: i32 = -2;
 /// The record is larger than the log's maximum record size; nothing was written.
 pub const AOF_ERR_TOO_LARGE: i32 = -3;
-/// No record with that id is visible (never appended, or not yet visible).
+/// No record with that id is visible (never appended, or not yet visible); also no visible
+/// record at or after a byte position (past the end of the visible records).
 pub const AOF_ERR_NOT_FOUND: i32 = -4;
 /// An operating-system I/O call failed (the last-error message names the call and file).
 pub const AOF_ERR_IO: i32 = -5;
@@ -73,6 +74,8 @@ pub(crate) fn from_error(err: &Error) -> aof_status_t {
         Error::Poisoned(_) => AOF_ERR_POISONED,
         Error::InRuntime => AOF_ERR_MISUSE,
         Error::Catalog { .. } => AOF_ERR_CATALOG,
+        Error::PositionNotFound { .. } => AOF_ERR_NOT_FOUND,
+        Error::PositionTruncated { .. } => AOF_ERR_TRUNCATED,
         Error::Internal(_) => AOF_ERR_INTERNAL,
     }
 }
@@ -154,6 +157,21 @@ mod tests {
                     detail: "damaged".into(),
                 },
                 AOF_ERR_CATALOG,
+            ),
+            (
+                Error::PositionNotFound {
+                    position: 9,
+                    first: 0,
+                    end: 5,
+                },
+                AOF_ERR_NOT_FOUND,
+            ),
+            (
+                Error::PositionTruncated {
+                    position: 3,
+                    first: 7,
+                },
+                AOF_ERR_TRUNCATED,
             ),
             (Error::Internal("x".into()), AOF_ERR_INTERNAL),
         ];

@@ -2,7 +2,9 @@
 //!
 //! A cursor walks records by offset inside a segment (no index needed for a scan) and
 //! looks the next segment up by id when it leaves one. It never reads past the visible
-//! watermark, so it only sees fully written records.
+//! watermark, so it only sees fully written records. It carries each record's byte
+//! position as the running sum of payload lengths from the position the segment's index
+//! gives where it starts.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,8 +27,9 @@ pub struct Cursor {
     view: Arc<View>,
     next_id: u64,
     segment: Option<SegmentReader>,
-    /// Offset of `next_id` in `segment`.
+    /// Offset of `next_id` in `segment`, and its byte position.
     offset: u64,
+    pos: u64,
     /// How long `wait` busy-polls before it sleeps (`set_spin`).
     spin: Duration,
     /// Records and payload bytes returned but not yet added to the log's read counters:
@@ -44,6 +47,7 @@ impl Cursor {
             next_id,
             segment: None,
             offset: 0,
+            pos: 0,
             spin: Duration::ZERO,
             uncounted: (0, 0),
         }
@@ -62,12 +66,14 @@ impl Cursor {
         }
         if !self.segment.as_ref().is_some_and(|s| s.may_contain(id)) {
             let seg = self.view.pin(id)?;
-            self.offset = seg.offset_of(id)?;
+            (self.offset, self.pos) = seg.locate(id)?;
             self.segment = Some(seg);
         }
         let seg = self.segment.as_ref().expect("set above");
         let rec = seg.record_at(self.offset, id)?;
+        let position = self.pos;
         self.offset += rec.framed_len;
+        self.pos += rec.payload.len() as u64;
         self.next_id += 1;
         self.uncounted.0 += 1;
         self.uncounted.1 += rec.payload.len() as u64;
@@ -78,6 +84,7 @@ impl Cursor {
             id,
             timestamp_us: rec.timestamp_us,
             data: rec.payload,
+            position,
         }))
     }
 
@@ -109,9 +116,15 @@ impl Cursor {
         }
     }
 
-    /// The id `next` returns next.
+    /// The id `next` returns next. (An id, not a byte position: records carry theirs in
+    /// [`Record::position`].)
     pub fn position(&self) -> u64 {
         self.next_id
+    }
+
+    /// `Closed` once the log is closed (the handle check of the C calls).
+    pub(crate) fn check_open(&self) -> Result<()> {
+        self.view.check_open()
     }
 
     /// Makes [`Cursor::wait`] busy-poll for up to `spin` before it sleeps. Trades a core

@@ -11,6 +11,7 @@
 pub mod cursor;
 pub(crate) mod entries;
 pub(crate) mod retention;
+pub mod stream;
 pub(crate) mod view;
 pub(crate) mod writer;
 pub(crate) mod zero;
@@ -39,6 +40,7 @@ use crate::segment::verify::{self, Extent, VerifyReport};
 use crate::sync::{lock, InFlight, TaskSignal};
 use cursor::{Cursor, Record};
 use entries::CatalogLink;
+use stream::PayloadStream;
 use view::View;
 use writer::Writer;
 
@@ -55,6 +57,9 @@ pub enum StartAt {
     End,
     /// A given id, from the oldest up to one past the newest.
     Id(u64),
+    /// The first record at or after a byte position (see [`Log::id_at_position`]), from
+    /// the oldest record's position up to the end of the visible records.
+    Position(u64),
 }
 
 /// The background tasks of a log and what close releases.
@@ -201,12 +206,14 @@ impl Log {
         let segments = recovered
             .segments
             .into_iter()
-            .map(|s| match s.file {
-                Some(file) => KnownSegment::Open(file),
+            .zip(extents.iter().map(|x| x.first_byte_pos))
+            .map(|(s, first_pos)| match s.file {
+                Some(file) => KnownSegment::Open { file, first_pos },
                 None => KnownSegment::Sealed {
                     path: s.path,
                     base_id: s.base_id,
                     footer: s.footer.expect("unopened segments are sealed"),
+                    first_pos,
                 },
             })
             .collect();
@@ -337,6 +344,7 @@ impl Log {
         let last = view.last_id();
         inner.make_readable(last)?;
         let id = match start {
+            StartAt::Position(pos) => view.id_at_position(pos)?,
             StartAt::Oldest => first,
             StartAt::Newest => view.visible_id().max(first),
             StartAt::End => last + 1,
@@ -345,6 +353,50 @@ impl Log {
             StartAt::Id(id) => return Err(view.not_found(id, last)),
         };
         Ok(Cursor::new(view.clone(), id))
+    }
+
+    /// Byte position of record `id`: the payload bytes appended before it (see
+    /// [`Record::position`]). Any id [`Log::read`] can read; others as for it.
+    pub fn position_of(&self, id: u64) -> Result<u64> {
+        self.inner.make_readable(id)?;
+        self.inner.view.position_of(id)
+    }
+
+    /// The id of the first record at or after byte position `pos`: the record whose payload
+    /// holds the byte at `pos`, or else the first record that starts at or after it (so a
+    /// record of 0 bytes at `pos` comes before the record that starts there). At the end of
+    /// the visible records, the id the next record will get. O(log n): a binary search on
+    /// the segments' first positions, then one in the segment's index (built on first use).
+    /// Past the end of [`Log::position_range`]: `PositionNotFound`; before its start (records
+    /// removed by retention or [`Log::truncate_before`]): `PositionTruncated`.
+    pub fn id_at_position(&self, pos: u64) -> Result<u64> {
+        self.inner.make_readable(self.inner.view.last_id())?;
+        self.inner.view.id_at_position(pos)
+    }
+
+    /// The bytes the log holds, by byte position: from the position of the oldest record
+    /// held to the end of the visible records (the payload bytes appended so far, once
+    /// visible). Cursors and streams start anywhere from `start` to `end`, both included.
+    pub fn position_range(&self) -> Result<std::ops::Range<u64>> {
+        self.inner.make_readable(self.inner.view.last_id())?;
+        let (first, end) = self.inner.view.position_range()?;
+        Ok(first..end)
+    }
+
+    /// A byte stream (`Read + Seek`) over the payloads of the visible records, concatenated
+    /// in id order, starting at byte position `pos` (within [`Log::position_range`]; else as
+    /// for [`Log::id_at_position`]). Like a cursor it holds what readers share, not this
+    /// handle, and sees every record appended before it was opened.
+    pub fn stream(&self, pos: u64) -> Result<PayloadStream> {
+        let inner = &self.inner;
+        let view = &inner.view;
+        view.check_open()?;
+        inner.make_readable(view.last_id())?;
+        let visible = view.visible_id();
+        if view.find_position(pos, visible)?.is_none() {
+            return Err(view.position_error(pos, visible));
+        }
+        Ok(PayloadStream::new(view.clone(), pos))
     }
 
     /// A snapshot of the counters.

@@ -18,6 +18,10 @@ pub struct Record<'a> {
     pub id: u64,
     pub timestamp_us: u64,
     pub data: &'a [u8],
+    /// The record's byte position: the payload bytes the log held before it (all the
+    /// records before it, those removed since included). Records of 0 bytes share their
+    /// position with the record after them.
+    pub position: u64,
 }
 
 pub(crate) struct View {
@@ -170,13 +174,108 @@ impl View {
             return Err(self.truncated(id));
         }
         let seg = self.pin(id)?;
-        let offset = seg.offset_of(id)?;
+        let (offset, position) = seg.locate(id)?;
         let rec = seg.record_at(offset, id)?;
         self.metrics.add_reads(1, rec.payload.len() as u64);
         Ok(f(Record {
             id,
             timestamp_us: rec.timestamp_us,
             data: rec.payload,
+            position,
         }))
+    }
+
+    /// Byte position of visible record `id`.
+    pub fn position_of(&self, id: u64) -> Result<u64> {
+        self.check_open()?;
+        let visible = self.visible_id();
+        if id == 0 || id > visible {
+            return Err(self.not_found(id, visible));
+        }
+        Ok(self.pin(id)?.locate(id)?.1)
+    }
+
+    /// End of the visible records: the byte position of the record after the last visible
+    /// one (`visible`, loaded by the caller).
+    pub fn end_position(&self, visible: u64) -> Result<u64> {
+        if visible < self.first_id() {
+            return Ok(self.segments.first_position());
+        }
+        let seg = self.pin(visible)?;
+        let (offset, position) = seg.locate(visible)?;
+        let rec = seg.record_at(offset, visible)?;
+        Ok(position + rec.payload.len() as u64)
+    }
+
+    /// Byte positions a cursor or stream may start at: from the oldest record held to the
+    /// end of the visible records (both included).
+    pub fn position_range(&self) -> Result<(u64, u64)> {
+        self.check_open()?;
+        let visible = self.visible_id();
+        Ok((self.segments.first_position(), self.end_position(visible)?))
+    }
+
+    /// The id of the first record at or after byte position `pos`: the record whose
+    /// payload holds the byte at `pos`, or else the first record starting at or after it.
+    /// A record of 0 bytes at `pos` thus comes before the record that starts there. At the
+    /// end of the visible records: the id the next visible record will have. A position
+    /// past that end: `PositionNotFound`; before the oldest record held:
+    /// `PositionTruncated`.
+    pub fn id_at_position(&self, pos: u64) -> Result<u64> {
+        self.check_open()?;
+        let visible = self.visible_id();
+        match self.find_position(pos, visible)? {
+            Some(id) => Ok(id),
+            None => Err(self.position_error(pos, visible)),
+        }
+    }
+
+    /// As [`View::id_at_position`], with the visible id loaded by the caller, and `None`
+    /// for a position past the end of the visible records.
+    pub fn find_position(&self, pos: u64, visible: u64) -> Result<Option<u64>> {
+        let removed = || pos < self.segments.first_position();
+        if removed() {
+            return Err(self.position_error(pos, visible));
+        }
+        let seg = match self.segments.pin_at_position(pos) {
+            Ok(Some(seg)) => seg,
+            Ok(None) => return Ok(None),
+            // Retention removed the segment while this call opened it.
+            Err(_) if removed() => return Err(self.position_error(pos, visible)),
+            Err(e) => return Err(e),
+        };
+        if pos < seg.first_pos() {
+            // Retention removed the segments before `seg` since the check above.
+            return Err(self.position_error(pos, visible));
+        }
+        if let Some(id) = seg.id_at_or_after(pos, visible)? {
+            return Ok(Some(id));
+        }
+        // Every visible record of that segment ends at or before `pos`: the answer is the
+        // first record after them, if `pos` is not past it.
+        let next = seg.footer().map_or(u64::MAX, |f| f.last_id + 1);
+        let next = next.min(visible + 1);
+        if next > visible && pos > self.end_position(visible)? {
+            return Ok(None);
+        }
+        Ok(Some(next))
+    }
+
+    /// The error for a position no record is at or after: `PositionTruncated` below the
+    /// oldest record held, else `PositionNotFound` (past the end of the visible records),
+    /// with the range of positions that are there.
+    pub fn position_error(&self, pos: u64, visible: u64) -> Error {
+        let first = self.segments.first_position();
+        if pos < first {
+            return Error::PositionTruncated {
+                position: pos,
+                first,
+            };
+        }
+        Error::PositionNotFound {
+            position: pos,
+            first,
+            end: self.end_position(visible).unwrap_or(first),
+        }
     }
 }

@@ -340,7 +340,7 @@ impl Inner {
             self.retention.wake();
         }
         let seg = Arc::new(seg);
-        self.view.segments.push_active(seg.clone());
+        self.view.segments.push_active(seg.clone(), next_pos);
         w.active = seg;
         w.write_offset = HEADER_LEN;
         *lock(&self.chain) = Some(RecordChain::default());

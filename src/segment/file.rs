@@ -20,7 +20,7 @@ use crate::segment::format::{
     self, decode_record, RecordView, SegmentFooter, SegmentHeader, FOOTER_LEN, FORMAT_VERSION,
     HEADER_LEN, RECORD_HEADER_LEN,
 };
-use crate::segment::index::OffsetIndex;
+use crate::segment::index::{BadLength, OffsetIndex, Slot};
 
 /// The most records a segment of `capacity` bytes can hold (all of them empty).
 fn max_records(capacity: u64) -> usize {
@@ -56,7 +56,7 @@ pub struct SegmentFile {
     /// Set once, when the footer is written (or found at open).
     footer: OnceLock<SegmentFooter>,
     sealed: AtomicBool,
-    /// Where each record starts; built on demand.
+    /// Where each record starts and its byte position in the segment; built on demand.
     offsets: OffsetIndex,
 }
 
@@ -196,25 +196,50 @@ impl SegmentFile {
             .map_err(|e| Error::corruption(&self.path, offset, format!("record {id}: {e}")))
     }
 
-    /// Offset of record `id`, which the caller knows is in this segment and fully written.
+    /// Offset of record `id`, which the caller knows is in this segment and fully written,
+    /// and its byte position in this segment (payload bytes of the records before it here).
     ///
     /// The index is extended by reading only the length field of each record on the way:
-    /// the record asked for is then checked in full by [`Segment::record_at`], so a
+    /// the record asked for is then checked in full by [`SegmentFile::record_at`], so a
     /// damaged length leads to a `Corruption` error, never to a wrong record.
-    pub fn offset_of(&self, id: u64) -> Result<u64> {
-        let area = self.record_area();
-        let len_at =
-            |off| format::framed_len_at(area, off).filter(|&len| off + len <= area.len() as u64);
+    pub fn slot(&self, id: u64) -> Result<Slot> {
+        let len_at = self.len_at();
         self.offsets
-            .offset_of((id - self.base_id) as usize, len_at)
-            .map_err(|bad| {
-                let at = self.base_id + bad.index as u64;
-                Error::corruption(
-                    &self.path,
-                    bad.offset,
-                    format!("record {at} has an impossible length"),
-                )
-            })
+            .slot((id - self.base_id) as usize, &len_at)
+            .map_err(|bad| self.bad_length(bad))
+    }
+
+    /// Among the `count` records from the base id (which the caller knows are fully
+    /// written), the id of the first one at or after segment position `pos` (the rule of
+    /// [`OffsetIndex::at_or_after`]), or `None`.
+    pub fn id_at_or_after(&self, pos: u64, count: u64) -> Result<Option<u64>> {
+        let len_at = self.len_at();
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        let found = self
+            .offsets
+            .at_or_after(pos, count, &len_at)
+            .map_err(|bad| self.bad_length(bad))?;
+        Ok(found.map(|i| self.base_id + i as u64))
+    }
+
+    /// The index's view of a record: its framed and payload length, read from its length
+    /// field, if the framed record lies inside the record area.
+    fn len_at(&self) -> impl Fn(u64) -> Option<(u64, u64)> + '_ {
+        let area = self.record_area();
+        move |off| {
+            let len = format::payload_len_at(area, off)?;
+            let framed = format::framed_len(len);
+            (off + framed <= area.len() as u64).then_some((framed, len))
+        }
+    }
+
+    fn bad_length(&self, bad: BadLength) -> Error {
+        let at = self.base_id + bad.index as u64;
+        Error::corruption(
+            &self.path,
+            bad.offset,
+            format!("record {at} has an impossible length"),
+        )
     }
 
     /// The footer's record chain of the records in `HEADER_LEN..data_end`, rebuilt from their

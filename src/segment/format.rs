@@ -231,9 +231,15 @@ impl std::fmt::Display for RecordError {
 /// field alone (nothing is checked: use it only to skip ahead, then decode the record you
 /// want with [`decode_record`]).
 pub fn framed_len_at(data: &[u8], offset: u64) -> Option<u64> {
+    payload_len_at(data, offset).map(framed_len)
+}
+
+/// The payload length of the record whose header starts at `offset`, read from its length
+/// field alone (nothing is checked, as for [`framed_len_at`]).
+pub fn payload_len_at(data: &[u8], offset: u64) -> Option<u64> {
     let at = usize::try_from(offset).ok()?;
-    let len = data.get(at + 8..at + 12)?;
-    Some(framed_len(u64::from(u32_at(len, 0))))
+    let len = data.get(at.checked_add(8)?..at.checked_add(12)?)?;
+    Some(u64::from(u32_at(len, 0)))
 }
 
 /// Decodes the record at `offset` of `data` (the segment's bytes from offset 0 up to the

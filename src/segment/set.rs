@@ -5,6 +5,11 @@
 //! A pin keeps the segment's bytes (today: its file and map) alive until released, whatever
 //! happens to the set meanwhile. Retention and the tiers change a segment's state and
 //! location here; they wait for pins, not the other way round.
+//!
+//! Each segment also knows its first byte position: the payload bytes the log held before
+//! its first record (kept in the catalogue, `SegmentEntry::first_byte_pos`). With the
+//! segment's index (positions within it) that gives every record's byte position, and a
+//! binary search on first positions finds the segment of a position.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -62,33 +67,40 @@ impl Lazy {
     }
 }
 
-/// A segment as the set is given it at open.
+/// A segment as the set is given it at open, with its first byte position.
 pub enum KnownSegment {
     /// Opened (recovery looked into it, or it is the active one).
-    Open(Arc<SegmentFile>),
+    Open {
+        file: Arc<SegmentFile>,
+        first_pos: u64,
+    },
     /// Sealed, known from the catalogue: opened when first pinned.
     Sealed {
         path: PathBuf,
         base_id: u64,
         footer: SegmentFooter,
+        first_pos: u64,
     },
 }
 
 #[derive(Clone)]
 struct Entry {
     base_id: u64,
+    /// Byte position of its first record (payload bytes the log held before it).
+    first_pos: u64,
     state: SegmentState,
     location: Location,
 }
 
 impl Entry {
-    fn new(file: Arc<SegmentFile>) -> Entry {
+    fn new(file: Arc<SegmentFile>, first_pos: u64) -> Entry {
         let state = match file.footer() {
             Some(_) => SegmentState::Sealed,
             None => SegmentState::Active,
         };
         Entry {
             base_id: file.base_id(),
+            first_pos,
             state,
             location: Location::Local(file),
         }
@@ -96,13 +108,15 @@ impl Entry {
 
     fn known(segment: KnownSegment) -> Entry {
         match segment {
-            KnownSegment::Open(file) => Entry::new(file),
+            KnownSegment::Open { file, first_pos } => Entry::new(file, first_pos),
             KnownSegment::Sealed {
                 path,
                 base_id,
                 footer,
+                first_pos,
             } => Entry {
                 base_id,
+                first_pos,
                 state: SegmentState::Sealed,
                 location: Location::Unopened(Arc::new(Lazy {
                     path,
@@ -121,7 +135,10 @@ impl Entry {
             Location::Local(file) => file.clone(),
             Location::Unopened(lazy) => lazy.get()?,
         };
-        Ok(SegmentReader { file })
+        Ok(SegmentReader {
+            file,
+            first_pos: self.first_pos,
+        })
     }
 }
 
@@ -131,7 +148,8 @@ pub struct SegmentSet {
 }
 
 impl SegmentSet {
-    /// The segments recovery found, in id order; only the last may be unsealed.
+    /// The segments recovery found, in id order (so also in order of first position); only
+    /// the last may be unsealed.
     pub fn new(segments: Vec<KnownSegment>) -> SegmentSet {
         SegmentSet {
             entries: RwLock::new(segments.into_iter().map(Entry::known).collect()),
@@ -170,6 +188,32 @@ impl SegmentSet {
         entry.pin().map(Some)
     }
 
+    /// Byte position of the oldest record held (of the first segment's first record; 0 for
+    /// a log that never held a byte).
+    pub fn first_position(&self) -> u64 {
+        self.read().first().map_or(0, |e| e.first_pos)
+    }
+
+    /// The segment where the record at or after byte position `pos` is, or the one just
+    /// before it, pinned: the last segment whose first position is below `pos`, else the
+    /// first segment (when `pos` is at or below its first position). The record is in it
+    /// unless every record of it ends at or before `pos`; then it is the first record of the
+    /// next segment (or the next one appended). Segments of 0 bytes share their first
+    /// position with the next segment, so the search goes by "below": a record of 0 bytes
+    /// at the end of one segment comes before the first record of the next. `None` for an
+    /// empty set.
+    pub fn pin_at_position(&self, pos: u64) -> Result<Option<SegmentReader>> {
+        let entry = {
+            let entries = self.read();
+            let i = entries.partition_point(|e| e.first_pos < pos);
+            match entries.get(i.saturating_sub(1)) {
+                Some(e) => e.clone(),
+                None => return Ok(None),
+            }
+        };
+        entry.pin().map(Some)
+    }
+
     /// Every segment, pinned, in id order.
     pub fn pin_all(&self) -> Result<Vec<SegmentReader>> {
         let entries = self.read().clone();
@@ -189,11 +233,13 @@ impl SegmentSet {
             .count()
     }
 
-    /// Adds the next active segment (the writer's roll, after the previous one is sealed).
-    pub fn push_active(&self, file: Arc<SegmentFile>) {
+    /// Adds the next active segment (the writer's roll, after the previous one is sealed),
+    /// whose first record will be at byte position `first_pos`.
+    pub fn push_active(&self, file: Arc<SegmentFile>, first_pos: u64) {
         let mut entries = self.write();
         debug_assert!(entries.iter().all(|e| e.state == SegmentState::Sealed));
-        entries.push(Entry::new(file));
+        debug_assert!(entries.last().is_none_or(|e| e.first_pos <= first_pos));
+        entries.push(Entry::new(file, first_pos));
     }
 
     /// Removes the segments whose base id is at most `base` (retention: a sealed prefix,
@@ -221,11 +267,39 @@ impl SegmentSet {
 #[derive(Clone)]
 pub struct SegmentReader {
     file: Arc<SegmentFile>,
+    first_pos: u64,
 }
 
 impl SegmentReader {
     pub fn base_id(&self) -> u64 {
         self.file.base_id()
+    }
+
+    /// Byte position of the segment's first record.
+    pub fn first_pos(&self) -> u64 {
+        self.first_pos
+    }
+
+    /// Offset and byte position (in the log) of record `id`, which the caller knows is
+    /// here and fully written.
+    pub fn locate(&self, id: u64) -> Result<(u64, u64)> {
+        let slot = self.file.slot(id)?;
+        Ok((slot.offset, self.first_pos + slot.pos))
+    }
+
+    /// The id of the first record of this segment at or after byte position `pos` (in the
+    /// log) among those up to `visible`, which the caller loaded *before* pinning (as for
+    /// [`SegmentReader::may_contain`]); `None` if every one of them ends at or before `pos`
+    /// and none starts at it. The rule for records of 0 bytes is
+    /// [`crate::segment::index::OffsetIndex::at_or_after`]'s.
+    pub fn id_at_or_after(&self, pos: u64, visible: u64) -> Result<Option<u64>> {
+        let base = self.base_id();
+        let last = self.footer().map_or(visible, |f| f.last_id.min(visible));
+        if last < base {
+            return Ok(None);
+        }
+        let pos = pos.saturating_sub(self.first_pos);
+        self.file.id_at_or_after(pos, last - base + 1)
     }
 
     pub fn path(&self) -> &Path {
@@ -241,11 +315,6 @@ impl SegmentReader {
     /// which it must load *before* calling this).
     pub fn may_contain(&self, id: u64) -> bool {
         self.file.may_contain(id)
-    }
-
-    /// Offset of record `id`, which the caller knows is here and fully written.
-    pub fn offset_of(&self, id: u64) -> Result<u64> {
-        self.file.offset_of(id)
     }
 
     /// Decodes and checks the record `id` at `offset`.
@@ -283,21 +352,59 @@ mod tests {
         Arc::new(seg)
     }
 
+    fn open(file: Arc<SegmentFile>, first_pos: u64) -> KnownSegment {
+        KnownSegment::Open { file, first_pos }
+    }
+
+    #[test]
+    fn positions_route_to_the_last_segment_starting_below_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        assert!(SegmentSet::new(Vec::new())
+            .pin_at_position(0)
+            .unwrap()
+            .is_none());
+        let set = SegmentSet::new(vec![
+            open(segment(&layout, 5, Some(9)), 40),
+            open(segment(&layout, 10, Some(19)), 100),
+        ]);
+        set.push_active(segment(&layout, 20, None), 250);
+        assert_eq!(set.first_position(), 40);
+        // At or below a segment's first position: the segment before it (a record of
+        // 0 bytes at its end may be there), or the first segment.
+        let cases = [
+            (0, 5),
+            (40, 5),
+            (41, 5),
+            (100, 5),
+            (101, 10),
+            (250, 10),
+            (251, 20),
+            (u64::MAX, 20),
+        ];
+        for (pos, base) in cases {
+            let seg = set.pin_at_position(pos).unwrap().unwrap();
+            assert_eq!(seg.base_id(), base, "position {pos}");
+        }
+        assert_eq!(set.pin_at_position(101).unwrap().unwrap().first_pos(), 100);
+    }
+
     #[test]
     fn pins_route_ids_to_their_segment_and_outlive_the_set() {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
         let set = SegmentSet::new(vec![
-            KnownSegment::Open(segment(&layout, 5, Some(9))),
-            KnownSegment::Open(segment(&layout, 10, Some(19))),
+            open(segment(&layout, 5, Some(9)), 0),
+            open(segment(&layout, 10, Some(19)), 100),
         ]);
         assert_eq!(set.first_id(), 5);
         assert!(set.pin(4).unwrap().is_none(), "below the first segment");
         for (id, base) in [(5, 5), (9, 5), (10, 10), (19, 10), (25, 10)] {
             assert_eq!(set.pin(id).unwrap().unwrap().base_id(), base, "id {id}");
         }
-        set.push_active(segment(&layout, 20, None));
+        set.push_active(segment(&layout, 20, None), 250);
         assert_eq!(set.pin(25).unwrap().unwrap().base_id(), 20);
+        assert_eq!(set.pin(25).unwrap().unwrap().first_pos(), 250);
         assert!(set.pin(20).unwrap().unwrap().footer().is_none());
         assert!(set.pin(19).unwrap().unwrap().may_contain(19));
         assert!(!set.pin(19).unwrap().unwrap().may_contain(20));
@@ -314,7 +421,9 @@ mod tests {
             path: layout.segment(5),
             base_id: 5,
             footer: *set.pin(5).unwrap().unwrap().footer().unwrap(),
+            first_pos: 7,
         }]);
+        assert_eq!(lazy.first_position(), 7);
         assert_eq!(lazy.opened(), 0);
         assert_eq!(lazy.pin(7).unwrap().unwrap().footer().unwrap().last_id, 9);
         assert_eq!(lazy.opened(), 1);
@@ -331,7 +440,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
         let active = segment(&layout, 1, None);
-        let set = SegmentSet::new(vec![KnownSegment::Open(active.clone())]);
+        let set = SegmentSet::new(vec![open(active.clone(), 0)]);
         assert_eq!(set.read()[0].state, SegmentState::Active);
         active
             .seal(SegmentFooter {
