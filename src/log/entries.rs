@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use crate::catalog::{Catalog, NewLog, SegmentEntry, SegmentState};
+use crate::catalog::{Catalog, CatalogOptions, NewLog, SegmentEntry, SegmentState};
 use crate::config::Options;
 use crate::error::{Error, Result};
 use crate::fsio;
@@ -284,6 +284,28 @@ fn seal_entry(e: &mut SegmentEntry, footer: &SegmentFooter, payload_bytes: u64, 
     e.records_crc = footer.records_crc;
     e.payload_bytes = payload_bytes;
     e.sealed_us = now;
+}
+
+/// The catalogue of a log opened alone, in its directory. A damaged one is set aside and
+/// replaced (the log's record is then rebuilt from its files), never a refusal to open.
+pub(crate) fn open_own_catalog(
+    layout: &Layout,
+    options: &Options,
+    report: &mut RecoveryReport,
+) -> Result<(CatalogLink, Known)> {
+    let own = CatalogOptions::single_log();
+    let (catalog, damage) = Catalog::open_or_replace(layout.dir(), &own)?;
+    report.catalog_damage = damage;
+    match CatalogLink::open(Arc::new(catalog), String::new(), options, layout, report) {
+        Err(e @ Error::Catalog { .. }) => {
+            // The log's own record is damaged (the catalogue was dropped with the error).
+            Catalog::set_aside(layout.dir())?;
+            report.catalog_damage = Some(e.to_string());
+            let catalog = Arc::new(Catalog::open_with(layout.dir(), &own)?);
+            CatalogLink::open(catalog, String::new(), options, layout, report)
+        }
+        other => other,
+    }
 }
 
 /// The error a catalogue failpoint injects (feature `failpoints`).

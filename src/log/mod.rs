@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use crate::catalog::{Catalog, CatalogOptions};
+use crate::catalog::Catalog;
 use crate::config::{FlushPolicy, Options, Visibility};
 use crate::durability::{run_flusher, spawn_supervised, FlusherSignal, WaitEnd};
 use crate::error::{Error, Result};
@@ -150,7 +150,7 @@ impl Log {
             Some((shared, name)) => {
                 CatalogLink::open(shared, name, &options, &layout, &mut report)?
             }
-            None => open_own_catalog(&layout, &options, &mut report)?,
+            None => entries::open_own_catalog(&layout, &options, &mut report)?,
         };
         let mut recovered = recovery::recover(&layout, &known.entries)?;
         recovered.report.deletions_finished = report.deletions_finished;
@@ -509,28 +509,6 @@ impl LogRef {
     /// As [`Log::close`]; `Ok` if the log is gone or closed already.
     pub(crate) fn close(&self) -> Result<()> {
         self.0.upgrade().map_or(Ok(()), |inner| inner.close())
-    }
-}
-
-/// The catalogue of a log opened alone, in its directory. A damaged one is set aside and
-/// replaced (the log's record is then rebuilt from its files), never a refusal to open.
-fn open_own_catalog(
-    layout: &Layout,
-    options: &Options,
-    report: &mut RecoveryReport,
-) -> Result<(CatalogLink, entries::Known)> {
-    let own = CatalogOptions::single_log();
-    let (catalog, damage) = Catalog::open_or_replace(layout.dir(), &own)?;
-    report.catalog_damage = damage;
-    match CatalogLink::open(Arc::new(catalog), String::new(), options, layout, report) {
-        Err(e @ Error::Catalog { .. }) => {
-            // The log's own record is damaged (the catalogue was dropped with the error).
-            Catalog::set_aside(layout.dir())?;
-            report.catalog_damage = Some(e.to_string());
-            let catalog = Arc::new(Catalog::open_with(layout.dir(), &own)?);
-            CatalogLink::open(catalog, String::new(), options, layout, report)
-        }
-        other => other,
     }
 }
 
