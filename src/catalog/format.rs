@@ -9,8 +9,6 @@
 //! field of every value is its version; a value of a newer version than this build knows
 //! is refused (`DecodeError::Newer`), never read as if it were an older one.
 
-use crc64fast_nvme::Digest;
-
 /// Version of the catalogue header written by this build.
 pub(super) const CATALOG_VERSION: u32 = 1;
 /// Version of the `LogMeta` values written by this build.
@@ -33,21 +31,8 @@ pub const MAX_NAME_LEN: usize = 1024;
 /// Smallest value: a version and a checksum.
 const MIN_VALUE_LEN: usize = 4 + 8;
 
-fn crc64(parts: &[&[u8]]) -> u64 {
-    let mut d = Digest::new();
-    for p in parts {
-        d.write(p);
-    }
-    d.sum64()
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
-}
+// The same CRC and little-endian readers as the segment format: one of each.
+use crate::segment::format::{crc64, u32_at, u64_at};
 
 /// Writes the checksum of `key` and `b[..N - 8]` into the last 8 bytes of `b`.
 fn seal<const N: usize>(key: &[u8], mut b: [u8; N]) -> [u8; N] {

@@ -310,7 +310,7 @@ pub(crate) fn open_own_catalog(
 
 /// The error a catalogue failpoint injects (feature `failpoints`).
 #[allow(dead_code)]
-fn injected(step: &str) -> Error {
+pub(crate) fn injected(step: &str) -> Error {
     Error::Internal(format!("injected failure at {step}"))
 }
 

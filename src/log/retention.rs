@@ -96,9 +96,9 @@ impl Inner {
         let last = doomed[n - 1];
         self.catalog.mark_deleting(&bases, last.last_id + 1)?;
         self.view.segments.remove_through(last.base_id);
-        fail::fail_point!("retention::before_unlink", |_| Err(Error::Internal(
-            "injected failure at retention::before_unlink".into()
-        )));
+        fail::fail_point!("retention::before_unlink", |_| Err(
+            crate::log::entries::injected("retention::before_unlink")
+        ));
         for &base in &bases {
             fsio::remove_file(&self.layout.segment(base))?;
         }

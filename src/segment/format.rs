@@ -29,7 +29,8 @@ pub const SEGMENT_FLAG_COMPRESSED: u32 = 1 << 0;
 pub const SEGMENT_FLAG_ARCHIVED: u32 = 1 << 1;
 const KNOWN_SEGMENT_FLAGS: u32 = SEGMENT_FLAG_COMPRESSED | SEGMENT_FLAG_ARCHIVED;
 
-fn crc64(parts: &[&[u8]]) -> u64 {
+/// CRC-64/NVME of `parts` in order (also the catalogue's value checksum).
+pub(crate) fn crc64(parts: &[&[u8]]) -> u64 {
     let mut d = Digest::new();
     for p in parts {
         d.write(p);
@@ -37,11 +38,13 @@ fn crc64(parts: &[&[u8]]) -> u64 {
     d.sum64()
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
+/// The little-endian `u32` at `b[at..at + 4]` (also read by the catalogue).
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
+/// The little-endian `u64` at `b[at..at + 8]` (also read by the catalogue).
+pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
