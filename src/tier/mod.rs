@@ -1,0 +1,2 @@
+//! Tiered storage: how sealed segments are kept once they leave the hot tier.
+pub mod seekable;
