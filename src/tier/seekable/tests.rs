@@ -1,6 +1,7 @@
 // Frame plans are lists of ranges; a plan of one frame is one range, not a mistake.
 #![allow(clippy::single_range_in_vec_init)]
 
+use std::io::Write as _;
 use std::process::Command;
 
 use proptest::prelude::*;
@@ -417,6 +418,31 @@ fn tables_without_checksums_decode() {
     assert_eq!(table.frame_at(99), Some(0));
     assert_eq!(table.frame_at(100), None);
     assert_eq!(table.encode(), t);
+}
+
+#[test]
+fn frames_without_a_content_size_are_checked_against_the_table() {
+    // Another writer's frame: zstd's streaming encoder, given the data in pieces, does not
+    // record the size.
+    let data = json_like(&mut Rng(11), 1).repeat(50);
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    for piece in data.chunks(100) {
+        enc.write_all(piece).unwrap();
+    }
+    let frame = enc.finish().unwrap();
+    assert_eq!(zstd_safe::get_frame_content_size(&frame).unwrap(), None);
+    let entry = FrameEntry {
+        c_offset: 0,
+        c_size: frame.len() as u32,
+        d_offset: 0,
+        d_size: data.len() as u32,
+        checksum: Some(frame_checksum(&data)),
+    };
+    assert_eq!(decompress_frame(&frame, &entry).unwrap(), data);
+    for d_size in [entry.d_size - 1, entry.d_size + 1, 0] {
+        let err = decompress_frame(&frame, &FrameEntry { d_size, ..entry }).unwrap_err();
+        assert!(matches!(err, SeekableError::CorruptFrame { .. }), "{err}");
+    }
 }
 
 #[test]
