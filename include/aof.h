@@ -489,6 +489,24 @@ typedef struct aof_metrics_t {
      * Oldest id the log still holds (raised by retention; 1 before). Third version.
      */
     uint64_t first_id;
+    /**
+     * Sealed segments compressed into the warm tier. Since the fourth version of this
+     * struct (176 bytes).
+     */
+    uint64_t segments_compressed;
+    /**
+     * Bytes of segment files compressed (their full size). Fourth version.
+     */
+    uint64_t compress_bytes_in;
+    /**
+     * Bytes of the compressed files written for them. Fourth version.
+     */
+    uint64_t compress_bytes_out;
+    /**
+     * Moves between tiers that failed in the background before anything was recorded
+     * (nothing changed; tried again later). Fourth version.
+     */
+    uint64_t tier_failures;
 } aof_metrics_t;
 
 #ifdef __cplusplus

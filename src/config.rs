@@ -56,6 +56,8 @@ pub struct Options {
     pub zero_ahead: u64,
     /// Which sealed segments the log removes on its own. Default: keep everything.
     pub retention: Retention,
+    /// When sealed segments are compressed (the warm tier).
+    pub tiering: Tiering,
 }
 
 /// Bounds on what a log keeps. Whole sealed segments go, oldest first, never the active
@@ -100,6 +102,74 @@ impl Retention {
     }
 }
 
+/// When and how sealed segments move to the warm tier: compressed, in the zstd seekable
+/// format, frames cut on record boundaries (docs/FORMAT.md, "Warm segments"). A segment is
+/// compressed in the background once either threshold says so; with neither set (the
+/// default) only [`crate::Log::compress_now`] compresses. Never the active segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tiering {
+    /// Compress a sealed segment once at least this many segments are newer than it (the
+    /// active one included). At least 1.
+    pub compress_after_segments: Option<u64>,
+    /// Compress a sealed segment once it was sealed longer ago than this. At least 1 ms.
+    pub compress_after_age: Option<Duration>,
+    /// zstd level (zstd's range: negative levels are its fast modes, up to 22).
+    pub compression_level: i32,
+    /// Target decompressed size of a frame, 4 KiB to 64 MiB: a read of one record from a
+    /// compressed segment decompresses (and from the archive, downloads) one frame. A
+    /// record larger than this gets a frame of its own.
+    pub frame_size: u64,
+}
+
+pub const DEFAULT_FRAME_SIZE: u64 = 256 * 1024;
+
+impl Default for Tiering {
+    fn default() -> Self {
+        Tiering {
+            compress_after_segments: None,
+            compress_after_age: None,
+            compression_level: 3,
+            frame_size: DEFAULT_FRAME_SIZE,
+        }
+    }
+}
+
+impl Tiering {
+    /// Whether segments are compressed in the background.
+    pub fn compresses(&self) -> bool {
+        self.compress_after_segments.is_some() || self.compress_after_age.is_some()
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::InvalidArgument(format!("tiering: {what}")));
+        let levels = zstd::compression_level_range();
+        if !levels.contains(&self.compression_level) {
+            return bad(format!(
+                "compression_level {} is outside zstd's {}..={}",
+                self.compression_level,
+                levels.start(),
+                levels.end()
+            ));
+        }
+        if !(4096..=64 << 20).contains(&self.frame_size) {
+            return bad(format!(
+                "frame_size {} is outside 4096..=67108864",
+                self.frame_size
+            ));
+        }
+        if self.compress_after_segments == Some(0) {
+            return bad("compress_after_segments must be at least 1".into());
+        }
+        if self
+            .compress_after_age
+            .is_some_and(|a| a < Duration::from_millis(1))
+        {
+            return bad("compress_after_age must be at least 1 ms".into());
+        }
+        Ok(())
+    }
+}
+
 pub const MIN_SEGMENT_SIZE: u64 = 4096;
 /// Offsets inside a segment are kept as `u32`.
 pub const MAX_SEGMENT_SIZE: u64 = u32::MAX as u64 + 1 - 4096;
@@ -125,6 +195,7 @@ impl Default for Options {
             visibility: Visibility::Written,
             zero_ahead: DEFAULT_ZERO_AHEAD,
             retention: Retention::default(),
+            tiering: Tiering::default(),
         }
     }
 }
@@ -176,6 +247,7 @@ impl Options {
             )));
         }
         self.retention.validate(self.segment_size)?;
+        self.tiering.validate()?;
         self.flush.validate()
     }
 }

@@ -34,7 +34,7 @@ mod sync;
 #[doc(hidden)]
 pub mod tier;
 
-pub use config::{FlushPolicy, Options, Retention, Visibility};
+pub use config::{FlushPolicy, Options, Retention, Tiering, Visibility};
 pub use error::{Error, Result};
 pub use log::cursor::{self, Cursor, Record};
 pub use log::stream::PayloadStream;

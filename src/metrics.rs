@@ -58,6 +58,16 @@ macro_rules! metrics_list {
             segments_deleted: 3,
             /// Oldest id the log still holds (raised by retention; 1 before).
             first_id: 3,
+            /// Sealed segments compressed into the warm tier.
+            segments_compressed: 4,
+            /// Bytes of segment files compressed (their full size).
+            compress_bytes_in: 4,
+            /// Bytes of the compressed files written for them.
+            compress_bytes_out: 4,
+            /// Moves between tiers that failed in the background before anything was
+            /// recorded (nothing changed; tried again later). `Log::last_tier_error` says
+            /// why.
+            tier_failures: 4,
         }
     };
 }
@@ -109,6 +119,10 @@ pub(crate) struct Metrics {
     reads: [Padded<ReadCounter>; READ_SHARDS],
     pub zeroed_bytes: Padded<AtomicU64>,
     pub segments_deleted: Padded<AtomicU64>,
+    pub segments_compressed: AtomicU64,
+    pub compress_bytes_in: AtomicU64,
+    pub compress_bytes_out: AtomicU64,
+    pub tier_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -141,6 +155,10 @@ impl Metrics {
             read_bytes: self.reads.iter().map(|s| s.bytes.load(Relaxed)).sum(),
             zeroed_bytes: self.zeroed_bytes.load(Relaxed),
             segments_deleted: self.segments_deleted.load(Relaxed),
+            segments_compressed: self.segments_compressed.load(Relaxed),
+            compress_bytes_in: self.compress_bytes_in.load(Relaxed),
+            compress_bytes_out: self.compress_bytes_out.load(Relaxed),
+            tier_failures: self.tier_failures.load(Relaxed),
             ..MetricsSnapshot::default()
         }
     }
@@ -191,12 +209,16 @@ mod tests {
                 "zeroed_bytes",
                 "segments_deleted",
                 "first_id",
+                "segments_compressed",
+                "compress_bytes_in",
+                "compress_bytes_out",
+                "tier_failures",
             ]
         );
-        assert_eq!(MetricsSnapshot::COUNT, 18);
+        assert_eq!(MetricsSnapshot::COUNT, 22);
         let m = MetricsSnapshot::numbered();
         let values = m.fields().map(|(_, value)| value);
-        assert_eq!(values.to_vec(), (1..=18).collect::<Vec<u64>>());
+        assert_eq!(values.to_vec(), (1..=22).collect::<Vec<u64>>());
         assert_eq!((m.appends, m.syncs, m.zeroed_bytes), (1, 5, 16));
         let m = MetricsSnapshot {
             reads: 7,

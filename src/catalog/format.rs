@@ -13,8 +13,11 @@
 pub(super) const CATALOG_VERSION: u32 = 1;
 /// Version of the `LogMeta` values written by this build.
 pub(super) const LOG_META_VERSION: u32 = 1;
-/// Version of the `SegmentEntry` values written by this build.
-pub(super) const SEGMENT_ENTRY_VERSION: u32 = 1;
+/// Highest version of the `SegmentEntry` values this build reads. It writes version 1 for
+/// a segment in a local plain file (what every build reads) and version 2 for one in a tier
+/// (compressed or archived), so that a build without tiers refuses such an entry as newer
+/// instead of looking for a file that is not there.
+pub(super) const SEGMENT_ENTRY_VERSION: u32 = 2;
 
 /// Key of the catalogue header in table `meta`.
 pub(super) const HEADER_KEY: &[u8] = b"header";
@@ -259,7 +262,6 @@ pub enum SegmentState {
 }
 
 impl SegmentState {
-    // 4 (Compressed) and 5 (Archived) are reserved for the tiers.
     fn code(self) -> u8 {
         match self {
             SegmentState::Active => 1,
@@ -278,34 +280,51 @@ impl SegmentState {
     }
 }
 
-/// Where a segment's bytes are.
+/// Where a segment's bytes are. The tier of a sealed segment is known from here (and shows
+/// in its file's name), never guessed from its bytes.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Location {
-    /// A local, uncompressed segment file named by its base id.
+    /// A local, uncompressed segment file named by its base id (`<base>.seg`).
     LocalFile,
+    /// A local file in the zstd seekable format (`<base>.seg.zst`); its frames and
+    /// checksums are in table `tiers`.
+    LocalCompressed,
+    /// An object in the archive (key in table `tiers`); a local copy may be cached.
+    Archived,
 }
 
 impl Location {
-    // 2 (compressed local file) and 3 (archive object) are reserved for the tiers.
     fn code(self) -> u8 {
         match self {
             Location::LocalFile => 1,
+            Location::LocalCompressed => 2,
+            Location::Archived => 3,
         }
     }
 
     fn from_code(c: u8) -> Option<Self> {
         match c {
             1 => Some(Location::LocalFile),
+            2 => Some(Location::LocalCompressed),
+            3 => Some(Location::Archived),
             _ => None,
+        }
+    }
+
+    /// The version of the entry that records this location.
+    fn entry_version(self) -> u32 {
+        match self {
+            Location::LocalFile => 1,
+            _ => 2,
         }
     }
 }
 
 // Format: SegmentEntry (table `segments`, key = uid u64 BE ++ base_id u64 BE, 88 bytes)
-//   0..4   version          u32, SEGMENT_ENTRY_VERSION
-//   4..5   state            u8, 1 Active, 2 Sealed, 3 Deleting (4, 5 reserved)
-//   5..6   location         u8, 1 LocalFile (2, 3 reserved)
+//   0..4   version          u32, 1 for location LocalFile, 2 otherwise (same bytes)
+//   4..5   state            u8, 1 Active, 2 Sealed, 3 Deleting
+//   5..6   location         u8, 1 LocalFile, 2 LocalCompressed, 3 Archived (2, 3: v2 only)
 //   6..8   reserved         zero
 //   8..16  capacity         u64, size of the segment file in bytes
 //  16..24  last_id          u64, id of the last record (final once sealed; 0 before)
@@ -362,7 +381,7 @@ impl SegmentEntry {
     /// The value stored under the key of segment `base` of log `uid`.
     pub fn encode(&self, uid: u64, base: u64) -> [u8; SEGMENT_ENTRY_LEN] {
         let mut b = [0u8; SEGMENT_ENTRY_LEN];
-        b[0..4].copy_from_slice(&SEGMENT_ENTRY_VERSION.to_le_bytes());
+        b[0..4].copy_from_slice(&self.location.entry_version().to_le_bytes());
         b[4] = self.state.code();
         b[5] = self.location.code();
         b[8..16].copy_from_slice(&self.capacity.to_le_bytes());
@@ -379,7 +398,7 @@ impl SegmentEntry {
 
     /// Decodes the value stored under `key` (a segment key).
     pub fn decode(key: &[u8], b: &[u8]) -> Result<Self, DecodeError> {
-        open_value(
+        let version = open_value(
             "segment entry",
             key,
             b,
@@ -392,6 +411,12 @@ impl SegmentEntry {
         let location = Location::from_code(b[5]).ok_or_else(|| {
             DecodeError::Damaged(format!("segment entry has unknown location {}", b[5]))
         })?;
+        if location.entry_version() > version {
+            return Err(DecodeError::Damaged(format!(
+                "segment entry of version {version} has location {}",
+                b[5]
+            )));
+        }
         Ok(SegmentEntry {
             state,
             location,

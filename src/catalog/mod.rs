@@ -34,16 +34,20 @@
 
 mod env;
 mod format;
+mod tier;
 mod txn;
 
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
-use libmdbx::{Cursor, Database, NoWriteMap, Table, Transaction, TransactionKind, WriteFlags, RW};
+use libmdbx::{
+    Cursor, Database, NoWriteMap, Table, TableFlags, Transaction, TransactionKind, WriteFlags, RW,
+};
 
 pub use env::{DEFAULT_MAX_SIZE, FILE_NAME, MIN_MAX_SIZE};
 pub use format::{Location, LogMeta, SegmentEntry, SegmentState, MAX_NAME_LEN};
+pub use tier::{FrameEntry, TierEntry, UploadState};
 pub use txn::Batch;
 use txn::{lookup, Reader};
 
@@ -60,6 +64,9 @@ const TABLE_META: &str = "meta";
 const TABLE_LOGS: &str = "logs";
 /// Table of segment entries by (uid, base id).
 const TABLE_SEGMENTS: &str = "segments";
+/// Segments in a tier (`tier::TierEntry`): created by the first compression, so not in
+/// `TABLES`; absent reads as empty.
+const TABLE_TIERS: &str = "tiers";
 /// Every table of version 1, created with the catalogue.
 const TABLES: [&str; 3] = [TABLE_META, TABLE_LOGS, TABLE_SEGMENTS];
 
@@ -291,6 +298,12 @@ impl Catalog {
     pub fn segment(&self, uid: u64, base: u64) -> Result<Option<SegmentEntry>> {
         check_ids(uid, base)?;
         self.read(|r| r.segment(uid, base))
+    }
+
+    /// The tier entry of a segment (compressed or archived), if any.
+    pub fn tier(&self, uid: u64, base: u64) -> Result<Option<TierEntry>> {
+        check_ids(uid, base)?;
+        self.read(|r| r.tier(uid, base))
     }
 
     // --- writes: each one durable transaction ----------------------------------------------

@@ -374,10 +374,10 @@ fn newer_entry_versions_are_refused_with_a_clear_error() {
     let c = Catalog::open(dir.path()).unwrap();
     let uid = c.create_log("log", new_log()).unwrap().uid;
     c.put_segment(uid, 1, &active(0)).unwrap();
-    // What a future libaof might store: version 2, a longer value, a valid checksum.
+    // What a future libaof might store: version 3, a longer value, a valid checksum.
     let key = segment_key(uid, 1);
     let mut v2 = vec![0u8; 96];
-    v2[0..4].copy_from_slice(&2u32.to_le_bytes());
+    v2[0..4].copy_from_slice(&3u32.to_le_bytes());
     let mut d = crc64fast_nvme::Digest::new();
     d.write(&key);
     d.write(&v2[..88]);
@@ -389,7 +389,7 @@ fn newer_entry_versions_are_refused_with_a_clear_error() {
         catalog_err(c.segment(uid, 1)),
         catalog_err(c.update_segment(uid, 1, |_| ())),
     ] {
-        assert!(err.contains("segment entry version 2"), "{err}");
+        assert!(err.contains("segment entry version 3"), "{err}");
         assert!(err.contains("newer libaof"), "{err}");
     }
     // Damage in a value is named as such.

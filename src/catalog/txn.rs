@@ -83,6 +83,42 @@ pub(super) fn lookup<'t, K: TransactionKind>(
         .map(|(_, v)| v))
 }
 
+/// The tier entry of segment `base` of log `uid`, in `tiers` (absent: the table was never
+/// created).
+pub(super) fn read_tier<K: TransactionKind>(
+    c: &Catalog,
+    txn: &Transaction<'_, K, NoWriteMap>,
+    tiers: Option<&Table<'_>>,
+    uid: u64,
+    base: u64,
+) -> Result<Option<TierEntry>> {
+    let Some(tiers) = tiers else {
+        return Ok(None);
+    };
+    let key = segment_key(uid, base);
+    let Some(bytes) = lookup(c, txn, tiers, &key)? else {
+        return Ok(None);
+    };
+    TierEntry::decode(&key, &bytes).map(Some).map_err(|e| {
+        c.damaged(
+            format_args!("tier entry of segment {base} of log uid {uid}"),
+            e,
+        )
+    })
+}
+
+/// Table `tiers` if it exists.
+pub(super) fn tiers_table<'t, K: TransactionKind>(
+    c: &Catalog,
+    txn: &'t Transaction<'_, K, NoWriteMap>,
+) -> Result<Option<Table<'t>>> {
+    match txn.open_table(Some(TABLE_TIERS)) {
+        Ok(t) => Ok(Some(t)),
+        Err(libmdbx::Error::NotFound) => Ok(None),
+        Err(e) => Err(c.mdbx("open table", e)),
+    }
+}
+
 /// Reads shared by [`Reader`] (a read transaction) and [`Batch`] (the write transaction).
 pub(super) fn read_log<K: TransactionKind>(
     c: &Catalog,
@@ -176,6 +212,11 @@ impl Reader<'_, '_> {
 
     pub(super) fn segments(&self, uid: u64) -> Result<Vec<(u64, SegmentEntry)>> {
         read_segments(self.catalog, self.txn, uid)
+    }
+
+    pub(super) fn tier(&self, uid: u64, base: u64) -> Result<Option<TierEntry>> {
+        let tiers = tiers_table(self.catalog, self.txn)?;
+        read_tier(self.catalog, self.txn, tiers.as_ref(), uid, base)
     }
 
     pub(super) fn list_logs(&self) -> Result<Vec<(String, LogMeta)>> {
@@ -314,6 +355,7 @@ impl Batch<'_> {
         walk_segments(c, self.txn, meta.uid, |base, _| bases.push(base))?;
         for base in bases {
             self.del(&self.segments, &segment_key(meta.uid, base))?;
+            self.remove_tier(meta.uid, base)?;
         }
         self.del(&self.logs, name.as_bytes())?;
         Ok(true)
@@ -379,7 +421,51 @@ impl Batch<'_> {
         if read_segment(self.catalog, self.txn, uid, base)?.is_none() {
             return Ok(false);
         }
+        self.remove_tier(uid, base)?;
         self.del(&self.segments, &segment_key(uid, base))
+    }
+
+    /// The tier entry of a segment as this batch sees it.
+    pub fn tier(&self, uid: u64, base: u64) -> Result<Option<TierEntry>> {
+        check_ids(uid, base)?;
+        let tiers = tiers_table(self.catalog, self.txn)?;
+        read_tier(self.catalog, self.txn, tiers.as_ref(), uid, base)
+    }
+
+    /// Stores the tier entry of a segment, which must have an entry in `segments` (creates
+    /// table `tiers` on first use).
+    pub fn put_tier(&mut self, uid: u64, base: u64, entry: &TierEntry) -> Result<()> {
+        check_ids(uid, base)?;
+        entry.check().map_err(|what| {
+            Error::InvalidArgument(format!(
+                "tier entry of segment {base} of log uid {uid}: {what}"
+            ))
+        })?;
+        let c = self.catalog;
+        if read_segment(c, self.txn, uid, base)?.is_none() {
+            return Err(c.error(format!(
+                "segment {base} of log uid {uid} is not in the catalogue: no tier entry for it"
+            )));
+        }
+        let tiers = self
+            .txn
+            .create_table(Some(TABLE_TIERS), TableFlags::default())
+            .map_err(|e| c.mdbx("create table", e))?;
+        let key = segment_key(uid, base);
+        read_tier(c, self.txn, Some(&tiers), uid, base)?;
+        self.put(&tiers, &key, &entry.encode(&key), WriteFlags::UPSERT)
+    }
+
+    /// Removes the tier entry of a segment, if any.
+    pub fn remove_tier(&mut self, uid: u64, base: u64) -> Result<bool> {
+        let c = self.catalog;
+        let Some(tiers) = tiers_table(c, self.txn)? else {
+            return Ok(false);
+        };
+        if read_tier(c, self.txn, Some(&tiers), uid, base)?.is_none() {
+            return Ok(false);
+        }
+        self.del(&tiers, &segment_key(uid, base))
     }
 
     fn header(&self) -> Result<CatalogHeader> {

@@ -55,6 +55,16 @@ pub struct aof_metrics_t {
     pub segments_deleted: u64,
     /// Oldest id the log still holds (raised by retention; 1 before). Third version.
     pub first_id: u64,
+    /// Sealed segments compressed into the warm tier. Since the fourth version of this
+    /// struct (176 bytes).
+    pub segments_compressed: u64,
+    /// Bytes of segment files compressed (their full size). Fourth version.
+    pub compress_bytes_in: u64,
+    /// Bytes of the compressed files written for them. Fourth version.
+    pub compress_bytes_out: u64,
+    /// Moves between tiers that failed in the background before anything was recorded
+    /// (nothing changed; tried again later). Fourth version.
+    pub tier_failures: u64,
 }
 
 // Generated from `metrics_list!`: the conversion from the snapshot and the layout checks.
@@ -169,7 +179,8 @@ mod tests {
         );
         assert_eq!(size_of_version(2), 16 * 8);
         assert_eq!(size_of_version(3), 18 * 8);
-        assert_eq!(size_of_version(3), size_of::<aof_metrics_t>());
+        assert_eq!(size_of_version(4), 22 * 8);
+        assert_eq!(size_of_version(4), size_of::<aof_metrics_t>());
         assert_eq!(size_of::<aof_metrics_t>() % 8, 0);
         assert!(size_of::<aof_metrics_t>() >= METRICS_V1_SIZE);
     }

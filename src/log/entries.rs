@@ -14,9 +14,11 @@
 //! next open repairs, but the log cannot go on recording new segments).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
-use crate::catalog::{Catalog, CatalogOptions, NewLog, SegmentEntry, SegmentState};
+use crate::catalog::{
+    Catalog, CatalogOptions, Location, NewLog, SegmentEntry, SegmentState, TierEntry,
+};
 use crate::config::Options;
 use crate::error::{Error, Result};
 use crate::fsio;
@@ -24,6 +26,7 @@ use crate::segment::file::SegmentFile;
 use crate::segment::format::{SegmentFooter, FORMAT_VERSION, HEADER_LEN};
 use crate::segment::layout::Layout;
 use crate::segment::recovery::{self, Recovered, RecoveryReport};
+use crate::segment::set::TierLoader;
 use crate::sync::lock;
 
 /// A log's place in a catalogue.
@@ -105,13 +108,28 @@ impl CatalogLink {
     /// Unlinks the file of a segment marked Deleting (if it is still there), syncs the
     /// directory, then drops the entry.
     fn finish_deletion(&self, layout: &Layout, base: u64) -> Result<()> {
-        let path = layout.segment(base);
-        if path.exists() {
-            fsio::remove_file(&path)?;
+        if layout.remove_segment_files(base)? {
             fsio::fsync_dir(layout.dir())?;
         }
         self.catalog()?.remove_segment(self.uid, base)?;
         Ok(())
+    }
+
+    /// Reads the tier entry of segment `base` when its compressed file is first read. It
+    /// holds no reference that would keep the catalogue open after the log closed.
+    pub fn tier_loader(&self, base: u64) -> TierLoader {
+        let catalog = lock(&self.catalog).as_ref().map(Arc::downgrade);
+        let uid = self.uid;
+        Arc::new(move || {
+            let catalog = catalog
+                .as_ref()
+                .and_then(Weak::upgrade)
+                .ok_or(Error::Closed)?;
+            catalog.tier(uid, base)?.ok_or_else(|| Error::Catalog {
+                path: catalog.path().to_path_buf(),
+                detail: format!("segment {base} is compressed but has no tier entry"),
+            })
+        })
     }
 
     /// The catalogue, until the log lets go of it at close.
@@ -259,6 +277,19 @@ impl CatalogLink {
             b.update_log(&self.name, |m| {
                 m.oldest_retained_id = m.oldest_retained_id.max(oldest_retained_id)
             })
+        })
+    }
+
+    /// The step of a compression that makes it count: segment `base` is LocalCompressed
+    /// and its frames are recorded, in one commit, after its compressed file is in place
+    /// (synced, renamed, directory synced) and before its plain file goes.
+    pub fn record_compressed(&self, base: u64, tier: &TierEntry) -> Result<()> {
+        fail::fail_point!("catalog::record_compressed", |_| Err(injected(
+            "catalog::record_compressed"
+        )));
+        self.catalog()?.batch(|b| {
+            b.update_segment(self.uid, base, |e| e.location = Location::LocalCompressed)?;
+            b.put_tier(self.uid, base, tier)
         })
     }
 

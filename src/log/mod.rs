@@ -12,6 +12,7 @@ pub mod cursor;
 pub(crate) mod entries;
 pub(crate) mod retention;
 pub mod stream;
+mod tiering;
 pub(crate) mod view;
 pub(crate) mod writer;
 pub(crate) mod zero;
@@ -35,7 +36,7 @@ use crate::segment::file::{create_segment_file, prepare_segment};
 use crate::segment::format::{CleanMarker, RecordChain, HEADER_LEN};
 use crate::segment::layout::Layout;
 use crate::segment::recovery::{self, RecoveredSegment};
-use crate::segment::set::{KnownSegment, SegmentSet};
+use crate::segment::set::{KnownSegment, SegmentSet, Warm};
 use crate::segment::verify::{self, Extent, VerifyReport};
 use crate::sync::{lock, InFlight, TaskSignal};
 use cursor::{Cursor, Record};
@@ -191,6 +192,7 @@ impl Log {
                     path: seg.path().to_path_buf(),
                     footer: None,
                     file: Some(seg.clone()),
+                    compressed: false,
                 });
                 recovered.active_write_offset = Some(HEADER_LEN);
                 recovered.tail_payload = 0;
@@ -209,6 +211,14 @@ impl Log {
             .zip(extents.iter().map(|x| x.first_byte_pos))
             .map(|(s, first_pos)| match s.file {
                 Some(file) => KnownSegment::Open { file, first_pos },
+                None if s.compressed => KnownSegment::Compressed {
+                    warm: Arc::new(Warm::new(
+                        s.path,
+                        s.footer.expect("compressed segments are sealed"),
+                        link.tier_loader(s.base_id),
+                    )),
+                    first_pos,
+                },
                 None => KnownSegment::Sealed {
                     path: s.path,
                     base_id: s.base_id,
@@ -446,6 +456,29 @@ impl Log {
         (view.first_id(), view.visible_id())
     }
 
+    /// Seals the active segment now if it holds a record (its records become durable) and
+    /// starts the next one; it then counts for retention and the tiers like any sealed
+    /// segment. True if there was one to seal.
+    pub fn seal_now(&self) -> Result<bool> {
+        runtime::ensure_outside()?;
+        self.inner.seal_active()
+    }
+
+    /// Compresses every sealed segment still in a plain file now, whatever the thresholds
+    /// of [`Options::tiering`] say (never the active segment: see [`Log::seal_now`]).
+    /// Returns how many it compressed. Reads go on meanwhile; a reader that pinned a
+    /// segment's plain file keeps reading it.
+    pub fn compress_now(&self) -> Result<usize> {
+        runtime::ensure_outside()?;
+        self.inner.compress_sealed(true, true)
+    }
+
+    /// Why the last background move between tiers failed, if one did (it changed nothing
+    /// and is tried again; `MetricsSnapshot::tier_failures` counts them).
+    pub fn last_tier_error(&self) -> Option<String> {
+        lock(&self.inner.view.last_tier_error).clone()
+    }
+
     /// Removes every sealed segment whose records all precede `id` (what a database does
     /// after a checkpoint): whole segments only, never the active one, so records from a
     /// little before `id` may stay. Returns the number of segments removed. Readers that
@@ -549,7 +582,7 @@ impl Inner {
             );
             bg.flusher = Some(task);
         }
-        if self.options.retention.is_bounded() {
+        if self.options.retention.is_bounded() || self.options.tiering.compresses() {
             let body = retention::run_retention(self.clone(), self.retention.clone());
             let task = spawn_supervised(
                 &self.runtime,
@@ -600,10 +633,27 @@ impl Inner {
         let view = &self.view;
         view.check_open()?;
         let written = view.written.get();
-        let segs = view.segments.pin_all()?;
+        let segs = view.segments.pin_all();
         let mut report = VerifyReport::default();
         let count = segs.len();
-        for (i, seg) in segs.iter().enumerate() {
+        for (i, seg) in segs.into_iter().enumerate() {
+            let seg = match seg {
+                Ok(seg) => seg,
+                Err(Error::Corruption {
+                    path,
+                    offset,
+                    detail,
+                }) => {
+                    report.damage.push(verify::Damage {
+                        segment: path,
+                        offset,
+                        len: 0,
+                        detail,
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let extent = if i + 1 < count || seg.footer().is_some() {
                 Extent::Sealed
             } else {

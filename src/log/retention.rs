@@ -100,7 +100,7 @@ impl Inner {
             crate::log::entries::injected("retention::before_unlink")
         ));
         for &base in &bases {
-            fsio::remove_file(&self.layout.segment(base))?;
+            self.layout.remove_segment_files(base)?;
         }
         fsio::fsync_dir(self.layout.dir())?;
         self.catalog.remove_entries(&bases)?;
@@ -131,14 +131,20 @@ impl Inner {
     }
 }
 
-/// The retention task of a log with bounds: wakes after each roll (`signal`) and, with an
-/// age bound, on a timer; removes on the blocking pool. A failure poisons the log (no
-/// caller would see it otherwise).
+/// The maintenance task of a log with retention bounds or tier thresholds: wakes after
+/// each roll (`signal`) and, with an age bound or threshold, on a timer; removes and moves
+/// segments on the blocking pool. A failure that leaves the catalogue behind the files
+/// poisons the log (no caller would see it otherwise); a compression that failed before
+/// anything was recorded is counted (`tier_failures`) and tried again on the next round.
 pub(crate) async fn run_retention(inner: Arc<Inner>, signal: Arc<TaskSignal>) {
-    let period = inner
-        .options
-        .retention
-        .max_age
+    let ages = [
+        inner.options.retention.max_age,
+        inner.options.tiering.compress_after_age,
+    ];
+    let period = ages
+        .into_iter()
+        .flatten()
+        .min()
         .map(|age| (age / 2).clamp(Duration::from_millis(10), Duration::from_secs(60)));
     loop {
         if signal.is_stopped() {
@@ -146,8 +152,15 @@ pub(crate) async fn run_retention(inner: Arc<Inner>, signal: Arc<TaskSignal>) {
         }
         fail::fail_point!("background::retention");
         let t = inner.clone();
-        match tokio::task::spawn_blocking(move || t.enforce_retention()).await {
-            Ok(Ok(_)) => {}
+        let round = move || -> Result<()> {
+            t.enforce_retention()?;
+            if t.options.tiering.compresses() {
+                t.compress_sealed(false, false)?;
+            }
+            Ok(())
+        };
+        match tokio::task::spawn_blocking(round).await {
+            Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 inner.fail_in_background("retention", &e);
                 return;

@@ -156,7 +156,7 @@ impl PayloadStream {
                 })?;
             let take = (len - skip).min(max - *n);
             if take > 0 {
-                sink(&at.seg.bytes()[from + skip..from + skip + take]);
+                sink(at.seg.slice((from + skip) as u64, take));
                 *n += take;
                 self.pos += take as u64;
             }

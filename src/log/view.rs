@@ -37,6 +37,8 @@ pub(crate) struct View {
     closed: AtomicBool,
     poison: OnceLock<String>,
     pub metrics: Metrics,
+    /// Why the last move between tiers failed in the background (`tier_failures`).
+    pub last_tier_error: std::sync::Mutex<Option<String>>,
 }
 
 impl View {
@@ -49,6 +51,7 @@ impl View {
             last_id: Padded(AtomicU64::new(last_id)),
             closed: AtomicBool::new(false),
             poison: OnceLock::new(),
+            last_tier_error: std::sync::Mutex::new(None),
             metrics: Metrics::default(),
         }
     }
@@ -253,7 +256,7 @@ impl View {
         }
         // Every visible record of that segment ends at or before `pos`: the answer is the
         // first record after them, if `pos` is not past it.
-        let next = seg.footer().map_or(u64::MAX, |f| f.last_id + 1);
+        let next = seg.end_id().unwrap_or(u64::MAX);
         let next = next.min(visible + 1);
         if next > visible && pos > self.end_position(visible)? {
             return Ok(None);

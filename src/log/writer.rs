@@ -336,7 +336,7 @@ impl Inner {
             .map_err(|e| self.view.poison_with(e))?;
         w.active_first_pos = next_pos;
         w.active_payload = 0;
-        if self.options.retention.is_bounded() {
+        if self.options.retention.is_bounded() || self.options.tiering.compresses() {
             self.retention.wake();
         }
         let seg = Arc::new(seg);
@@ -346,6 +346,19 @@ impl Inner {
         *lock(&self.chain) = Some(RecordChain::default());
         w.zero.restart(&self.options, zeroed.max(zero::PAGE));
         Ok(())
+    }
+
+    /// Seals the active segment now if it holds a record, and starts the next one. True if
+    /// it did.
+    pub(crate) fn seal_active(&self) -> Result<bool> {
+        self.view.check_open()?;
+        let mut w = lock(&self.writer);
+        self.view.check_writable()?;
+        if w.next_id == w.active.base_id() {
+            return Ok(false);
+        }
+        self.roll(&mut w)?;
+        Ok(true)
     }
 
     /// Writes the footer of the active segment and syncs it; every record in it is then

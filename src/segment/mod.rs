@@ -3,7 +3,7 @@
 
 pub(crate) mod file;
 pub mod format;
-mod index;
+pub(crate) mod index;
 pub(crate) mod layout;
 pub(crate) mod recovery;
 pub(crate) mod set;

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::catalog::{SegmentEntry, SegmentState as CatalogState};
+use crate::catalog::{Location, SegmentEntry, SegmentState as CatalogState};
 
 use crate::error::{Error, Result};
 use crate::fsio;
@@ -16,7 +16,8 @@ use crate::segment::file::SegmentFile;
 use crate::segment::format::{
     decode_record, CleanMarker, RecordChain, RecordError, SegmentFooter, FOOTER_LEN, HEADER_LEN,
 };
-use crate::segment::layout::Layout;
+use crate::segment::layout::{Layout, SegmentFileKind};
+use crate::tier::warm;
 
 /// What `open` found and repaired.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -48,6 +49,13 @@ pub struct RecoveryReport {
     /// The catalogue was damaged (what was found): it was set aside as
     /// `.catalog.mdbx.damaged` and rebuilt.
     pub catalog_damage: Option<String>,
+    /// Moves between tiers that a crash interrupted: finished (the catalogue had recorded
+    /// the move: the old file was removed) or undone (it had not: the new file was).
+    pub tier_moves_finished: Vec<u64>,
+    pub tier_moves_undone: Vec<u64>,
+    /// Compressed segment files the catalogue had no entry for (it was lost or rebuilt):
+    /// turned back into plain segment files.
+    pub compressed_restored: Vec<u64>,
 }
 
 /// A cut made by recovery.
@@ -71,6 +79,8 @@ pub struct RecoveredSegment {
     /// The open file, unless it is sealed and known from the catalogue (then it is opened
     /// when first read).
     pub file: Option<Arc<SegmentFile>>,
+    /// Its file is compressed (`path` is the `.seg.zst` file); known from the catalogue.
+    pub compressed: bool,
 }
 
 /// The state recovery hands to the log.
@@ -102,19 +112,17 @@ pub fn recover(layout: &Layout, known: &BTreeMap<u64, SegmentEntry>) -> Result<R
         Err(e) => return Err(Error::io("read", &marker_path, e)),
     };
 
-    let paths = layout.list_segments()?;
-    let mut report = RecoveryReport {
-        segments: paths.len(),
-        ..RecoveryReport::default()
-    };
+    let mut report = RecoveryReport::default();
+    let paths = settle_tiers(layout, known, &mut report)?;
+    report.segments = paths.len();
 
     let mut segments: Vec<RecoveredSegment> = Vec::with_capacity(paths.len());
     let mut next_id = 1;
     let mut active_write_offset = None;
     let mut tail_payload = 0;
     let count = paths.len();
-    let next_bases: Vec<u64> = paths.iter().map(|(b, _)| *b).collect();
-    for (i, (base, path)) in paths.into_iter().enumerate() {
+    let next_bases: Vec<u64> = paths.iter().map(|(b, _, _)| *b).collect();
+    for (i, (base, path, compressed)) in paths.into_iter().enumerate() {
         let is_last = i + 1 == count;
         if !segments.is_empty() && base != next_id {
             return Err(Error::corruption(
@@ -125,7 +133,7 @@ pub fn recover(layout: &Layout, known: &BTreeMap<u64, SegmentEntry>) -> Result<R
         }
         let sealed_entry = known
             .get(&base)
-            .filter(|e| e.state == CatalogState::Sealed && !is_last);
+            .filter(|e| e.state == CatalogState::Sealed && (!is_last || compressed));
         if let Some(e) = sealed_entry {
             let footer = footer_of(base, e);
             next_id = footer.last_id + 1;
@@ -134,6 +142,7 @@ pub fn recover(layout: &Layout, known: &BTreeMap<u64, SegmentEntry>) -> Result<R
                 path,
                 footer: Some(footer),
                 file: None,
+                compressed,
             });
             continue;
         }
@@ -189,6 +198,7 @@ pub fn recover(layout: &Layout, known: &BTreeMap<u64, SegmentEntry>) -> Result<R
             path,
             footer: seg.footer().copied(),
             file: Some(Arc::new(seg)),
+            compressed: false,
         });
     }
     if active_write_offset.is_none() && marker.is_some() {
@@ -207,6 +217,89 @@ pub fn recover(layout: &Layout, known: &BTreeMap<u64, SegmentEntry>) -> Result<R
         next_id,
         report,
     })
+}
+
+/// Settles the files of segments caught between tiers, by what the catalogue recorded
+/// (docs/FORMAT.md, "The order of writes"), and returns one file per segment, in id order
+/// (with `true` for a compressed one):
+///
+/// - a compression in progress (`.seg.zst.tmp`) is removed;
+/// - a compressed file and a plain one: the catalogue says which is the segment's
+///   (`LocalCompressed`: the plain one goes, the move is finished; else the compressed
+///   one goes, the move is undone);
+/// - a compressed file alone with no catalogue entry (the catalogue was lost or rebuilt) is
+///   turned back into a plain file;
+/// - a compressed file alone whose entry says otherwise is damage: an error.
+fn settle_tiers(
+    layout: &Layout,
+    known: &BTreeMap<u64, SegmentEntry>,
+    report: &mut RecoveryReport,
+) -> Result<Vec<(u64, PathBuf, bool)>> {
+    let dir = layout.dir();
+    let mut changed = false;
+    let mut by_base: BTreeMap<u64, (Option<PathBuf>, Option<PathBuf>)> = BTreeMap::new();
+    for (base, kind, path) in layout.list_all()? {
+        match kind {
+            SegmentFileKind::CompressedTmp => {
+                fsio::remove_file(&path)?;
+                changed = true;
+            }
+            SegmentFileKind::Plain => by_base.entry(base).or_default().0 = Some(path),
+            SegmentFileKind::Compressed => by_base.entry(base).or_default().1 = Some(path),
+        }
+    }
+    let mut out = Vec::with_capacity(by_base.len());
+    for (base, files) in by_base {
+        let location = known.get(&base).map(|e| e.location);
+        match (files, location) {
+            ((Some(plain), Some(zst)), Some(Location::LocalCompressed)) => {
+                fsio::remove_file(&plain)?;
+                report.tier_moves_finished.push(base);
+                out.push((base, zst, true));
+            }
+            ((Some(plain), Some(zst)), _) => {
+                fsio::remove_file(&zst)?;
+                report.tier_moves_undone.push(base);
+                out.push((base, plain, false));
+            }
+            ((None, Some(zst)), Some(Location::LocalCompressed)) => out.push((base, zst, true)),
+            ((None, Some(zst)), None) => {
+                let plain = layout.segment(base);
+                warm::restore_plain(&zst, &layout.next_segment_tmp(), &plain)?;
+                fsio::fsync_dir(dir)?;
+                fsio::remove_file(&zst)?;
+                report.compressed_restored.push(base);
+                out.push((base, plain, false));
+            }
+            ((None, Some(zst)), Some(other)) => {
+                return Err(Error::corruption(
+                    &zst,
+                    0,
+                    format!(
+                        "compressed segment file, but the catalogue has segment {base} at \
+                         {other:?} and there is no plain file"
+                    ),
+                ))
+            }
+            ((Some(plain), None), Some(Location::LocalCompressed)) => {
+                return Err(Error::corruption(
+                    &plain,
+                    0,
+                    format!(
+                        "the catalogue has segment {base} compressed, but its compressed \
+                         file is missing"
+                    ),
+                ))
+            }
+            ((Some(plain), None), _) => out.push((base, plain, false)),
+            ((None, None), _) => {}
+        }
+        changed |= !report.tier_moves_finished.is_empty() || !report.tier_moves_undone.is_empty();
+    }
+    if changed || !report.compressed_restored.is_empty() {
+        fsio::fsync_dir(dir)?;
+    }
+    Ok(out)
 }
 
 /// The footer a sealed catalogue entry stands for.

@@ -14,9 +14,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};
 
+use crate::catalog::TierEntry;
 use crate::error::{Error, Result};
 use crate::segment::file::SegmentFile;
 use crate::segment::format::{RecordView, SegmentFooter};
+use crate::tier::warm::{FrameChunk, WarmFile};
 
 /// Where a segment is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +37,55 @@ enum Location {
     /// A sealed segment file known from the catalogue and not opened yet: opening a log
     /// touches no sealed segment; the first reader that pins it opens and maps it.
     Unopened(Arc<Lazy>),
+    /// A compressed file (the warm tier): a pin holds the decompressed frames it reads.
+    Compressed(Arc<Warm>),
+}
+
+/// Reads the catalogue's tier entry of a compressed segment (when it is first read).
+pub type TierLoader = Arc<dyn Fn() -> Result<TierEntry> + Send + Sync>;
+
+/// A compressed segment, opened on first use.
+pub struct Warm {
+    path: PathBuf,
+    footer: SegmentFooter,
+    load: TierLoader,
+    file: OnceLock<Arc<WarmFile>>,
+}
+
+impl Warm {
+    pub fn new(path: PathBuf, footer: SegmentFooter, load: TierLoader) -> Warm {
+        Warm {
+            path,
+            footer,
+            load,
+            file: OnceLock::new(),
+        }
+    }
+
+    /// An opened compressed file (right after compression: nothing to load).
+    pub fn opened(file: WarmFile, footer: SegmentFooter) -> Warm {
+        let entry = file.entry().clone();
+        let warm = Warm::new(
+            file.path().to_path_buf(),
+            footer,
+            Arc::new(move || Ok((*entry).clone())),
+        );
+        let _ = warm.file.set(Arc::new(file));
+        warm
+    }
+
+    fn get(&self) -> Result<Arc<WarmFile>> {
+        if let Some(file) = self.file.get() {
+            return Ok(file.clone());
+        }
+        let entry = (self.load)()?;
+        let file = WarmFile::open(&self.path, self.footer, Arc::new(entry))?;
+        Ok(self.file.get_or_init(|| Arc::new(file)).clone())
+    }
+
+    fn base_id(&self) -> u64 {
+        self.footer.first_id
+    }
 }
 
 /// A sealed segment file opened on first use.
@@ -81,6 +132,8 @@ pub enum KnownSegment {
         footer: SegmentFooter,
         first_pos: u64,
     },
+    /// Compressed (the warm tier), known from the catalogue.
+    Compressed { warm: Arc<Warm>, first_pos: u64 },
 }
 
 #[derive(Clone)]
@@ -125,18 +178,55 @@ impl Entry {
                     file: OnceLock::new(),
                 })),
             },
+            KnownSegment::Compressed { warm, first_pos } => Entry {
+                base_id: warm.base_id(),
+                first_pos,
+                state: SegmentState::Sealed,
+                location: Location::Compressed(warm),
+            },
         }
     }
 
-    /// The segment's bytes, pinned. Opens an unopened segment (outside the set's lock:
-    /// the caller cloned the entry).
-    fn pin(&self) -> Result<SegmentReader> {
-        let file = match &self.location {
-            Location::Local(file) => file.clone(),
-            Location::Unopened(lazy) => lazy.get()?,
+    /// The bytes of the segment that hold record `id` (of a compressed segment: its
+    /// frame; of a file: all of it), pinned. Opens an unopened segment (outside the set's
+    /// lock: the caller cloned the entry).
+    fn pin(&self, id: u64) -> Result<SegmentReader> {
+        self.pin_with(|warm, entry| {
+            let i = entry.frame_of_id(id);
+            warm.chunk(i..i + 1, self.first_pos)
+        })
+    }
+
+    /// As [`Entry::pin`], for the record at or after byte position `pos` (the frame of a
+    /// compressed segment: the last whose first record starts below `pos`, else the first).
+    fn pin_at_position(&self, pos: u64) -> Result<SegmentReader> {
+        self.pin_with(|warm, entry| {
+            let rel = pos.saturating_sub(self.first_pos);
+            let i = entry.frames.partition_point(|f| f.first_pos < rel);
+            let i = i.saturating_sub(1);
+            warm.chunk(i..i + 1, self.first_pos)
+        })
+    }
+
+    /// All of the segment, pinned (a compressed one decompressed whole).
+    fn pin_whole(&self) -> Result<SegmentReader> {
+        self.pin_with(|warm, entry| warm.chunk(0..entry.frames.len(), self.first_pos))
+    }
+
+    fn pin_with(
+        &self,
+        chunk: impl FnOnce(&WarmFile, &TierEntry) -> Result<FrameChunk>,
+    ) -> Result<SegmentReader> {
+        let source = match &self.location {
+            Location::Local(file) => Source::File(file.clone()),
+            Location::Unopened(lazy) => Source::File(lazy.get()?),
+            Location::Compressed(warm) => {
+                let file = warm.get()?;
+                Source::Chunk(Arc::new(chunk(&file, file.entry())?))
+            }
         };
         Ok(SegmentReader {
-            file,
+            source,
             first_pos: self.first_pos,
         })
     }
@@ -185,7 +275,7 @@ impl SegmentSet {
                 None => return Ok(None),
             }
         };
-        entry.pin().map(Some)
+        entry.pin(id).map(Some)
     }
 
     /// Byte position of the oldest record held (of the first segment's first record; 0 for
@@ -211,13 +301,20 @@ impl SegmentSet {
                 None => return Ok(None),
             }
         };
-        entry.pin().map(Some)
+        entry.pin_at_position(pos).map(Some)
     }
 
-    /// Every segment, pinned, in id order.
-    pub fn pin_all(&self) -> Result<Vec<SegmentReader>> {
+    /// Segment `base_id`, pinned whole; `None` if the set does not have it.
+    pub fn pin_segment(&self, base_id: u64) -> Result<Option<SegmentReader>> {
+        let entry = self.read().iter().find(|e| e.base_id == base_id).cloned();
+        entry.map(|e| e.pin_whole()).transpose()
+    }
+
+    /// Every segment, pinned whole, in id order (for each, the pin or why it failed: a
+    /// compressed one may not decompress).
+    pub fn pin_all(&self) -> Vec<Result<SegmentReader>> {
         let entries = self.read().clone();
-        entries.iter().map(Entry::pin).collect()
+        entries.iter().map(Entry::pin_whole).collect()
     }
 
     /// Segment files opened so far (the active one included): after a clean open from the
@@ -229,6 +326,7 @@ impl SegmentSet {
             .filter(|e| match &e.location {
                 Location::Local(_) => true,
                 Location::Unopened(lazy) => lazy.file.get().is_some(),
+                Location::Compressed(warm) => warm.file.get().is_some(),
             })
             .count()
     }
@@ -254,6 +352,19 @@ impl SegmentSet {
         n
     }
 
+    /// Moves sealed segment `base_id` to the warm tier: new pins read `warm`; pins taken
+    /// before keep reading the plain file they hold. False if the set no longer has it.
+    pub fn set_compressed(&self, base_id: u64, warm: Arc<Warm>) -> bool {
+        let mut entries = self.write();
+        match entries.iter_mut().find(|e| e.base_id == base_id) {
+            Some(e) if e.state == SegmentState::Sealed => {
+                e.location = Location::Compressed(warm);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Records that segment `base_id` was sealed (its footer is published by the file).
     pub fn mark_sealed(&self, base_id: u64) {
         if let Some(e) = self.write().iter_mut().find(|e| e.base_id == base_id) {
@@ -263,16 +374,27 @@ impl SegmentSet {
 }
 
 /// A pinned segment, for reading: its bytes stay valid while the pin lives. Cheap to
-/// clone; cursors keep one while they walk its records.
+/// clone; cursors keep one while they walk its records. Of a compressed segment, a pin
+/// holds the decompressed frame(s) it was pinned for: [`SegmentReader::may_contain`] says
+/// which records those are.
 #[derive(Clone)]
 pub struct SegmentReader {
-    file: Arc<SegmentFile>,
+    source: Source,
     first_pos: u64,
+}
+
+#[derive(Clone)]
+enum Source {
+    File(Arc<SegmentFile>),
+    Chunk(Arc<FrameChunk>),
 }
 
 impl SegmentReader {
     pub fn base_id(&self) -> u64 {
-        self.file.base_id()
+        match &self.source {
+            Source::File(f) => f.base_id(),
+            Source::Chunk(c) => c.base_id(),
+        }
     }
 
     /// Byte position of the segment's first record.
@@ -283,48 +405,92 @@ impl SegmentReader {
     /// Offset and byte position (in the log) of record `id`, which the caller knows is
     /// here and fully written.
     pub fn locate(&self, id: u64) -> Result<(u64, u64)> {
-        let slot = self.file.slot(id)?;
-        Ok((slot.offset, self.first_pos + slot.pos))
+        match &self.source {
+            Source::File(f) => {
+                let slot = f.slot(id)?;
+                Ok((slot.offset, self.first_pos + slot.pos))
+            }
+            Source::Chunk(c) => c.locate(id),
+        }
     }
 
-    /// The id of the first record of this segment at or after byte position `pos` (in the
-    /// log) among those up to `visible`, which the caller loaded *before* pinning (as for
+    /// The id of the first record here at or after byte position `pos` (in the log)
+    /// among those up to `visible`, which the caller loaded *before* pinning (as for
     /// [`SegmentReader::may_contain`]); `None` if every one of them ends at or before `pos`
     /// and none starts at it. The rule for records of 0 bytes is
     /// [`crate::segment::index::OffsetIndex::at_or_after`]'s.
     pub fn id_at_or_after(&self, pos: u64, visible: u64) -> Result<Option<u64>> {
-        let base = self.base_id();
-        let last = self.footer().map_or(visible, |f| f.last_id.min(visible));
-        if last < base {
-            return Ok(None);
+        match &self.source {
+            Source::File(f) => {
+                let base = f.base_id();
+                let last = f.footer().map_or(visible, |f| f.last_id.min(visible));
+                if last < base {
+                    return Ok(None);
+                }
+                let pos = pos.saturating_sub(self.first_pos);
+                f.id_at_or_after(pos, last - base + 1)
+            }
+            // A compressed segment is sealed and all of it visible.
+            Source::Chunk(c) => c.id_at_or_after(pos),
         }
-        let pos = pos.saturating_sub(self.first_pos);
-        self.file.id_at_or_after(pos, last - base + 1)
+    }
+
+    /// The id after the last record held here (`None` for the active segment, whose end
+    /// moves).
+    pub fn end_id(&self) -> Option<u64> {
+        match &self.source {
+            Source::File(f) => f.footer().map(|f| f.last_id + 1),
+            Source::Chunk(c) => Some(c.end_id()),
+        }
     }
 
     pub fn path(&self) -> &Path {
-        self.file.path()
+        match &self.source {
+            Source::File(f) => f.path(),
+            Source::Chunk(c) => c.path(),
+        }
     }
 
     pub fn footer(&self) -> Option<&SegmentFooter> {
-        self.file.footer()
+        match &self.source {
+            Source::File(f) => f.footer(),
+            Source::Chunk(c) => Some(c.footer()),
+        }
     }
 
-    /// Whether `id` lies in this segment, as far as the caller may know: for an unsealed
+    /// Whether `id` lies in this pin, as far as the caller may know: for an unsealed
     /// segment every id from the base on (the caller bounds it by the visible watermark,
     /// which it must load *before* calling this).
     pub fn may_contain(&self, id: u64) -> bool {
-        self.file.may_contain(id)
+        match &self.source {
+            Source::File(f) => f.may_contain(id),
+            Source::Chunk(c) => c.may_contain(id),
+        }
     }
 
     /// Decodes and checks the record `id` at `offset`.
     pub fn record_at(&self, offset: u64, id: u64) -> Result<RecordView<'_>> {
-        self.file.record_at(offset, id)
+        match &self.source {
+            Source::File(f) => f.record_at(offset, id),
+            Source::Chunk(c) => c.record_at(offset, id),
+        }
     }
 
-    /// The whole segment, as stored (for verification).
+    /// Bytes `from..from + len` of the segment, within a record this pin holds.
+    pub fn slice(&self, from: u64, len: usize) -> &[u8] {
+        match &self.source {
+            Source::File(f) => &f.bytes()[from as usize..from as usize + len],
+            Source::Chunk(c) => c.slice(from, len),
+        }
+    }
+
+    /// The whole segment, as stored uncompressed (for verification and compression): only
+    /// for a pin of all of it ([`SegmentSet::pin_all`]).
     pub fn bytes(&self) -> &[u8] {
-        self.file.bytes()
+        match &self.source {
+            Source::File(f) => f.bytes(),
+            Source::Chunk(c) => c.bytes(),
+        }
     }
 }
 
@@ -410,9 +576,8 @@ mod tests {
         assert!(!set.pin(19).unwrap().unwrap().may_contain(20));
         let bases: Vec<u64> = set
             .pin_all()
-            .unwrap()
-            .iter()
-            .map(SegmentReader::base_id)
+            .into_iter()
+            .map(|s| s.unwrap().base_id())
             .collect();
         assert_eq!(bases, [5, 10, 20]);
 

@@ -1,2 +1,3 @@
 //! Tiered storage: how sealed segments are kept once they leave the hot tier.
 pub mod seekable;
+pub mod warm;

@@ -139,17 +139,44 @@ fn reseal<const N: usize>(key: &[u8], b: [u8; N]) -> [u8; N] {
     seal(key, b)
 }
 
+/// Version 1 for a plain file (what builds without tiers read), version 2 for a tier,
+/// which a version-1 value may not claim.
+#[test]
+fn tier_locations_are_written_as_version_2() {
+    for (location, version) in [
+        (Location::LocalFile, 1u32),
+        (Location::LocalCompressed, 2),
+        (Location::Archived, 2),
+    ] {
+        let e = SegmentEntry {
+            location,
+            ..sealed()
+        };
+        let b = e.encode(UID, BASE);
+        assert_eq!(u32::from_le_bytes(b[0..4].try_into().unwrap()), version);
+        assert_eq!(b[5], location.code());
+        assert_eq!(SegmentEntry::decode(&key(), &b), Ok(e));
+        let mut v1 = b;
+        v1[0..4].copy_from_slice(&1u32.to_le_bytes());
+        let v1 = reseal(&key(), v1);
+        assert_eq!(
+            SegmentEntry::decode(&key(), &v1).is_err(),
+            location != Location::LocalFile
+        );
+    }
+}
+
 #[test]
 fn newer_versions_are_refused_not_misread() {
     let mut b = sealed().encode(UID, BASE);
-    b[0..4].copy_from_slice(&2u32.to_le_bytes());
+    b[0..4].copy_from_slice(&3u32.to_le_bytes());
     let b = reseal(&key(), b);
     assert_eq!(
         SegmentEntry::decode(&key(), &b),
         Err(DecodeError::Newer {
             what: "segment entry",
-            version: 2,
-            known: 1
+            version: 3,
+            known: 2
         })
     );
     // A newer version that appended fields: refused by its version, not its length.
@@ -158,7 +185,7 @@ fn newer_versions_are_refused_not_misread() {
     let longer = reseal(&key(), longer);
     assert!(matches!(
         SegmentEntry::decode(&key(), &longer),
-        Err(DecodeError::Newer { version: 2, .. })
+        Err(DecodeError::Newer { version: 3, .. })
     ));
     let mut m = meta().encode(NAME);
     m[0..4].copy_from_slice(&9u32.to_le_bytes());
