@@ -31,6 +31,8 @@ pub mod metrics;
 mod runtime;
 pub mod segment;
 mod sync;
+#[doc(hidden)]
+pub mod tier;
 
 pub use config::{FlushPolicy, Options, Retention, Visibility};
 pub use error::{Error, Result};

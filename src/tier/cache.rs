@@ -1,0 +1,837 @@
+//! A byte-budgeted cache: pins, LRU eviction of unpinned entries, admission control and
+//! single-flight loading. Generic; the log keeps segment maps (with their offset indexes)
+//! in one instance and decompressed frames / downloaded ranges in another.
+//!
+//! # What the budget counts
+//!
+//! `bytes` (never above `budget`) is the sum of:
+//! - the size of every entry present, pinned or not, including what [`Pinned::charge`]
+//!   added to it (a segment's offset index, built on first touch);
+//! - the size of every entry [`BudgetCache::remove`]d while pinned, until its last pin
+//!   drops (its value is still alive, so it still counts);
+//! - the reservation of every load in flight (bytes are reserved before `load` runs).
+//!
+//! Values are created only by `load`, after their reservation, and a value outlives the
+//! cache's reference only while a pin holds it, so if sizes are truthful the values alive
+//! never take more than the budget. Pinned bytes are outside eviction's reach: a miss that
+//! cannot be made room for by evicting unpinned entries waits (or fails with
+//! [`CacheError::WouldBlock`]) instead of going over.
+//!
+//! A value's `Drop` (an munmap) runs when the cache's reference and the last pin are gone;
+//! eviction drops it under the cache's lock, so that the bytes are free only once the value
+//! is. `V`'s `Drop` must therefore not touch the same cache (e.g. by dropping its pins).
+//!
+//! # Recency
+//!
+//! Only unpinned entries are in the LRU order, ranked by the later of their last hit and
+//! their last pin release: an entry in use is as recent as it gets.
+//!
+//! # Why not the `lru` crate
+//!
+//! Pinned entries must be skipped by eviction and their bytes still counted; with `lru` an
+//! eviction would have to walk past pinned entries (or re-insert them). A generation
+//! counter per entry and a `BTreeMap<generation, key>` holding only unpinned entries make
+//! every access O(log n) and eviction pop the oldest evictable entry directly.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::fmt;
+use std::hash::Hash;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use crate::sync::lock;
+
+/// What a miss (or a charge) does when the budget has no room even after evicting every
+/// unpinned entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Wait up to this long for pins to drop or entries to be removed.
+    Wait(Duration),
+    /// Fail with [`CacheError::WouldBlock`] at once.
+    NoWait,
+}
+
+/// Why the cache could not hand out a value. `E` is the loader's error, shared (in an
+/// `Arc`) by every caller that waited for the same load.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError<E = Infallible> {
+    /// The entry alone is larger than the whole budget; it can never be cached.
+    #[error("an entry of {size} bytes can never fit in the cache's budget of {budget} bytes")]
+    TooLarge { size: u64, budget: u64 },
+
+    /// No room for `needed` bytes: `pinned` of the `budget` bytes are held by pinned
+    /// entries and loads in flight, and evicting the rest would not be enough.
+    #[error(
+        "no room for {needed} bytes in the cache: {pinned} of its {budget} bytes are pinned \
+         or being loaded"
+    )]
+    WouldBlock {
+        needed: u64,
+        budget: u64,
+        pinned: u64,
+    },
+
+    /// The load failed; every caller that waited for it gets the same error.
+    #[error("loading the cache entry failed: {0}")]
+    Load(#[source] Arc<E>),
+
+    /// The load panicked (the caller that ran it sees the panic itself).
+    #[error("loading the cache entry panicked")]
+    LoadPanicked,
+}
+
+// By hand: the derive would require `E: Clone`, and the error is behind an `Arc`.
+impl<E> Clone for CacheError<E> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::TooLarge { size, budget } => Self::TooLarge {
+                size: *size,
+                budget: *budget,
+            },
+            Self::WouldBlock {
+                needed,
+                budget,
+                pinned,
+            } => Self::WouldBlock {
+                needed: *needed,
+                budget: *budget,
+                pinned: *pinned,
+            },
+            Self::Load(e) => Self::Load(Arc::clone(e)),
+            Self::LoadPanicked => Self::LoadPanicked,
+        }
+    }
+}
+
+/// A snapshot of a cache's counters (cumulative) and gauges (`bytes`, `entries`,
+/// `peak_bytes`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Calls served from an entry present.
+    pub hits: u64,
+    /// Calls that ran a load or waited for another caller's (`loads + joins`).
+    pub misses: u64,
+    /// Calls that waited for a load another caller was running.
+    pub joins: u64,
+    /// Loads run.
+    pub loads: u64,
+    /// Loads that failed or panicked.
+    pub load_failures: u64,
+    /// Unpinned entries dropped to make room.
+    pub evictions: u64,
+    /// Calls (gets or charges) that had to wait for room.
+    pub waits: u64,
+    /// Calls that gave up for lack of room (`WouldBlock`).
+    pub would_blocks: u64,
+    /// Bytes counted against the budget now (see the module documentation).
+    pub bytes: u64,
+    /// Entries present now (loads in flight and removed-but-pinned entries excluded).
+    pub entries: u64,
+    /// The most `bytes` has ever been.
+    pub peak_bytes: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    joins: AtomicU64,
+    loads: AtomicU64,
+    load_failures: AtomicU64,
+    evictions: AtomicU64,
+    waits: AtomicU64,
+    would_blocks: AtomicU64,
+    bytes: AtomicU64,
+    entries: AtomicU64,
+    peak_bytes: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Relaxed);
+}
+
+/// A value held in (or loaded through) the cache. While any clone is alive the entry is
+/// not evicted, and its bytes stay counted even if it is removed.
+pub struct Pinned<V> {
+    // Declared before `pin` so it drops first: a removed entry's bytes are released only
+    // once its value is gone.
+    value: Arc<V>,
+    pin: Arc<dyn PinOwner>,
+}
+
+/// The pin's link back to its entry, without the key and error types in `Pinned`'s.
+trait PinOwner: Send + Sync {
+    fn charge(&self, extra: u64, admission: Admission) -> Result<(), CacheError>;
+    fn uncharge(&self, bytes: u64);
+}
+
+impl<V> Pinned<V> {
+    /// Counts `extra` more bytes against the budget for this entry (e.g. its offset index,
+    /// built on first touch): call it before allocating them. Evicts unpinned entries if
+    /// needed and obeys `admission` like a miss. The caller charges once per allocation
+    /// (a `OnceLock` in `V` decides who builds). A no-op if the cache is gone.
+    pub fn charge(&self, extra: u64, admission: Admission) -> Result<(), CacheError> {
+        self.pin.charge(extra, admission)
+    }
+
+    /// Gives back `bytes` of earlier charges (e.g. building the index failed after its
+    /// charge). Never takes the entry below nothing.
+    pub fn uncharge(&self, bytes: u64) {
+        self.pin.uncharge(bytes)
+    }
+}
+
+impl<V> Clone for Pinned<V> {
+    fn clone(&self) -> Self {
+        Self {
+            value: Arc::clone(&self.value),
+            pin: Arc::clone(&self.pin),
+        }
+    }
+}
+
+impl<V> Deref for Pinned<V> {
+    type Target = V;
+
+    fn deref(&self) -> &V {
+        &self.value
+    }
+}
+
+impl<V: fmt::Debug> fmt::Debug for Pinned<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Pinned").field(&*self.value).finish()
+    }
+}
+
+/// A byte-budgeted cache of `V` by `K`, loaded by callers with loads that fail with `E`.
+/// Clones share one cache (one budget).
+pub struct BudgetCache<K, V, E = Infallible> {
+    shared: Arc<Shared<K, V, E>>,
+}
+
+impl<K, V, E> Clone for BudgetCache<K, V, E> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+struct Shared<K, V, E> {
+    budget: u64,
+    state: Mutex<State<K, V, E>>,
+    /// Signalled when bytes are freed or become evictable.
+    room: Condvar,
+    /// Signalled when a load completes.
+    loaded: Condvar,
+    stats: Counters,
+}
+
+struct State<K, V, E> {
+    slots: HashMap<K, Slot<V, E>>,
+    /// Unpinned ready entries, oldest first.
+    lru: BTreeMap<u64, K>,
+    /// Entries removed while pinned, by id: their bytes stay counted until unpinned.
+    retired: HashMap<u64, Retired>,
+    /// Bytes counted against the budget (see the module documentation).
+    used: u64,
+    /// Bytes of the entries in `lru`: what eviction could free.
+    evictable: u64,
+    loading: usize,
+    peak: u64,
+    next_gen: u64,
+    next_id: u64,
+}
+
+enum Slot<V, E> {
+    Ready(Ready<V>),
+    Loading { id: u64, flight: Arc<Flight<V, E>> },
+}
+
+struct Ready<V> {
+    /// Tells this entry from a later one under the same key (pins name entries by id).
+    id: u64,
+    value: Arc<V>,
+    size: u64,
+    pins: usize,
+    /// The entry's place in `lru` while unpinned.
+    gen: u64,
+}
+
+struct Retired {
+    size: u64,
+    pins: usize,
+}
+
+/// One load in flight, shared by the callers waiting for it.
+struct Flight<V, E> {
+    outcome: OnceLock<Result<Arc<V>, CacheError<E>>>,
+    /// Callers waiting; each gets a pin counted when the load succeeds, so the entry cannot
+    /// be evicted before they wake. Changed only under the cache's lock.
+    joiners: AtomicUsize,
+}
+
+impl<K, V, E> BudgetCache<K, V, E>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    /// A cache that never counts more than `budget` bytes.
+    pub fn new(budget: u64) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                budget,
+                state: Mutex::new(State {
+                    slots: HashMap::new(),
+                    lru: BTreeMap::new(),
+                    retired: HashMap::new(),
+                    used: 0,
+                    evictable: 0,
+                    loading: 0,
+                    peak: 0,
+                    next_gen: 0,
+                    next_id: 0,
+                }),
+                room: Condvar::new(),
+                loaded: Condvar::new(),
+                stats: Counters::default(),
+            }),
+        }
+    }
+
+    pub fn budget(&self) -> u64 {
+        self.shared.budget
+    }
+
+    /// The value of `key`, pinned. On a hit `size` and `load` are unused. On a miss `size`
+    /// bytes are reserved first (evicting least-recently-used unpinned entries; waiting
+    /// per `admission` if that is not enough), then `load` runs without the lock and its
+    /// value is cached. Callers asking for a key already loading wait for that load,
+    /// whatever their `admission` (it holds its bytes already), and share its value or
+    /// error. A failed load leaves no entry and frees its reservation.
+    pub fn get_or_load<F>(
+        &self,
+        key: &K,
+        size: u64,
+        admission: Admission,
+        load: F,
+    ) -> Result<Pinned<V>, CacheError<E>>
+    where
+        F: FnOnce() -> Result<V, E>,
+    {
+        let sh = &self.shared;
+        let mut wait = RoomWait::new(admission);
+        let mut st = lock(&sh.state);
+        loop {
+            match st.slots.get(key) {
+                Some(Slot::Ready(_)) => {
+                    return Ok(sh.pin_ready(&mut st, key).expect("the entry is ready"))
+                }
+                Some(Slot::Loading { id, flight }) => {
+                    let (id, flight) = (*id, Arc::clone(flight));
+                    flight.joiners.fetch_add(1, Relaxed);
+                    bump(&sh.stats.joins);
+                    bump(&sh.stats.misses);
+                    let outcome = loop {
+                        if let Some(outcome) = flight.outcome.get() {
+                            break outcome.clone();
+                        }
+                        st = sh.loaded.wait(st).unwrap_or_else(|p| p.into_inner());
+                    };
+                    drop(st);
+                    return outcome.map(|value| Pinned::new(value, sh, key.clone(), id));
+                }
+                None => {}
+            }
+            if size > sh.budget {
+                return Err(CacheError::TooLarge {
+                    size,
+                    budget: sh.budget,
+                });
+            }
+            match sh.try_reserve(&mut st, size) {
+                Ok(()) => break,
+                Err(pinned) => st = wait.wait(sh, st, size, pinned).map_err(widen)?,
+            }
+        }
+
+        let id = st.next_id;
+        st.next_id += 1;
+        let flight = Arc::new(Flight {
+            outcome: OnceLock::new(),
+            joiners: AtomicUsize::new(0),
+        });
+        st.slots.insert(
+            key.clone(),
+            Slot::Loading {
+                id,
+                flight: Arc::clone(&flight),
+            },
+        );
+        st.loading += 1;
+        bump(&sh.stats.misses);
+        bump(&sh.stats.loads);
+        drop(st);
+
+        let mut guard = LoadGuard {
+            shared: sh,
+            key,
+            id,
+            size,
+            flight,
+            done: false,
+        };
+        let outcome = load()
+            .map(Arc::new)
+            .map_err(|e| CacheError::Load(Arc::new(e)));
+        guard.done = true;
+        sh.finish(key, id, size, &guard.flight, outcome)
+    }
+
+    /// The value of `key` if it is cached (not while loading), pinned; counts as a hit.
+    pub fn get(&self, key: &K) -> Option<Pinned<V>> {
+        let mut st = lock(&self.shared.state);
+        self.shared.pin_ready(&mut st, key)
+    }
+
+    /// Drops the cache's reference to `key` (retention deleted the segment, or it moved to
+    /// another tier). Live pins keep the value, and its bytes counted, until they drop. A
+    /// load in flight completes for its callers but its value is not cached. Returns
+    /// whether there was an entry or a load.
+    pub fn remove(&self, key: &K) -> bool {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        let found = sh.remove_locked(&mut st, key);
+        sh.publish(&st);
+        drop(st);
+        sh.room.notify_all();
+        found
+    }
+
+    /// [`remove`](Self::remove)s every key.
+    pub fn clear(&self) {
+        let sh = &self.shared;
+        let mut st = lock(&sh.state);
+        let keys: Vec<K> = st.slots.keys().cloned().collect();
+        for key in &keys {
+            sh.remove_locked(&mut st, key);
+        }
+        sh.publish(&st);
+        drop(st);
+        sh.room.notify_all();
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        let c = &self.shared.stats;
+        CacheStats {
+            hits: c.hits.load(Relaxed),
+            misses: c.misses.load(Relaxed),
+            joins: c.joins.load(Relaxed),
+            loads: c.loads.load(Relaxed),
+            load_failures: c.load_failures.load(Relaxed),
+            evictions: c.evictions.load(Relaxed),
+            waits: c.waits.load(Relaxed),
+            would_blocks: c.would_blocks.load(Relaxed),
+            bytes: c.bytes.load(Relaxed),
+            entries: c.entries.load(Relaxed),
+            peak_bytes: c.peak_bytes.load(Relaxed),
+        }
+    }
+}
+
+fn widen<E>(e: CacheError) -> CacheError<E> {
+    match e {
+        CacheError::TooLarge { size, budget } => CacheError::TooLarge { size, budget },
+        CacheError::WouldBlock {
+            needed,
+            budget,
+            pinned,
+        } => CacheError::WouldBlock {
+            needed,
+            budget,
+            pinned,
+        },
+        CacheError::Load(never) => match *never {},
+        CacheError::LoadPanicked => CacheError::LoadPanicked,
+    }
+}
+
+/// Waiting for room under one admission policy, across the retries of one call.
+struct RoomWait {
+    admission: Admission,
+    /// `None` with `Wait`: a timeout too far away to represent, i.e. forever.
+    deadline: Option<Instant>,
+    waited: bool,
+}
+
+impl RoomWait {
+    fn new(admission: Admission) -> Self {
+        let deadline = match admission {
+            Admission::Wait(d) => Instant::now().checked_add(d),
+            Admission::NoWait => None,
+        };
+        Self {
+            admission,
+            deadline,
+            waited: false,
+        }
+    }
+
+    /// Waits once for room to change, or fails with `WouldBlock` if the admission does
+    /// not allow (more) waiting. The caller re-checks everything afterwards.
+    fn wait<'a, K, V, E>(
+        &mut self,
+        sh: &'a Shared<K, V, E>,
+        st: MutexGuard<'a, State<K, V, E>>,
+        needed: u64,
+        pinned: u64,
+    ) -> Result<MutexGuard<'a, State<K, V, E>>, CacheError> {
+        let blocked = || {
+            bump(&sh.stats.would_blocks);
+            CacheError::WouldBlock {
+                needed,
+                budget: sh.budget,
+                pinned,
+            }
+        };
+        if self.admission == Admission::NoWait {
+            return Err(blocked());
+        }
+        if !self.waited {
+            self.waited = true;
+            bump(&sh.stats.waits);
+        }
+        let st = match self.deadline {
+            None => sh.room.wait(st).unwrap_or_else(|p| p.into_inner()),
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(blocked());
+                }
+                sh.room
+                    .wait_timeout(st, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+        };
+        Ok(st)
+    }
+}
+
+impl<K, V, E> Shared<K, V, E>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    fn pin_ready(self: &Arc<Self>, st: &mut State<K, V, E>, key: &K) -> Option<Pinned<V>> {
+        let Some(Slot::Ready(e)) = st.slots.get_mut(key) else {
+            return None;
+        };
+        if e.pins == 0 {
+            st.lru.remove(&e.gen);
+            st.evictable -= e.size;
+        }
+        e.pins += 1;
+        let (value, id) = (Arc::clone(&e.value), e.id);
+        bump(&self.stats.hits);
+        Some(Pinned::new(value, self, key.clone(), id))
+    }
+
+    /// Makes `size` bytes count against the budget, evicting the least recently used
+    /// unpinned entries if that is enough. Otherwise evicts nothing and returns the bytes
+    /// out of eviction's reach.
+    fn try_reserve(&self, st: &mut State<K, V, E>, size: u64) -> Result<(), u64> {
+        let free = self.budget - st.used;
+        if free < size {
+            if free + st.evictable < size {
+                return Err(st.used - st.evictable);
+            }
+            while self.budget - st.used < size {
+                let Some((_, key)) = st.lru.pop_first() else {
+                    unreachable!("evictable bytes are in the LRU order");
+                };
+                let Some(Slot::Ready(e)) = st.slots.remove(&key) else {
+                    unreachable!("only ready entries are in the LRU order");
+                };
+                st.used -= e.size;
+                st.evictable -= e.size;
+                bump(&self.stats.evictions);
+                // The value (an munmap) goes here, under the lock: the bytes are free
+                // for someone else only once it is gone.
+                drop(e);
+            }
+        }
+        st.used += size;
+        st.peak = st.peak.max(st.used);
+        debug_assert!(st.used <= self.budget);
+        self.publish(st);
+        Ok(())
+    }
+
+    /// Completes the load `id` of `key`: caches the value (or, if the key was removed
+    /// meanwhile, keeps only its pins' count) or frees the reservation, and wakes joiners.
+    fn finish(
+        self: &Arc<Self>,
+        key: &K,
+        id: u64,
+        size: u64,
+        flight: &Flight<V, E>,
+        outcome: Result<Arc<V>, CacheError<E>>,
+    ) -> Result<Pinned<V>, CacheError<E>> {
+        let mut st = lock(&self.state);
+        let present = matches!(st.slots.get(key), Some(Slot::Loading { id: i, .. }) if *i == id);
+        if present {
+            st.loading -= 1;
+        }
+        let pins = 1 + flight.joiners.load(Relaxed);
+        match &outcome {
+            Ok(value) if present => {
+                let ready = Ready {
+                    id,
+                    value: Arc::clone(value),
+                    size,
+                    pins,
+                    gen: 0,
+                };
+                st.slots.insert(key.clone(), Slot::Ready(ready));
+            }
+            Ok(_) => {
+                st.retired.insert(id, Retired { size, pins });
+            }
+            Err(_) => {
+                if present {
+                    st.slots.remove(key);
+                }
+                st.used -= size;
+                bump(&self.stats.load_failures);
+            }
+        }
+        let _ = flight.outcome.set(outcome.clone());
+        self.publish(&st);
+        drop(st);
+        self.loaded.notify_all();
+        if outcome.is_err() {
+            self.room.notify_all();
+        }
+        outcome.map(|value| Pinned::new(value, self, key.clone(), id))
+    }
+
+    fn remove_locked(&self, st: &mut State<K, V, E>, key: &K) -> bool {
+        match st.slots.remove(key) {
+            None => false,
+            // Its reservation stays counted; `finish` settles it.
+            Some(Slot::Loading { .. }) => {
+                st.loading -= 1;
+                true
+            }
+            Some(Slot::Ready(e)) if e.pins == 0 => {
+                st.lru.remove(&e.gen);
+                st.evictable -= e.size;
+                st.used -= e.size;
+                true
+            }
+            Some(Slot::Ready(e)) => {
+                let retired = Retired {
+                    size: e.size,
+                    pins: e.pins,
+                };
+                st.retired.insert(e.id, retired);
+                true
+            }
+        }
+    }
+
+    /// One pin of entry `id` dropped.
+    fn unpin(&self, key: &K, id: u64) {
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        match st.slots.get_mut(key) {
+            Some(Slot::Ready(e)) if e.id == id => {
+                e.pins -= 1;
+                if e.pins > 0 {
+                    return;
+                }
+                e.gen = st.next_gen;
+                st.next_gen += 1;
+                st.lru.insert(e.gen, key.clone());
+                st.evictable += e.size;
+            }
+            _ => {
+                let Some(r) = st.retired.get_mut(&id) else {
+                    return;
+                };
+                r.pins -= 1;
+                if r.pins > 0 {
+                    return;
+                }
+                st.used -= r.size;
+                st.retired.remove(&id);
+                self.publish(st);
+            }
+        }
+        self.room.notify_all();
+    }
+
+    /// The size of entry `id`, cached or retired.
+    fn size_mut<'s>(st: &'s mut State<K, V, E>, key: &K, id: u64) -> Option<&'s mut u64> {
+        match st.slots.get_mut(key) {
+            Some(Slot::Ready(e)) if e.id == id => Some(&mut e.size),
+            _ => st.retired.get_mut(&id).map(|r| &mut r.size),
+        }
+    }
+
+    fn charge(&self, key: &K, id: u64, extra: u64, admission: Admission) -> Result<(), CacheError> {
+        if extra == 0 {
+            return Ok(());
+        }
+        let mut wait = RoomWait::new(admission);
+        let mut st = lock(&self.state);
+        loop {
+            // Pinned by the caller, so neither evicted nor released meanwhile.
+            let Some(size) = Self::size_mut(&mut st, key, id) else {
+                return Ok(());
+            };
+            let total = size.saturating_add(extra);
+            if total > self.budget {
+                return Err(CacheError::TooLarge {
+                    size: total,
+                    budget: self.budget,
+                });
+            }
+            match self.try_reserve(&mut st, extra) {
+                Ok(()) => {
+                    if let Some(size) = Self::size_mut(&mut st, key, id) {
+                        *size += extra;
+                    }
+                    return Ok(());
+                }
+                Err(pinned) => st = wait.wait(self, st, extra, pinned)?,
+            }
+        }
+    }
+
+    fn uncharge(&self, key: &K, id: u64, bytes: u64) {
+        let mut st = lock(&self.state);
+        let Some(size) = Self::size_mut(&mut st, key, id) else {
+            return;
+        };
+        let bytes = bytes.min(*size);
+        *size -= bytes;
+        st.used -= bytes;
+        self.publish(&st);
+        drop(st);
+        self.room.notify_all();
+    }
+
+    fn publish(&self, st: &State<K, V, E>) {
+        let entries = (st.slots.len() - st.loading) as u64;
+        self.stats.bytes.store(st.used, Relaxed);
+        self.stats.entries.store(entries, Relaxed);
+        self.stats.peak_bytes.store(st.peak, Relaxed);
+    }
+}
+
+impl<V: Send + Sync + 'static> Pinned<V> {
+    fn new<K, E>(value: Arc<V>, cache: &Arc<Shared<K, V, E>>, key: K, id: u64) -> Self
+    where
+        K: Eq + Hash + Clone + Send + Sync + 'static,
+        E: Send + Sync + 'static,
+    {
+        let pin = PinGuard {
+            cache: Arc::downgrade(cache),
+            key,
+            id,
+        };
+        Self {
+            value,
+            pin: Arc::new(pin),
+        }
+    }
+}
+
+/// One pin of one entry, shared by the clones of a `Pinned`. Holds the cache weakly: pins
+/// outliving the cache keep their values, not the cache's other entries.
+struct PinGuard<K, V, E>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    cache: Weak<Shared<K, V, E>>,
+    key: K,
+    id: u64,
+}
+
+impl<K, V, E> PinOwner for PinGuard<K, V, E>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    fn charge(&self, extra: u64, admission: Admission) -> Result<(), CacheError> {
+        match self.cache.upgrade() {
+            Some(sh) => sh.charge(&self.key, self.id, extra, admission),
+            None => Ok(()),
+        }
+    }
+
+    fn uncharge(&self, bytes: u64) {
+        if let Some(sh) = self.cache.upgrade() {
+            sh.uncharge(&self.key, self.id, bytes);
+        }
+    }
+}
+
+impl<K, V, E> Drop for PinGuard<K, V, E>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        if let Some(sh) = self.cache.upgrade() {
+            sh.unpin(&self.key, self.id);
+        }
+    }
+}
+
+/// Settles a load whose `load` panicked, so that its reservation is freed and its joiners
+/// wake (with `LoadPanicked`) instead of waiting forever.
+struct LoadGuard<'a, K, V, E>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    shared: &'a Arc<Shared<K, V, E>>,
+    key: &'a K,
+    id: u64,
+    size: u64,
+    flight: Arc<Flight<V, E>>,
+    done: bool,
+}
+
+impl<K, V, E> Drop for LoadGuard<'_, K, V, E>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        if !self.done {
+            let outcome = Err(CacheError::LoadPanicked);
+            let _ = self
+                .shared
+                .finish(self.key, self.id, self.size, &self.flight, outcome);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
