@@ -35,14 +35,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
-use std::fmt;
 use std::hash::Hash;
-use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::sync::lock;
+
+mod pin;
+mod stats;
+
+pub use pin::Pinned;
+pub use stats::CacheStats;
+use stats::{bump, Counters};
 
 /// What a miss (or a charge) does when the budget has no room even after evicting every
 /// unpinned entry.
@@ -103,107 +108,6 @@ impl<E> Clone for CacheError<E> {
             Self::Load(e) => Self::Load(Arc::clone(e)),
             Self::LoadPanicked => Self::LoadPanicked,
         }
-    }
-}
-
-/// A snapshot of a cache's counters (cumulative) and gauges (`bytes`, `entries`,
-/// `peak_bytes`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    /// Calls served from an entry present.
-    pub hits: u64,
-    /// Calls that ran a load or waited for another caller's (`loads + joins`).
-    pub misses: u64,
-    /// Calls that waited for a load another caller was running.
-    pub joins: u64,
-    /// Loads run.
-    pub loads: u64,
-    /// Loads that failed or panicked.
-    pub load_failures: u64,
-    /// Unpinned entries dropped to make room.
-    pub evictions: u64,
-    /// Calls (gets or charges) that had to wait for room.
-    pub waits: u64,
-    /// Calls that gave up for lack of room (`WouldBlock`).
-    pub would_blocks: u64,
-    /// Bytes counted against the budget now (see the module documentation).
-    pub bytes: u64,
-    /// Entries present now (loads in flight and removed-but-pinned entries excluded).
-    pub entries: u64,
-    /// The most `bytes` has ever been.
-    pub peak_bytes: u64,
-}
-
-#[derive(Default)]
-struct Counters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    joins: AtomicU64,
-    loads: AtomicU64,
-    load_failures: AtomicU64,
-    evictions: AtomicU64,
-    waits: AtomicU64,
-    would_blocks: AtomicU64,
-    bytes: AtomicU64,
-    entries: AtomicU64,
-    peak_bytes: AtomicU64,
-}
-
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Relaxed);
-}
-
-/// A value held in (or loaded through) the cache. While any clone is alive the entry is
-/// not evicted, and its bytes stay counted even if it is removed.
-pub struct Pinned<V> {
-    // Declared before `pin` so it drops first: a removed entry's bytes are released only
-    // once its value is gone.
-    value: Arc<V>,
-    pin: Arc<dyn PinOwner>,
-}
-
-/// The pin's link back to its entry, without the key and error types in `Pinned`'s.
-trait PinOwner: Send + Sync {
-    fn charge(&self, extra: u64, admission: Admission) -> Result<(), CacheError>;
-    fn uncharge(&self, bytes: u64);
-}
-
-impl<V> Pinned<V> {
-    /// Counts `extra` more bytes against the budget for this entry (e.g. its offset index,
-    /// built on first touch): call it before allocating them. Evicts unpinned entries if
-    /// needed and obeys `admission` like a miss. The caller charges once per allocation
-    /// (a `OnceLock` in `V` decides who builds). A no-op if the cache is gone.
-    pub fn charge(&self, extra: u64, admission: Admission) -> Result<(), CacheError> {
-        self.pin.charge(extra, admission)
-    }
-
-    /// Gives back `bytes` of earlier charges (e.g. building the index failed after its
-    /// charge). Never takes the entry below nothing.
-    pub fn uncharge(&self, bytes: u64) {
-        self.pin.uncharge(bytes)
-    }
-}
-
-impl<V> Clone for Pinned<V> {
-    fn clone(&self) -> Self {
-        Self {
-            value: Arc::clone(&self.value),
-            pin: Arc::clone(&self.pin),
-        }
-    }
-}
-
-impl<V> Deref for Pinned<V> {
-    type Target = V;
-
-    fn deref(&self) -> &V {
-        &self.value
-    }
-}
-
-impl<V: fmt::Debug> fmt::Debug for Pinned<V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Pinned").field(&*self.value).finish()
     }
 }
 
@@ -425,23 +329,6 @@ where
         drop(st);
         sh.room.notify_all();
     }
-
-    pub fn stats(&self) -> CacheStats {
-        let c = &self.shared.stats;
-        CacheStats {
-            hits: c.hits.load(Relaxed),
-            misses: c.misses.load(Relaxed),
-            joins: c.joins.load(Relaxed),
-            loads: c.loads.load(Relaxed),
-            load_failures: c.load_failures.load(Relaxed),
-            evictions: c.evictions.load(Relaxed),
-            waits: c.waits.load(Relaxed),
-            would_blocks: c.would_blocks.load(Relaxed),
-            bytes: c.bytes.load(Relaxed),
-            entries: c.entries.load(Relaxed),
-            peak_bytes: c.peak_bytes.load(Relaxed),
-        }
-    }
 }
 
 fn widen<E>(e: CacheError) -> CacheError<E> {
@@ -499,20 +386,23 @@ impl RoomWait {
                 pinned,
             }
         };
-        if self.admission == Admission::NoWait {
-            return Err(blocked());
-        }
+        let left = match (self.admission, self.deadline) {
+            (Admission::NoWait, _) => return Err(blocked()),
+            (Admission::Wait(_), None) => None,
+            (Admission::Wait(_), Some(deadline)) => {
+                match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Err(blocked()),
+                }
+            }
+        };
         if !self.waited {
             self.waited = true;
             bump(&sh.stats.waits);
         }
-        let st = match self.deadline {
+        let st = match left {
             None => sh.room.wait(st).unwrap_or_else(|p| p.into_inner()),
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(blocked());
-                }
+            Some(left) => {
                 sh.room
                     .wait_timeout(st, left)
                     .unwrap_or_else(|p| p.into_inner())
@@ -644,159 +534,6 @@ where
                 st.retired.insert(e.id, retired);
                 true
             }
-        }
-    }
-
-    /// One pin of entry `id` dropped.
-    fn unpin(&self, key: &K, id: u64) {
-        let mut st = lock(&self.state);
-        let st = &mut *st;
-        match st.slots.get_mut(key) {
-            Some(Slot::Ready(e)) if e.id == id => {
-                e.pins -= 1;
-                if e.pins > 0 {
-                    return;
-                }
-                e.gen = st.next_gen;
-                st.next_gen += 1;
-                st.lru.insert(e.gen, key.clone());
-                st.evictable += e.size;
-            }
-            _ => {
-                let Some(r) = st.retired.get_mut(&id) else {
-                    return;
-                };
-                r.pins -= 1;
-                if r.pins > 0 {
-                    return;
-                }
-                st.used -= r.size;
-                st.retired.remove(&id);
-                self.publish(st);
-            }
-        }
-        self.room.notify_all();
-    }
-
-    /// The size of entry `id`, cached or retired.
-    fn size_mut<'s>(st: &'s mut State<K, V, E>, key: &K, id: u64) -> Option<&'s mut u64> {
-        match st.slots.get_mut(key) {
-            Some(Slot::Ready(e)) if e.id == id => Some(&mut e.size),
-            _ => st.retired.get_mut(&id).map(|r| &mut r.size),
-        }
-    }
-
-    fn charge(&self, key: &K, id: u64, extra: u64, admission: Admission) -> Result<(), CacheError> {
-        if extra == 0 {
-            return Ok(());
-        }
-        let mut wait = RoomWait::new(admission);
-        let mut st = lock(&self.state);
-        loop {
-            // Pinned by the caller, so neither evicted nor released meanwhile.
-            let Some(size) = Self::size_mut(&mut st, key, id) else {
-                return Ok(());
-            };
-            let total = size.saturating_add(extra);
-            if total > self.budget {
-                return Err(CacheError::TooLarge {
-                    size: total,
-                    budget: self.budget,
-                });
-            }
-            match self.try_reserve(&mut st, extra) {
-                Ok(()) => {
-                    if let Some(size) = Self::size_mut(&mut st, key, id) {
-                        *size += extra;
-                    }
-                    return Ok(());
-                }
-                Err(pinned) => st = wait.wait(self, st, extra, pinned)?,
-            }
-        }
-    }
-
-    fn uncharge(&self, key: &K, id: u64, bytes: u64) {
-        let mut st = lock(&self.state);
-        let Some(size) = Self::size_mut(&mut st, key, id) else {
-            return;
-        };
-        let bytes = bytes.min(*size);
-        *size -= bytes;
-        st.used -= bytes;
-        self.publish(&st);
-        drop(st);
-        self.room.notify_all();
-    }
-
-    fn publish(&self, st: &State<K, V, E>) {
-        let entries = (st.slots.len() - st.loading) as u64;
-        self.stats.bytes.store(st.used, Relaxed);
-        self.stats.entries.store(entries, Relaxed);
-        self.stats.peak_bytes.store(st.peak, Relaxed);
-    }
-}
-
-impl<V: Send + Sync + 'static> Pinned<V> {
-    fn new<K, E>(value: Arc<V>, cache: &Arc<Shared<K, V, E>>, key: K, id: u64) -> Self
-    where
-        K: Eq + Hash + Clone + Send + Sync + 'static,
-        E: Send + Sync + 'static,
-    {
-        let pin = PinGuard {
-            cache: Arc::downgrade(cache),
-            key,
-            id,
-        };
-        Self {
-            value,
-            pin: Arc::new(pin),
-        }
-    }
-}
-
-/// One pin of one entry, shared by the clones of a `Pinned`. Holds the cache weakly: pins
-/// outliving the cache keep their values, not the cache's other entries.
-struct PinGuard<K, V, E>
-where
-    K: Eq + Hash + Clone + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    E: Send + Sync + 'static,
-{
-    cache: Weak<Shared<K, V, E>>,
-    key: K,
-    id: u64,
-}
-
-impl<K, V, E> PinOwner for PinGuard<K, V, E>
-where
-    K: Eq + Hash + Clone + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    E: Send + Sync + 'static,
-{
-    fn charge(&self, extra: u64, admission: Admission) -> Result<(), CacheError> {
-        match self.cache.upgrade() {
-            Some(sh) => sh.charge(&self.key, self.id, extra, admission),
-            None => Ok(()),
-        }
-    }
-
-    fn uncharge(&self, bytes: u64) {
-        if let Some(sh) = self.cache.upgrade() {
-            sh.uncharge(&self.key, self.id, bytes);
-        }
-    }
-}
-
-impl<K, V, E> Drop for PinGuard<K, V, E>
-where
-    K: Eq + Hash + Clone + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    E: Send + Sync + 'static,
-{
-    fn drop(&mut self) {
-        if let Some(sh) = self.cache.upgrade() {
-            sh.unpin(&self.key, self.id);
         }
     }
 }

@@ -389,7 +389,7 @@ fn budget_holds_under_eight_threads() {
                     rng
                 };
                 let mut held: Vec<Pinned<Tracked>> = Vec::new();
-                for _ in 0..3000 {
+                for _ in 0..1500 {
                     let key = (next() % 64) as u32;
                     let size = 1 + u64::from(key) * 37 % 250;
                     match next() % 10 {
