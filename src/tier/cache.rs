@@ -53,7 +53,8 @@ use stats::{bump, Counters};
 /// unpinned entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
-    /// Wait up to this long for pins to drop or entries to be removed.
+    /// Wait up to this long for pins to drop or entries to be removed. Waiters are not
+    /// queued: a large miss may keep waiting while smaller ones take the room freed.
     Wait(Duration),
     /// Fail with [`CacheError::WouldBlock`] at once.
     NoWait,
@@ -112,7 +113,8 @@ impl<E> Clone for CacheError<E> {
 }
 
 /// A byte-budgeted cache of `V` by `K`, loaded by callers with loads that fail with `E`.
-/// Clones share one cache (one budget).
+/// Clones share one cache (one budget). `E` belongs to the cache rather than to each call
+/// because a load's error is handed to every caller that joined it.
 pub struct BudgetCache<K, V, E = Infallible> {
     shared: Arc<Shared<K, V, E>>,
 }
