@@ -1,3 +1,4 @@
 //! Tiered storage: how sealed segments are kept once they leave the hot tier.
+pub mod cache;
 pub mod seekable;
 pub mod warm;
