@@ -13,6 +13,8 @@
 //! - `catalog`: the segment catalogue (libmdbx): every log and each log's segments, durable
 //!   on commit. Not yet used by the log.
 //! - `durability`: watermarks, group commit, the background flusher, task supervision.
+//! - `tier`: the cold tier; `tier::archive` holds the archive backends (a directory, S3)
+//!   and `Remote` (retries, circuit breaker, single-flight reads). Not yet used by the log.
 //! - `manager`: many logs under one root directory, opened by name, on one runtime.
 //! - `runtime`: the tokio runtime background work runs on.
 //! - `metrics`, `config`, `error`, `sync` (lock helpers), `fsio` (every system call).
@@ -31,6 +33,8 @@ pub mod metrics;
 mod runtime;
 pub mod segment;
 mod sync;
+#[doc(hidden)]
+pub mod tier;
 
 pub use config::{FlushPolicy, Options, Retention, Visibility};
 pub use error::{Error, Result};

@@ -1,0 +1,2 @@
+//! The cold tier: sealed segments kept in an archive (object store or directory).
+pub mod archive;
