@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aof::tier::archive::remote::BreakerState;
 use aof::tier::archive::{
-    ArchiveStore, ErrorKind, ManualClock, PutOutcome, Remote, RemoteConfig, S3Archive, S3Config,
+    ArchiveStore, BreakerState, ErrorKind, ManualClock, PutOutcome, Remote, RemoteConfig,
+    S3Archive, S3Config,
 };
 use s3_server::S3Server;
 

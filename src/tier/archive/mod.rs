@@ -19,7 +19,9 @@ pub mod remote;
 pub mod s3;
 
 pub use fs::FsArchive;
-pub use remote::{Clock, ManualClock, Remote, RemoteConfig, RemoteStats, SystemClock};
+pub use remote::{
+    BreakerState, Clock, ManualClock, Remote, RemoteConfig, RemoteStats, SystemClock,
+};
 #[cfg(feature = "s3")]
 pub use s3::{S3Archive, S3Config};
 
