@@ -10,7 +10,7 @@
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #   make header                regenerate include/aof.h (cbindgen, as a library, via a test)
 #   make deps                  install what a fresh Debian machine lacks (idempotent; libclang-dev
-#                              for libmdbx's bindgen build)
+#                              for libmdbx's bindgen build, s3s-fs for the S3 archive tests)
 #
 # Build outputs go to target/ (cargo) and build/ (everything else); both are git-ignored.
 
@@ -78,6 +78,8 @@ FUZZ_SECONDS ?= 60
 # valgrind, and decode_record keeps the check.
 FUZZ_RECOVER_IMAGE_FLAGS := -detect_leaks=0
 CARGO_FUZZ_VERSION := 0.13.2
+# The S3-compatible server the S3 archive tests run against (newer versions need a newer rustc).
+S3S_FS_VERSION := 0.14.1
 
 # The stages of make test, in order.
 TEST_STAGES := check-fmt clippy cargo-test ctest valgrind cxx-header install-test fuzz-ci
@@ -120,6 +122,13 @@ deps:
 	    for c in rustfmt clippy; do \
 	        grep -q "^$$c" <<<"$$installed" || $$rustup component add $$c; \
 	    done; \
+	fi
+	@# The S3 archive tests (tests/archive_s3.rs) start s3s-fs themselves.
+	@if command -v s3s-fs >/dev/null || [ -x "$(HOME)/.cargo/bin/s3s-fs" ]; then \
+	    echo "deps: s3s-fs present"; \
+	else \
+	    echo "installing s3s-fs $(S3S_FS_VERSION)"; \
+	    $(CARGO) install s3s-fs@$(S3S_FS_VERSION) --features binary --locked; \
 	fi
 
 $(NATIVE_LIBS_FILE): Cargo.toml Cargo.lock

@@ -13,6 +13,8 @@
 //! - `catalog`: the segment catalogue (libmdbx): every log and each log's segments, durable
 //!   on commit. Not yet used by the log.
 //! - `durability`: watermarks, group commit, the background flusher, task supervision.
+//! - `tier`: the cold tier; `tier::archive` holds the archive backends (a directory, S3)
+//!   and `Remote` (retries, circuit breaker, single-flight reads). Not yet used by the log.
 //! - `manager`: many logs under one root directory, opened by name, on one runtime.
 //! - `runtime`: the tokio runtime background work runs on.
 //! - `metrics`, `config`, `error`, `sync` (lock helpers), `fsio` (every system call).

@@ -93,6 +93,8 @@ impl Runtime {
             .thread_name("aof-runtime")
             .on_thread_start(|| ON_RUNTIME_THREAD.with(|c| c.set(true)))
             .enable_time()
+            // The archive's S3 client (tier/archive/s3.rs) does network IO on this runtime.
+            .enable_io()
             .build()
             .map_err(|e| Error::io("start runtime", "<runtime>", e))?;
         Ok(Arc::new(Runtime {

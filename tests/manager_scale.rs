@@ -63,7 +63,7 @@ fn raise_nofile() -> u64 {
 }
 
 fn options(i: usize) -> Options {
-    let (flush, zero_ahead) = if i % 2 == 0 {
+    let (flush, zero_ahead) = if i.is_multiple_of(2) {
         (FlushPolicy::Async, 16 << 10)
     } else {
         (FlushPolicy::Sync, 0)
@@ -84,7 +84,7 @@ fn name(i: usize) -> String {
 /// out), in batches of 8 under Sync.
 fn append(i: usize, log: &Log) {
     let rec = |n: u64| payload((i as u64) << 32 | n, RECORD_LEN);
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         for n in 1..=RECORDS {
             assert_eq!(log.append(&rec(n)).unwrap(), n);
         }

@@ -141,7 +141,7 @@ pub unsafe extern "C" fn aof_metrics(
             return Err(Failure::null_arg("out"));
         }
         let log = lookup(log)?;
-        if out_size < METRICS_V1_SIZE || out_size % 8 != 0 {
+        if out_size < METRICS_V1_SIZE || !out_size.is_multiple_of(8) {
             return Err(Failure::invalid(format!(
                 "out_size {out_size} must be a multiple of 8 and at least {METRICS_V1_SIZE} \
                  (pass sizeof(aof_metrics_t))"

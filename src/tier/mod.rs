@@ -1,4 +1,5 @@
 //! Tiered storage: how sealed segments are kept once they leave the hot tier.
+pub mod archive;
 pub mod cache;
 pub mod seekable;
 pub mod warm;
