@@ -230,6 +230,18 @@
 #define AOF_ERR_TRUNCATED -17
 
 /**
+ * No room in a cache of the tiers and the manager is set not to wait (or the wait timed
+ * out); see `aof_manager_options_set_cache`. Nothing changed; try again later.
+ */
+#define AOF_ERR_WOULD_BLOCK -18
+
+/**
+ * The archive could not be reached after retries (or its circuit breaker is open), or
+ * refused a request; the last-error message names the operation, key and endpoint.
+ */
+#define AOF_ERR_REMOTE -19
+
+/**
  * Flush policy: every append returns once its record is on stable storage (concurrent
  * appenders share one `fdatasync`: group commit). The default.
  */
@@ -491,7 +503,7 @@ typedef struct aof_metrics_t {
     uint64_t first_id;
     /**
      * Sealed segments compressed into the warm tier. Since the fourth version of this
-     * struct (176 bytes).
+     * struct (248 bytes).
      */
     uint64_t segments_compressed;
     /**
@@ -507,6 +519,45 @@ typedef struct aof_metrics_t {
      * (nothing changed; tried again later). Fourth version.
      */
     uint64_t tier_failures;
+    /**
+     * Pins of sealed segment files found mapped in the hot cache. The hot and frame
+     * cache counters are those of the caches the log shares: its manager's (all its logs
+     * together), or its own when opened alone. Fourth version.
+     */
+    uint64_t hot_hits;
+    /**
+     * Pins of sealed segment files that had to map them. Fourth version.
+     */
+    uint64_t hot_misses;
+    /**
+     * Maps dropped from the hot cache to make room. Fourth version.
+     */
+    uint64_t hot_evictions;
+    /**
+     * Bytes the hot cache holds now (maps and offset indexes). Fourth version.
+     */
+    uint64_t hot_bytes;
+    /**
+     * Frames of compressed segments found in the frame cache. Fourth version.
+     */
+    uint64_t frame_hits;
+    /**
+     * Frames that had to be decompressed. Fourth version.
+     */
+    uint64_t frame_misses;
+    /**
+     * Frames dropped from the frame cache to make room. Fourth version.
+     */
+    uint64_t frame_evictions;
+    /**
+     * Bytes the frame cache holds now. Fourth version.
+     */
+    uint64_t frame_bytes;
+    /**
+     * Sealed segment files (plain or compressed) this log opened for readers since it
+     * was opened: a map evicted and needed again counts again. Fourth version.
+     */
+    uint64_t files_opened;
 } aof_metrics_t;
 
 #ifdef __cplusplus

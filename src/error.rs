@@ -87,6 +87,17 @@ pub enum Error {
     #[error("catalogue {}: {detail}", path.display())]
     Catalog { path: PathBuf, detail: String },
 
+    /// No room in a cache of the tiers (its budget is held by pinned segments and
+    /// frames), and the manager's admission option says not to wait, or the wait timed
+    /// out; or an entry larger than the whole budget. The message says which cache.
+    #[error("would block: {0}")]
+    WouldBlock(String),
+
+    /// The archive could not be reached (after retries, or its circuit breaker is open),
+    /// or refused a request. The message names the operation, the key and the endpoint.
+    #[error("archive unavailable: {0}")]
+    Remote(String),
+
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -119,6 +130,39 @@ impl Error {
             path: path.into(),
             offset,
             detail: detail.into(),
+        }
+    }
+
+    /// An error shared by the callers of one load (a cache's single flight): the error
+    /// itself if this is the last holder, else a copy of it (an I/O error keeps its kind
+    /// and message, not its OS code).
+    pub(crate) fn from_shared(e: std::sync::Arc<Error>) -> Error {
+        let e = match std::sync::Arc::try_unwrap(e) {
+            Ok(e) => return e,
+            Err(e) => e,
+        };
+        match &*e {
+            Error::Io { op, path, source } => Error::Io {
+                op,
+                path: path.clone(),
+                source: match source.raw_os_error() {
+                    Some(code) => io::Error::from_raw_os_error(code),
+                    None => io::Error::new(source.kind(), source.to_string()),
+                },
+            },
+            Error::Corruption {
+                path,
+                offset,
+                detail,
+            } => Error::corruption(path, *offset, detail.clone()),
+            Error::Closed => Error::Closed,
+            Error::WouldBlock(m) => Error::WouldBlock(m.clone()),
+            Error::Remote(m) => Error::Remote(m.clone()),
+            Error::Catalog { path, detail } => Error::Catalog {
+                path: path.clone(),
+                detail: detail.clone(),
+            },
+            other => Error::Internal(other.to_string()),
         }
     }
 

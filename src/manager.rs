@@ -33,6 +33,7 @@ use crate::log::{create_log_dir, Log, LogRef};
 use crate::runtime::{self, Runtime, RuntimeOptions};
 use crate::segment::layout::Layout;
 use crate::sync::lock;
+use crate::tier::shared::{CacheOptions, Tiers};
 
 /// The longest log name, in bytes. With the `.dropping.` prefix a log's directory name
 /// stays within the 255 bytes of a file name on every common Linux file system.
@@ -53,6 +54,10 @@ pub struct ManagerOptions {
     /// zeroing, segment pre-allocation) for every log of the manager; started on demand,
     /// retired after 10 s idle (1..=1024). Default 32.
     pub max_blocking_threads: usize,
+    /// The caches every log of the manager shares: the hot cache of mapped sealed
+    /// segments and the frame cache of decompressed frames, their budgets, and whether a
+    /// read waits for room.
+    pub cache: CacheOptions,
 }
 
 impl Default for ManagerOptions {
@@ -61,6 +66,7 @@ impl Default for ManagerOptions {
         ManagerOptions {
             worker_threads: r.worker_threads,
             max_blocking_threads: r.max_blocking_threads,
+            cache: CacheOptions::default(),
         }
     }
 }
@@ -75,7 +81,8 @@ impl ManagerOptions {
 
     /// Checks both thread counts (1..=1024).
     pub fn validate(&self) -> Result<()> {
-        self.runtime().validate()
+        self.runtime().validate()?;
+        self.cache.validate()
     }
 }
 
@@ -109,6 +116,8 @@ struct State {
     /// The catalogue of every log under the root (`<root>/.catalog.mdbx`): one libmdbx
     /// environment, whatever the number of logs. Let go at close, with the runtime.
     catalog: Option<Arc<Catalog>>,
+    /// The caches of the tiers, shared by every log.
+    tiers: Arc<Tiers>,
     lock_file: Option<File>,
     /// Names with an open or a drop in progress; `close` waits until it is empty.
     claimed: HashSet<String>,
@@ -156,6 +165,7 @@ impl Manager {
                 closed: false,
                 runtime: Some(runtime),
                 catalog: Some(catalog),
+                tiers: Tiers::new(&options.cache)?,
                 lock_file: Some(lock_file),
                 claimed: HashSet::new(),
                 logs: HashMap::new(),
@@ -191,7 +201,8 @@ impl Manager {
         let dir = self.root.join(name);
         let (claim, runtime) = self.claim(name, &dir)?;
         let catalog = Some((self.catalog()?, name.to_string()));
-        let log = Log::open_on(&dir, options, runtime, catalog)?;
+        let tiers = lock(&self.state).tiers.clone();
+        let log = Log::open_on(&dir, options, runtime, tiers, catalog)?;
         let mut st = claim.state();
         if st.closed {
             // The manager closed while the log opened: it must not outlive the manager.
@@ -472,6 +483,7 @@ mod tests {
             let o = ManagerOptions {
                 worker_threads: w,
                 max_blocking_threads: b,
+                ..ManagerOptions::default()
             };
             assert!(matches!(o.validate(), Err(Error::InvalidArgument(_))));
         }

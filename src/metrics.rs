@@ -68,6 +68,28 @@ macro_rules! metrics_list {
             /// recorded (nothing changed; tried again later). `Log::last_tier_error` says
             /// why.
             tier_failures: 4,
+            /// Pins of sealed segment files found mapped in the hot cache. The hot and frame
+            /// cache counters are those of the caches the log shares (its manager's, or its own
+            /// when opened alone).
+            hot_hits: 4,
+            /// Pins of sealed segment files that had to map them (or wait for another
+            /// reader's map: single flight).
+            hot_misses: 4,
+            /// Maps dropped from the hot cache to make room.
+            hot_evictions: 4,
+            /// Bytes the hot cache holds now (maps and offset indexes, pinned or not).
+            hot_bytes: 4,
+            /// Frames of compressed segments found decompressed in the frame cache.
+            frame_hits: 4,
+            /// Frames that had to be decompressed (or waited for).
+            frame_misses: 4,
+            /// Frames dropped from the frame cache to make room.
+            frame_evictions: 4,
+            /// Bytes the frame cache holds now.
+            frame_bytes: 4,
+            /// Sealed segment files (plain or compressed) this log opened for readers since
+            /// it was opened: a map evicted and needed again counts again.
+            files_opened: 4,
         }
     };
 }
@@ -213,12 +235,21 @@ mod tests {
                 "compress_bytes_in",
                 "compress_bytes_out",
                 "tier_failures",
+                "hot_hits",
+                "hot_misses",
+                "hot_evictions",
+                "hot_bytes",
+                "frame_hits",
+                "frame_misses",
+                "frame_evictions",
+                "frame_bytes",
+                "files_opened",
             ]
         );
-        assert_eq!(MetricsSnapshot::COUNT, 22);
+        assert_eq!(MetricsSnapshot::COUNT, 31);
         let m = MetricsSnapshot::numbered();
         let values = m.fields().map(|(_, value)| value);
-        assert_eq!(values.to_vec(), (1..=22).collect::<Vec<u64>>());
+        assert_eq!(values.to_vec(), (1..=31).collect::<Vec<u64>>());
         assert_eq!((m.appends, m.syncs, m.zeroed_bytes), (1, 5, 16));
         let m = MetricsSnapshot {
             reads: 7,

@@ -232,6 +232,7 @@ fn bad_roots_and_options() {
         let o = ManagerOptions {
             worker_threads: w,
             max_blocking_threads: b,
+            ..ManagerOptions::default()
         };
         assert!(matches!(
             Manager::open(tmp.path().join("r"), o),
@@ -391,6 +392,7 @@ fn threads_open_and_drop_concurrently() {
             ManagerOptions {
                 worker_threads: 2,
                 max_blocking_threads: 4,
+                ..ManagerOptions::default()
             },
         )
         .unwrap(),

@@ -108,6 +108,7 @@ fn thousand_logs_with_a_bounded_thread_count() {
         ManagerOptions {
             worker_threads: WORKERS,
             max_blocking_threads: MAX_BLOCKING,
+            ..ManagerOptions::default()
         },
     )
     .unwrap();
@@ -156,6 +157,7 @@ fn thousand_logs_with_a_bounded_thread_count() {
         ManagerOptions {
             worker_threads: WORKERS,
             max_blocking_threads: MAX_BLOCKING,
+            ..ManagerOptions::default()
         },
     )
     .unwrap();

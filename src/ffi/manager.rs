@@ -411,7 +411,8 @@ mod tests {
                 (*o).inner,
                 ManagerOptions {
                     worker_threads: 1024,
-                    max_blocking_threads: 1
+                    max_blocking_threads: 1,
+                    ..ManagerOptions::default()
                 }
             );
             assert_eq!(

@@ -56,7 +56,7 @@ pub struct aof_metrics_t {
     /// Oldest id the log still holds (raised by retention; 1 before). Third version.
     pub first_id: u64,
     /// Sealed segments compressed into the warm tier. Since the fourth version of this
-    /// struct (176 bytes).
+    /// struct (248 bytes).
     pub segments_compressed: u64,
     /// Bytes of segment files compressed (their full size). Fourth version.
     pub compress_bytes_in: u64,
@@ -65,6 +65,27 @@ pub struct aof_metrics_t {
     /// Moves between tiers that failed in the background before anything was recorded
     /// (nothing changed; tried again later). Fourth version.
     pub tier_failures: u64,
+    /// Pins of sealed segment files found mapped in the hot cache. The hot and frame
+    /// cache counters are those of the caches the log shares: its manager's (all its logs
+    /// together), or its own when opened alone. Fourth version.
+    pub hot_hits: u64,
+    /// Pins of sealed segment files that had to map them. Fourth version.
+    pub hot_misses: u64,
+    /// Maps dropped from the hot cache to make room. Fourth version.
+    pub hot_evictions: u64,
+    /// Bytes the hot cache holds now (maps and offset indexes). Fourth version.
+    pub hot_bytes: u64,
+    /// Frames of compressed segments found in the frame cache. Fourth version.
+    pub frame_hits: u64,
+    /// Frames that had to be decompressed. Fourth version.
+    pub frame_misses: u64,
+    /// Frames dropped from the frame cache to make room. Fourth version.
+    pub frame_evictions: u64,
+    /// Bytes the frame cache holds now. Fourth version.
+    pub frame_bytes: u64,
+    /// Sealed segment files (plain or compressed) this log opened for readers since it
+    /// was opened: a map evicted and needed again counts again. Fourth version.
+    pub files_opened: u64,
 }
 
 // Generated from `metrics_list!`: the conversion from the snapshot and the layout checks.
@@ -179,7 +200,7 @@ mod tests {
         );
         assert_eq!(size_of_version(2), 16 * 8);
         assert_eq!(size_of_version(3), 18 * 8);
-        assert_eq!(size_of_version(4), 22 * 8);
+        assert_eq!(size_of_version(4), 31 * 8);
         assert_eq!(size_of_version(4), size_of::<aof_metrics_t>());
         assert_eq!(size_of::<aof_metrics_t>() % 8, 0);
         assert!(size_of::<aof_metrics_t>() >= METRICS_V1_SIZE);

@@ -56,6 +56,12 @@ pub const AOF_ERR_CATALOG: i32 = -16;
 /// The record was removed by retention or `aof_truncate_before`; the last-error message
 /// names the oldest id still available (see also `aof_bounds`).
 pub const AOF_ERR_TRUNCATED: i32 = -17;
+/// No room in a cache of the tiers and the manager is set not to wait (or the wait timed
+/// out); see `aof_manager_options_set_cache`. Nothing changed; try again later.
+pub const AOF_ERR_WOULD_BLOCK: i32 = -18;
+/// The archive could not be reached after retries (or its circuit breaker is open), or
+/// refused a request; the last-error message names the operation, key and endpoint.
+pub const AOF_ERR_REMOTE: i32 = -19;
 
 /// The status of an engine error. Exhaustive on purpose: a new `Error` variant does not
 /// compile until it has a status (`#[non_exhaustive]` does not apply inside this crate).
@@ -76,6 +82,8 @@ pub(crate) fn from_error(err: &Error) -> aof_status_t {
         Error::Catalog { .. } => AOF_ERR_CATALOG,
         Error::PositionNotFound { .. } => AOF_ERR_NOT_FOUND,
         Error::PositionTruncated { .. } => AOF_ERR_TRUNCATED,
+        Error::WouldBlock(_) => AOF_ERR_WOULD_BLOCK,
+        Error::Remote(_) => AOF_ERR_REMOTE,
         Error::Internal(_) => AOF_ERR_INTERNAL,
     }
 }
@@ -98,6 +106,8 @@ pub(crate) fn describe(status: aof_status_t) -> &'static CStr {
         AOF_ERR_POISONED => c"the log is poisoned by an earlier write or sync failure",
         AOF_ERR_PANIC => c"internal panic caught at the C boundary",
         AOF_ERR_INTERNAL => c"internal error",
+        AOF_ERR_WOULD_BLOCK => c"would block: no room in a cache of the tiers",
+        AOF_ERR_REMOTE => c"the archive is unavailable or refused the request",
         AOF_ERR_BUFFER_TOO_SMALL => c"buffer too small",
         AOF_ERR_MISUSE => c"blocking call made from inside the libaof runtime",
         AOF_ERR_NO_SUCH_LOG => c"no log of that name",
@@ -203,14 +213,16 @@ mod tests {
             AOF_ERR_NO_SUCH_LOG,
             AOF_ERR_CATALOG,
             AOF_ERR_TRUNCATED,
+            AOF_ERR_WOULD_BLOCK,
+            AOF_ERR_REMOTE,
         ];
-        // The released values: 0, 1, 2, then -1 down to -17 in this order.
-        let expected: Vec<i32> = [0, 1, 2].into_iter().chain((1..=17).map(|n| -n)).collect();
+        // The released values: 0, 1, 2, then -1 down to -19 in this order.
+        let expected: Vec<i32> = [0, 1, 2].into_iter().chain((1..=19).map(|n| -n)).collect();
         assert_eq!(all.to_vec(), expected);
         for code in all {
             assert_ne!(describe(code), c"unknown status", "{code}");
         }
-        assert_eq!(describe(-18), c"unknown status");
+        assert_eq!(describe(-20), c"unknown status");
         assert_eq!(describe(3), c"unknown status");
     }
 }

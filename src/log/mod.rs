@@ -39,6 +39,7 @@ use crate::segment::recovery::{self, RecoveredSegment};
 use crate::segment::set::{KnownSegment, SegmentSet, Warm};
 use crate::segment::verify::{self, Extent, VerifyReport};
 use crate::sync::{lock, InFlight, TaskSignal};
+use crate::tier::shared::{CacheOptions, Tiers};
 use cursor::{Cursor, Record};
 use entries::CatalogLink;
 use stream::PayloadStream;
@@ -130,7 +131,8 @@ impl Log {
         options.validate()?;
         runtime::ensure_outside()?;
         let runtime = Runtime::new(RuntimeOptions::standalone())?;
-        Log::open_on(path.as_ref(), options, runtime, None)
+        let tiers = Tiers::new(&CacheOptions::default())?;
+        Log::open_on(path.as_ref(), options, runtime, tiers, None)
     }
 
     /// Opens the log in `dir` with its background work on `runtime`, recorded in `catalog`
@@ -139,6 +141,7 @@ impl Log {
         dir: &Path,
         options: Options,
         runtime: Arc<Runtime>,
+        tiers: Arc<Tiers>,
         catalog: Option<(Arc<Catalog>, String)>,
     ) -> Result<Log> {
         options.validate()?;
@@ -208,8 +211,8 @@ impl Log {
         let segments = recovered
             .segments
             .into_iter()
-            .zip(extents.iter().map(|x| x.first_byte_pos))
-            .map(|(s, first_pos)| match s.file {
+            .zip(extents.iter().map(|x| (x.first_byte_pos, x.capacity)))
+            .map(|(s, (first_pos, capacity))| match s.file {
                 Some(file) => KnownSegment::Open { file, first_pos },
                 None if s.compressed => KnownSegment::Compressed {
                     warm: Arc::new(Warm::new(
@@ -222,6 +225,7 @@ impl Log {
                 None => KnownSegment::Sealed {
                     path: s.path,
                     base_id: s.base_id,
+                    capacity,
                     footer: s.footer.expect("unopened segments are sealed"),
                     first_pos,
                 },
@@ -229,7 +233,7 @@ impl Log {
             .collect();
         let view = Arc::new(View::new(
             options.visibility,
-            SegmentSet::new(segments),
+            SegmentSet::new(segments, tiers),
             durable,
         ));
         crate::metrics::Metrics::add(&view.metrics.segments_created, created);
@@ -422,6 +426,7 @@ impl Log {
         m.durable_id = view.durable_id();
         m.segment_count = view.segments.len() as u64;
         m.first_id = view.first_id();
+        view.segments.cache_metrics(&mut m);
         m.recovery_scanned_records = inner.recovery.scanned_records;
         m.recovery_truncated_bytes = inner
             .recovery
@@ -633,12 +638,14 @@ impl Inner {
         let view = &self.view;
         view.check_open()?;
         let written = view.written.get();
-        let segs = view.segments.pin_all();
+        let bases = view.segments.bases();
         let mut report = VerifyReport::default();
-        let count = segs.len();
-        for (i, seg) in segs.into_iter().enumerate() {
-            let seg = match seg {
-                Ok(seg) => seg,
+        let count = bases.len();
+        // One segment at a time: pins are held in the caches' budgets.
+        for (i, base) in bases.into_iter().enumerate() {
+            let seg = match view.segments.pin_segment(base) {
+                Ok(Some(seg)) => seg,
+                Ok(None) => continue, // removed by retention meanwhile
                 Err(Error::Corruption {
                     path,
                     offset,

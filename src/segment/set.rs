@@ -12,12 +12,15 @@
 //! binary search on first positions finds the segment of a position.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::catalog::TierEntry;
 use crate::error::{Error, Result};
 use crate::segment::file::SegmentFile;
 use crate::segment::format::{RecordView, SegmentFooter};
+use crate::tier::cache::Pinned;
+use crate::tier::shared::{Key, Tiers, WHOLE_FILE};
 use crate::tier::warm::{FrameChunk, WarmFile};
 
 /// Where a segment is in its life.
@@ -32,13 +35,46 @@ pub enum SegmentState {
 /// Where a segment's bytes live.
 #[derive(Clone)]
 enum Location {
-    /// A segment file in the log directory, mapped.
-    Local(Arc<SegmentFile>),
-    /// A sealed segment file known from the catalogue and not opened yet: opening a log
-    /// touches no sealed segment; the first reader that pins it opens and maps it.
-    Unopened(Arc<Lazy>),
-    /// A compressed file (the warm tier): a pin holds the decompressed frames it reads.
+    /// The active segment's file, mapped for as long as it is the active one.
+    Active(Arc<SegmentFile>),
+    /// A sealed segment file: mapped through the hot cache when a reader pins it (opening
+    /// a log touches no sealed segment).
+    Sealed(Arc<SealedFile>),
+    /// A compressed file (the warm tier): a pin holds the decompressed frame it reads,
+    /// from the frame cache.
     Compressed(Arc<Warm>),
+}
+
+/// A sealed segment file as the set knows it without opening it.
+pub struct SealedFile {
+    path: PathBuf,
+    base_id: u64,
+    capacity: u64,
+    footer: SegmentFooter,
+}
+
+impl SealedFile {
+    /// Bytes it takes in the hot cache: the map and its offset index when complete.
+    fn cache_size(&self) -> u64 {
+        self.capacity + 8 * self.footer.record_count
+    }
+
+    fn open(&self, ctx: &Ctx) -> Result<SegmentFile> {
+        ctx.opened.fetch_add(1, Relaxed);
+        let file = SegmentFile::open_existing(&self.path, self.base_id)?;
+        if file.capacity() < self.footer.data_end {
+            return Err(Error::corruption(
+                &self.path,
+                file.capacity(),
+                format!(
+                    "file is shorter than the end of its records {} in the catalogue",
+                    self.footer.data_end
+                ),
+            ));
+        }
+        file.mark_sealed(self.footer);
+        Ok(file)
+    }
 }
 
 /// Reads the catalogue's tier entry of a compressed segment (when it is first read).
@@ -74,47 +110,18 @@ impl Warm {
         warm
     }
 
-    fn get(&self) -> Result<Arc<WarmFile>> {
+    fn get(&self, ctx: &Ctx) -> Result<Arc<WarmFile>> {
         if let Some(file) = self.file.get() {
             return Ok(file.clone());
         }
         let entry = (self.load)()?;
+        ctx.opened.fetch_add(1, Relaxed);
         let file = WarmFile::open(&self.path, self.footer, Arc::new(entry))?;
         Ok(self.file.get_or_init(|| Arc::new(file)).clone())
     }
 
     fn base_id(&self) -> u64 {
         self.footer.first_id
-    }
-}
-
-/// A sealed segment file opened on first use.
-struct Lazy {
-    path: PathBuf,
-    base_id: u64,
-    footer: SegmentFooter,
-    file: OnceLock<Arc<SegmentFile>>,
-}
-
-impl Lazy {
-    fn get(&self) -> Result<Arc<SegmentFile>> {
-        if let Some(file) = self.file.get() {
-            return Ok(file.clone());
-        }
-        // Two readers may race to open it; one map wins, the other is dropped.
-        let file = SegmentFile::open_existing(&self.path, self.base_id)?;
-        if file.capacity() < self.footer.data_end {
-            return Err(Error::corruption(
-                &self.path,
-                file.capacity(),
-                format!(
-                    "file is shorter than the end of its records {} in the catalogue",
-                    self.footer.data_end
-                ),
-            ));
-        }
-        file.mark_sealed(self.footer);
-        Ok(self.file.get_or_init(|| Arc::new(file)).clone())
     }
 }
 
@@ -129,6 +136,7 @@ pub enum KnownSegment {
     Sealed {
         path: PathBuf,
         base_id: u64,
+        capacity: u64,
         footer: SegmentFooter,
         first_pos: u64,
     },
@@ -146,16 +154,26 @@ struct Entry {
 }
 
 impl Entry {
+    /// An entry for an open file: the active segment, or a sealed one, which from now on
+    /// is mapped through the hot cache (this map is dropped with the last pin of it).
     fn new(file: Arc<SegmentFile>, first_pos: u64) -> Entry {
-        let state = match file.footer() {
-            Some(_) => SegmentState::Sealed,
-            None => SegmentState::Active,
+        let (state, location) = match file.footer() {
+            Some(footer) => (
+                SegmentState::Sealed,
+                Location::Sealed(Arc::new(SealedFile {
+                    path: file.path().to_path_buf(),
+                    base_id: file.base_id(),
+                    capacity: file.capacity(),
+                    footer: *footer,
+                })),
+            ),
+            None => (SegmentState::Active, Location::Active(file.clone())),
         };
         Entry {
             base_id: file.base_id(),
             first_pos,
             state,
-            location: Location::Local(file),
+            location,
         }
     }
 
@@ -165,17 +183,18 @@ impl Entry {
             KnownSegment::Sealed {
                 path,
                 base_id,
+                capacity,
                 footer,
                 first_pos,
             } => Entry {
                 base_id,
                 first_pos,
                 state: SegmentState::Sealed,
-                location: Location::Unopened(Arc::new(Lazy {
+                location: Location::Sealed(Arc::new(SealedFile {
                     path,
                     base_id,
+                    capacity,
                     footer,
-                    file: OnceLock::new(),
                 })),
             },
             KnownSegment::Compressed { warm, first_pos } => Entry {
@@ -188,42 +207,62 @@ impl Entry {
     }
 
     /// The bytes of the segment that hold record `id` (of a compressed segment: its
-    /// frame; of a file: all of it), pinned. Opens an unopened segment (outside the set's
-    /// lock: the caller cloned the entry).
-    fn pin(&self, id: u64) -> Result<SegmentReader> {
-        self.pin_with(|warm, entry| {
-            let i = entry.frame_of_id(id);
-            warm.chunk(i..i + 1, self.first_pos)
-        })
+    /// frame; of a file: all of it), pinned. Opens and maps outside the set's lock (the
+    /// caller cloned the entry).
+    fn pin(&self, ctx: &Ctx, id: u64) -> Result<SegmentReader> {
+        self.pin_with(ctx, |entry| entry.frame_of_id(id))
     }
 
     /// As [`Entry::pin`], for the record at or after byte position `pos` (the frame of a
     /// compressed segment: the last whose first record starts below `pos`, else the first).
-    fn pin_at_position(&self, pos: u64) -> Result<SegmentReader> {
-        self.pin_with(|warm, entry| {
-            let rel = pos.saturating_sub(self.first_pos);
-            let i = entry.frames.partition_point(|f| f.first_pos < rel);
-            let i = i.saturating_sub(1);
-            warm.chunk(i..i + 1, self.first_pos)
+    fn pin_at_position(&self, ctx: &Ctx, pos: u64) -> Result<SegmentReader> {
+        let rel = pos.saturating_sub(self.first_pos);
+        self.pin_with(ctx, |entry| {
+            entry
+                .frames
+                .partition_point(|f| f.first_pos < rel)
+                .saturating_sub(1)
         })
     }
 
-    /// All of the segment, pinned (a compressed one decompressed whole).
-    fn pin_whole(&self) -> Result<SegmentReader> {
-        self.pin_with(|warm, entry| warm.chunk(0..entry.frames.len(), self.first_pos))
-    }
-
+    /// Frame `frame(tier entry)` of a compressed segment, or the whole file of another.
     fn pin_with(
         &self,
-        chunk: impl FnOnce(&WarmFile, &TierEntry) -> Result<FrameChunk>,
+        ctx: &Ctx,
+        frame: impl FnOnce(&TierEntry) -> usize,
     ) -> Result<SegmentReader> {
         let source = match &self.location {
-            Location::Local(file) => Source::File(file.clone()),
-            Location::Unopened(lazy) => Source::File(lazy.get()?),
+            Location::Active(file) => Source::File(file.clone()),
+            Location::Sealed(sealed) => Source::Mapped(ctx.map(sealed)?),
             Location::Compressed(warm) => {
-                let file = warm.get()?;
-                Source::Chunk(Arc::new(chunk(&file, file.entry())?))
+                let file = warm.get(ctx)?;
+                let i = frame(file.entry());
+                let f = &file.entry().frames[i];
+                let key = ctx.key(self.base_id, i as u32);
+                let size = u64::from(f.decompressed_size) + 8 * u64::from(f.records);
+                let first_pos = self.first_pos;
+                Source::Chunk(
+                    ctx.tiers
+                        .frame(key, size, || file.chunk(i..i + 1, first_pos))?,
+                )
             }
+        };
+        Ok(SegmentReader {
+            source,
+            first_pos: self.first_pos,
+        })
+    }
+
+    /// All of the segment, pinned (a compressed one decompressed whole, outside the frame
+    /// cache: for verification, one segment at a time).
+    fn pin_whole(&self, ctx: &Ctx) -> Result<SegmentReader> {
+        let source = match &self.location {
+            Location::Compressed(warm) => {
+                let file = warm.get(ctx)?;
+                let all = 0..file.entry().frames.len();
+                Source::Whole(Arc::new(file.chunk(all, self.first_pos)?))
+            }
+            _ => return self.pin_with(ctx, |_| 0),
         };
         Ok(SegmentReader {
             source,
@@ -232,17 +271,48 @@ impl Entry {
     }
 }
 
+/// What the set's pins need besides the entries: the shared caches and this log's key
+/// space in them.
+struct Ctx {
+    tiers: Arc<Tiers>,
+    log: u64,
+    /// Segment files (plain or compressed) opened so far.
+    opened: AtomicUsize,
+}
+
+impl Ctx {
+    fn key(&self, base: u64, frame: u32) -> Key {
+        Key {
+            log: self.log,
+            base,
+            frame,
+        }
+    }
+
+    fn map(&self, sealed: &SealedFile) -> Result<Pinned<SegmentFile>> {
+        let key = self.key(sealed.base_id, WHOLE_FILE);
+        self.tiers
+            .map(key, sealed.cache_size(), || sealed.open(self))
+    }
+}
+
 /// Every segment of a log, in id order.
 pub struct SegmentSet {
     entries: RwLock<Vec<Entry>>,
+    ctx: Ctx,
 }
 
 impl SegmentSet {
     /// The segments recovery found, in id order (so also in order of first position); only
     /// the last may be unsealed.
-    pub fn new(segments: Vec<KnownSegment>) -> SegmentSet {
+    pub fn new(segments: Vec<KnownSegment>, tiers: Arc<Tiers>) -> SegmentSet {
         SegmentSet {
             entries: RwLock::new(segments.into_iter().map(Entry::known).collect()),
+            ctx: Ctx {
+                log: tiers.log_key(),
+                tiers,
+                opened: AtomicUsize::new(0),
+            },
         }
     }
 
@@ -275,7 +345,7 @@ impl SegmentSet {
                 None => return Ok(None),
             }
         };
-        entry.pin(id).map(Some)
+        entry.pin(&self.ctx, id).map(Some)
     }
 
     /// Byte position of the oldest record held (of the first segment's first record; 0 for
@@ -301,34 +371,50 @@ impl SegmentSet {
                 None => return Ok(None),
             }
         };
-        entry.pin_at_position(pos).map(Some)
+        entry.pin_at_position(&self.ctx, pos).map(Some)
     }
 
     /// Segment `base_id`, pinned whole; `None` if the set does not have it.
     pub fn pin_segment(&self, base_id: u64) -> Result<Option<SegmentReader>> {
         let entry = self.read().iter().find(|e| e.base_id == base_id).cloned();
-        entry.map(|e| e.pin_whole()).transpose()
+        entry.map(|e| e.pin_whole(&self.ctx)).transpose()
     }
 
-    /// Every segment, pinned whole, in id order (for each, the pin or why it failed: a
-    /// compressed one may not decompress).
-    pub fn pin_all(&self) -> Vec<Result<SegmentReader>> {
-        let entries = self.read().clone();
-        entries.iter().map(Entry::pin_whole).collect()
+    /// The base ids of every segment, in order.
+    pub fn bases(&self) -> Vec<u64> {
+        self.read().iter().map(|e| e.base_id).collect()
     }
 
-    /// Segment files opened so far (the active one included): after a clean open from the
-    /// catalogue, only the active one.
-    #[cfg(test)]
-    pub fn opened(&self) -> usize {
-        self.read()
-            .iter()
-            .filter(|e| match &e.location {
-                Location::Local(_) => true,
-                Location::Unopened(lazy) => lazy.file.get().is_some(),
-                Location::Compressed(warm) => warm.file.get().is_some(),
-            })
-            .count()
+    /// Drops what the caches hold of a segment that left the set.
+    fn forget(&self, e: &Entry) {
+        let frames = match &e.location {
+            Location::Compressed(warm) => {
+                warm.file.get().map_or(0, |f| f.entry().frames.len() as u32)
+            }
+            _ => 0,
+        };
+        self.ctx.tiers.forget(self.ctx.log, e.base_id, frames);
+    }
+
+    /// Fills in the counters of the caches and of the files this set opened.
+    pub fn cache_metrics(&self, m: &mut crate::metrics::MetricsSnapshot) {
+        let hot = self.ctx.tiers.hot_stats();
+        let frames = self.ctx.tiers.frame_stats();
+        (m.hot_hits, m.hot_misses, m.hot_evictions, m.hot_bytes) =
+            (hot.hits, hot.misses, hot.evictions, hot.bytes);
+        (
+            m.frame_hits,
+            m.frame_misses,
+            m.frame_evictions,
+            m.frame_bytes,
+        ) = (frames.hits, frames.misses, frames.evictions, frames.bytes);
+        m.files_opened = self.files_opened() as u64;
+    }
+
+    /// Sealed segment files (plain or compressed) opened by pins so far: a file evicted
+    /// from the hot cache and pinned again counts again.
+    pub fn files_opened(&self) -> usize {
+        self.ctx.opened.load(Relaxed)
     }
 
     /// Adds the next active segment (the writer's roll, after the previous one is sealed),
@@ -348,7 +434,9 @@ impl SegmentSet {
         let n = entries.partition_point(|e| e.base_id <= base);
         let n = n.min(entries.len().saturating_sub(1));
         debug_assert!(entries[..n].iter().all(|e| e.state == SegmentState::Sealed));
-        entries.drain(..n);
+        for e in entries.drain(..n) {
+            self.forget(&e);
+        }
         n
     }
 
@@ -358,17 +446,24 @@ impl SegmentSet {
         let mut entries = self.write();
         match entries.iter_mut().find(|e| e.base_id == base_id) {
             Some(e) if e.state == SegmentState::Sealed => {
-                e.location = Location::Compressed(warm);
+                let old = std::mem::replace(&mut e.location, Location::Compressed(warm));
+                if let Location::Sealed(_) = old {
+                    self.ctx.tiers.forget(self.ctx.log, base_id, 0);
+                }
                 true
             }
             _ => false,
         }
     }
 
-    /// Records that segment `base_id` was sealed (its footer is published by the file).
+    /// Records that segment `base_id` was sealed (its footer is published by the file):
+    /// from now on it is mapped through the hot cache (the writer's map goes when it
+    /// moves on to the next segment).
     pub fn mark_sealed(&self, base_id: u64) {
         if let Some(e) = self.write().iter_mut().find(|e| e.base_id == base_id) {
-            e.state = SegmentState::Sealed;
+            if let Location::Active(file) = &e.location {
+                *e = Entry::new(file.clone(), e.first_pos);
+            }
         }
     }
 }
@@ -385,15 +480,38 @@ pub struct SegmentReader {
 
 #[derive(Clone)]
 enum Source {
+    /// The active segment.
     File(Arc<SegmentFile>),
-    Chunk(Arc<FrameChunk>),
+    /// A sealed segment, mapped in the hot cache.
+    Mapped(Pinned<SegmentFile>),
+    /// A frame of a compressed segment, in the frame cache.
+    Chunk(Pinned<FrameChunk>),
+    /// A whole compressed segment, decompressed.
+    Whole(Arc<FrameChunk>),
+}
+
+/// What a pin reads from.
+enum Bytes<'a> {
+    File(&'a SegmentFile),
+    Chunk(&'a FrameChunk),
+}
+
+impl Source {
+    fn bytes(&self) -> Bytes<'_> {
+        match self {
+            Source::File(f) => Bytes::File(f),
+            Source::Mapped(f) => Bytes::File(f),
+            Source::Chunk(c) => Bytes::Chunk(c),
+            Source::Whole(c) => Bytes::Chunk(c),
+        }
+    }
 }
 
 impl SegmentReader {
     pub fn base_id(&self) -> u64 {
-        match &self.source {
-            Source::File(f) => f.base_id(),
-            Source::Chunk(c) => c.base_id(),
+        match self.source.bytes() {
+            Bytes::File(f) => f.base_id(),
+            Bytes::Chunk(c) => c.base_id(),
         }
     }
 
@@ -405,12 +523,12 @@ impl SegmentReader {
     /// Offset and byte position (in the log) of record `id`, which the caller knows is
     /// here and fully written.
     pub fn locate(&self, id: u64) -> Result<(u64, u64)> {
-        match &self.source {
-            Source::File(f) => {
+        match self.source.bytes() {
+            Bytes::File(f) => {
                 let slot = f.slot(id)?;
                 Ok((slot.offset, self.first_pos + slot.pos))
             }
-            Source::Chunk(c) => c.locate(id),
+            Bytes::Chunk(c) => c.locate(id),
         }
     }
 
@@ -420,8 +538,8 @@ impl SegmentReader {
     /// and none starts at it. The rule for records of 0 bytes is
     /// [`crate::segment::index::OffsetIndex::at_or_after`]'s.
     pub fn id_at_or_after(&self, pos: u64, visible: u64) -> Result<Option<u64>> {
-        match &self.source {
-            Source::File(f) => {
+        match self.source.bytes() {
+            Bytes::File(f) => {
                 let base = f.base_id();
                 let last = f.footer().map_or(visible, |f| f.last_id.min(visible));
                 if last < base {
@@ -431,30 +549,30 @@ impl SegmentReader {
                 f.id_at_or_after(pos, last - base + 1)
             }
             // A compressed segment is sealed and all of it visible.
-            Source::Chunk(c) => c.id_at_or_after(pos),
+            Bytes::Chunk(c) => c.id_at_or_after(pos),
         }
     }
 
     /// The id after the last record held here (`None` for the active segment, whose end
     /// moves).
     pub fn end_id(&self) -> Option<u64> {
-        match &self.source {
-            Source::File(f) => f.footer().map(|f| f.last_id + 1),
-            Source::Chunk(c) => Some(c.end_id()),
+        match self.source.bytes() {
+            Bytes::File(f) => f.footer().map(|f| f.last_id + 1),
+            Bytes::Chunk(c) => Some(c.end_id()),
         }
     }
 
     pub fn path(&self) -> &Path {
-        match &self.source {
-            Source::File(f) => f.path(),
-            Source::Chunk(c) => c.path(),
+        match self.source.bytes() {
+            Bytes::File(f) => f.path(),
+            Bytes::Chunk(c) => c.path(),
         }
     }
 
     pub fn footer(&self) -> Option<&SegmentFooter> {
-        match &self.source {
-            Source::File(f) => f.footer(),
-            Source::Chunk(c) => Some(c.footer()),
+        match self.source.bytes() {
+            Bytes::File(f) => f.footer(),
+            Bytes::Chunk(c) => Some(c.footer()),
         }
     }
 
@@ -462,34 +580,34 @@ impl SegmentReader {
     /// segment every id from the base on (the caller bounds it by the visible watermark,
     /// which it must load *before* calling this).
     pub fn may_contain(&self, id: u64) -> bool {
-        match &self.source {
-            Source::File(f) => f.may_contain(id),
-            Source::Chunk(c) => c.may_contain(id),
+        match self.source.bytes() {
+            Bytes::File(f) => f.may_contain(id),
+            Bytes::Chunk(c) => c.may_contain(id),
         }
     }
 
     /// Decodes and checks the record `id` at `offset`.
     pub fn record_at(&self, offset: u64, id: u64) -> Result<RecordView<'_>> {
-        match &self.source {
-            Source::File(f) => f.record_at(offset, id),
-            Source::Chunk(c) => c.record_at(offset, id),
+        match self.source.bytes() {
+            Bytes::File(f) => f.record_at(offset, id),
+            Bytes::Chunk(c) => c.record_at(offset, id),
         }
     }
 
     /// Bytes `from..from + len` of the segment, within a record this pin holds.
     pub fn slice(&self, from: u64, len: usize) -> &[u8] {
-        match &self.source {
-            Source::File(f) => &f.bytes()[from as usize..from as usize + len],
-            Source::Chunk(c) => c.slice(from, len),
+        match self.source.bytes() {
+            Bytes::File(f) => &f.bytes()[from as usize..from as usize + len],
+            Bytes::Chunk(c) => c.slice(from, len),
         }
     }
 
     /// The whole segment, as stored uncompressed (for verification and compression): only
     /// for a pin of all of it ([`SegmentSet::pin_all`]).
     pub fn bytes(&self) -> &[u8] {
-        match &self.source {
-            Source::File(f) => f.bytes(),
-            Source::Chunk(c) => c.bytes(),
+        match self.source.bytes() {
+            Bytes::File(f) => f.bytes(),
+            Bytes::Chunk(c) => c.bytes(),
         }
     }
 }
@@ -518,6 +636,10 @@ mod tests {
         Arc::new(seg)
     }
 
+    fn tiers() -> Arc<Tiers> {
+        Tiers::new(&crate::tier::shared::CacheOptions::default()).unwrap()
+    }
+
     fn open(file: Arc<SegmentFile>, first_pos: u64) -> KnownSegment {
         KnownSegment::Open { file, first_pos }
     }
@@ -526,14 +648,17 @@ mod tests {
     fn positions_route_to_the_last_segment_starting_below_them() {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
-        assert!(SegmentSet::new(Vec::new())
+        assert!(SegmentSet::new(Vec::new(), tiers())
             .pin_at_position(0)
             .unwrap()
             .is_none());
-        let set = SegmentSet::new(vec![
-            open(segment(&layout, 5, Some(9)), 40),
-            open(segment(&layout, 10, Some(19)), 100),
-        ]);
+        let set = SegmentSet::new(
+            vec![
+                open(segment(&layout, 5, Some(9)), 40),
+                open(segment(&layout, 10, Some(19)), 100),
+            ],
+            tiers(),
+        );
         set.push_active(segment(&layout, 20, None), 250);
         assert_eq!(set.first_position(), 40);
         // At or below a segment's first position: the segment before it (a record of
@@ -559,10 +684,13 @@ mod tests {
     fn pins_route_ids_to_their_segment_and_outlive_the_set() {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
-        let set = SegmentSet::new(vec![
-            open(segment(&layout, 5, Some(9)), 0),
-            open(segment(&layout, 10, Some(19)), 100),
-        ]);
+        let set = SegmentSet::new(
+            vec![
+                open(segment(&layout, 5, Some(9)), 0),
+                open(segment(&layout, 10, Some(19)), 100),
+            ],
+            tiers(),
+        );
         assert_eq!(set.first_id(), 5);
         assert!(set.pin(4).unwrap().is_none(), "below the first segment");
         for (id, base) in [(5, 5), (9, 5), (10, 10), (19, 10), (25, 10)] {
@@ -574,24 +702,23 @@ mod tests {
         assert!(set.pin(20).unwrap().unwrap().footer().is_none());
         assert!(set.pin(19).unwrap().unwrap().may_contain(19));
         assert!(!set.pin(19).unwrap().unwrap().may_contain(20));
-        let bases: Vec<u64> = set
-            .pin_all()
-            .into_iter()
-            .map(|s| s.unwrap().base_id())
-            .collect();
-        assert_eq!(bases, [5, 10, 20]);
+        assert_eq!(set.bases(), [5, 10, 20]);
 
         // A sealed segment known from the catalogue is opened only when pinned.
-        let lazy = SegmentSet::new(vec![KnownSegment::Sealed {
-            path: layout.segment(5),
-            base_id: 5,
-            footer: *set.pin(5).unwrap().unwrap().footer().unwrap(),
-            first_pos: 7,
-        }]);
+        let lazy = SegmentSet::new(
+            vec![KnownSegment::Sealed {
+                path: layout.segment(5),
+                base_id: 5,
+                capacity: 8192,
+                footer: *set.pin(5).unwrap().unwrap().footer().unwrap(),
+                first_pos: 7,
+            }],
+            tiers(),
+        );
         assert_eq!(lazy.first_position(), 7);
-        assert_eq!(lazy.opened(), 0);
+        assert_eq!(lazy.files_opened(), 0);
         assert_eq!(lazy.pin(7).unwrap().unwrap().footer().unwrap().last_id, 9);
-        assert_eq!(lazy.opened(), 1);
+        assert_eq!(lazy.files_opened(), 1);
 
         // A pin keeps the segment's bytes readable after the set is gone.
         let pinned = set.pin(12).unwrap().unwrap();
@@ -605,7 +732,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
         let active = segment(&layout, 1, None);
-        let set = SegmentSet::new(vec![open(active.clone(), 0)]);
+        let set = SegmentSet::new(vec![open(active.clone(), 0)], tiers());
         assert_eq!(set.read()[0].state, SegmentState::Active);
         active
             .seal(SegmentFooter {

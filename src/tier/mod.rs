@@ -2,4 +2,5 @@
 pub mod archive;
 pub mod cache;
 pub mod seekable;
+pub mod shared;
 pub mod warm;
