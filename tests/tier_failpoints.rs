@@ -252,7 +252,8 @@ fn a_failure_at_or_after_the_record_is_returned_and_settled_at_open() {
 }
 
 /// In the background a failure before the record is counted and retried: the log is not
-/// poisoned, and once the cause is gone a later round (woken by a roll) compresses.
+/// poisoned, every failed attempt cleans up after itself, and once the cause is gone a
+/// later round (woken by a roll) compresses.
 #[test]
 fn a_background_failure_before_the_record_is_counted_and_retried() {
     let scenario = FailScenario::setup();
@@ -267,19 +268,33 @@ fn a_background_failure_before_the_record_is_counted_and_retried() {
     assert!(error.contains("tier::before_record"), "{error}");
     assert!(!log.is_poisoned());
     assert_eq!(log.metrics().segments_compressed, 0);
-    assert!(assert_one_file_per_segment("while failing", dir.path()).is_empty());
     append_to(&log, 320);
+    assert_holds_exactly("while failing", &log, 320, &len_of);
+    // Close joins the task: no attempt is in flight after it, and none left a file.
+    log.close().unwrap();
+    drop(log);
+    assert!(assert_one_file_per_segment("after failed rounds", dir.path()).is_empty());
+
+    // Reopened, still failing: the first round tries each sealed segment once, then the
+    // task waits for a roll.
+    let log = Log::open(dir.path(), opts(Some(1))).unwrap();
+    let sealed = bases(dir.path()).len() as u64 - 1;
+    wait_for("the first round's failures", &log, |l| {
+        l.metrics().tier_failures >= sealed
+    });
+    assert_eq!(log.metrics().tier_failures, sealed);
+    assert!(!log.is_poisoned());
+    assert!(assert_one_file_per_segment("between rounds", dir.path()).is_empty());
 
     fail::remove("tier::before_record");
-    let failures = log.metrics().tier_failures;
     log.seal_now().unwrap(); // a roll wakes the task
-    let sealed = bases(dir.path()).len() as u64 - 1;
+    let sealed = sealed + 1;
     wait_for("the retried compression", &log, |l| {
         l.metrics().segments_compressed >= sealed
     });
     assert!(!log.is_poisoned());
-    // A round that had started before the failpoint went may still have counted one.
-    assert!(log.metrics().tier_failures <= failures + 1);
+    assert_eq!(log.metrics().segments_compressed, sealed);
+    assert_eq!(log.metrics().tier_failures, sealed - 1, "no new failure");
     assert_holds_exactly("after the retry", &log, 320, &len_of);
     log.close().unwrap();
     drop(log);
