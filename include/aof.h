@@ -503,7 +503,7 @@ typedef struct aof_metrics_t {
     uint64_t first_id;
     /**
      * Sealed segments compressed into the warm tier. Since the fourth version of this
-     * struct (248 bytes).
+     * struct (336 bytes).
      */
     uint64_t segments_compressed;
     /**
@@ -558,6 +558,56 @@ typedef struct aof_metrics_t {
      * was opened: a map evicted and needed again counts again. Fourth version.
      */
     uint64_t files_opened;
+    /**
+     * Segments uploaded to the archive, verified and recorded as archived. Fourth
+     * version.
+     */
+    uint64_t segments_archived;
+    /**
+     * Bytes of the compressed files archived. Fourth version.
+     */
+    uint64_t archive_bytes_out;
+    /**
+     * Objects of this log in the archive that no entry referred to, deleted.
+     * Fourth version.
+     */
+    uint64_t archive_orphans_removed;
+    /**
+     * Times an append found the archive behind its bounds (it waited, or failed with
+     * `AOF_ERR_WOULD_BLOCK`). Fourth version.
+     */
+    uint64_t backpressure_waits;
+    /**
+     * Upload requests (single puts and parts). The archive counters from here on are
+     * those of the manager's archive client (all its logs together). Fourth version.
+     */
+    uint64_t archive_uploads;
+    /**
+     * Ranged and whole reads of archived objects. Fourth version.
+     */
+    uint64_t archive_gets;
+    /**
+     * Bytes downloaded from the archive. Fourth version.
+     */
+    uint64_t archive_bytes_in;
+    /**
+     * Archive requests that failed (each try). Fourth version.
+     */
+    uint64_t archive_failures;
+    /**
+     * Archive requests retried after a failure. Fourth version.
+     */
+    uint64_t archive_retries;
+    /**
+     * The archive's circuit breaker: 0 closed, 1 open (requests fail at once), 2
+     * half-open (one probe allowed). Fourth version.
+     */
+    uint64_t archive_breaker;
+    /**
+     * Sealed segments of this log waiting to be archived (0 if it does not archive).
+     * Fourth version.
+     */
+    uint64_t archive_pending;
 } aof_metrics_t;
 
 #ifdef __cplusplus

@@ -119,6 +119,10 @@ pub struct Tiering {
     /// compressed segment decompresses (and from the archive, downloads) one frame. A
     /// record larger than this gets a frame of its own.
     pub frame_size: u64,
+    /// Archive a sealed segment (compressing it first if it is not) once at least this
+    /// many segments are newer than it (the active one included), when the log's manager
+    /// has an archive. At least 1; `None` (the default): never in the background.
+    pub archive_after_segments: Option<u64>,
 }
 
 pub const DEFAULT_FRAME_SIZE: u64 = 256 * 1024;
@@ -130,14 +134,17 @@ impl Default for Tiering {
             compress_after_age: None,
             compression_level: 3,
             frame_size: DEFAULT_FRAME_SIZE,
+            archive_after_segments: None,
         }
     }
 }
 
 impl Tiering {
-    /// Whether segments are compressed in the background.
+    /// Whether segments are compressed or archived in the background.
     pub fn compresses(&self) -> bool {
-        self.compress_after_segments.is_some() || self.compress_after_age.is_some()
+        self.compress_after_segments.is_some()
+            || self.compress_after_age.is_some()
+            || self.archive_after_segments.is_some()
     }
 
     fn validate(&self) -> Result<()> {
@@ -157,8 +164,10 @@ impl Tiering {
                 self.frame_size
             ));
         }
-        if self.compress_after_segments == Some(0) {
-            return bad("compress_after_segments must be at least 1".into());
+        if self.compress_after_segments == Some(0) || self.archive_after_segments == Some(0) {
+            return bad(
+                "compress_after_segments and archive_after_segments must be at least 1".into(),
+            );
         }
         if self
             .compress_after_age

@@ -33,6 +33,7 @@ use crate::log::{create_log_dir, Log, LogRef};
 use crate::runtime::{self, Runtime, RuntimeOptions};
 use crate::segment::layout::Layout;
 use crate::sync::lock;
+use crate::tier::cold::{Archive, ArchiveOptions};
 use crate::tier::shared::{CacheOptions, Tiers};
 
 /// The longest log name, in bytes. With the `.dropping.` prefix a log's directory name
@@ -46,7 +47,7 @@ const MANAGER_LOCK: &str = ".manager.lock";
 const DROPPING: &str = ".dropping.";
 
 /// Options of a [`Manager`]: the sizes of the runtime its logs share.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManagerOptions {
     /// Async worker threads (timers, wake-ups of background tasks; 1..=1024). Default 2.
     pub worker_threads: usize,
@@ -58,6 +59,10 @@ pub struct ManagerOptions {
     /// segments and the frame cache of decompressed frames, their budgets, and whether a
     /// read waits for room.
     pub cache: CacheOptions,
+    /// Where sealed segments are archived (the cold tier), if anywhere: one client for
+    /// every log of the manager. Each log says when its segments go there
+    /// ([`crate::Tiering::archive_after_segments`]).
+    pub archive: Option<ArchiveOptions>,
 }
 
 impl Default for ManagerOptions {
@@ -67,6 +72,7 @@ impl Default for ManagerOptions {
             worker_threads: r.worker_threads,
             max_blocking_threads: r.max_blocking_threads,
             cache: CacheOptions::default(),
+            archive: None,
         }
     }
 }
@@ -158,6 +164,11 @@ impl Manager {
         let catalog = Arc::new(catalog);
         finish_drops(root, &catalog)?;
         let runtime = Runtime::new(options.runtime())?;
+        let archive = match &options.archive {
+            Some(a) => Some(Archive::open(a, runtime.handle().clone())?),
+            None => None,
+        };
+        let tiers = Tiers::new(&options.cache, archive)?;
         Ok(Manager {
             root: root.to_path_buf(),
             catalog_damage,
@@ -165,7 +176,7 @@ impl Manager {
                 closed: false,
                 runtime: Some(runtime),
                 catalog: Some(catalog),
-                tiers: Tiers::new(&options.cache)?,
+                tiers,
                 lock_file: Some(lock_file),
                 claimed: HashSet::new(),
                 logs: HashMap::new(),

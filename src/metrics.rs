@@ -90,6 +90,31 @@ macro_rules! metrics_list {
             /// Sealed segment files (plain or compressed) this log opened for readers since
             /// it was opened: a map evicted and needed again counts again.
             files_opened: 4,
+            /// Segments uploaded to the archive, verified, and recorded as archived.
+            segments_archived: 4,
+            /// Bytes of the compressed files archived.
+            archive_bytes_out: 4,
+            /// Objects of this log in the archive that no entry referred to, deleted.
+            archive_orphans_removed: 4,
+            /// Times an append found the archive behind its bounds (it waited, or failed
+            /// with `WouldBlock`).
+            backpressure_waits: 4,
+            /// Upload requests (single puts and parts). The archive counters from here on are
+            /// those of the manager's archive client (all its logs together).
+            archive_uploads: 4,
+            /// Ranged and whole reads of archived objects.
+            archive_gets: 4,
+            /// Bytes downloaded from the archive.
+            archive_bytes_in: 4,
+            /// Archive requests that failed (each try).
+            archive_failures: 4,
+            /// Archive requests retried after a failure.
+            archive_retries: 4,
+            /// The archive's circuit breaker: 0 closed, 1 open (requests fail at once), 2
+            /// half-open (one probe allowed).
+            archive_breaker: 4,
+            /// Sealed segments of this log waiting to be archived (0 if it does not archive).
+            archive_pending: 4,
         }
     };
 }
@@ -145,6 +170,10 @@ pub(crate) struct Metrics {
     pub compress_bytes_in: AtomicU64,
     pub compress_bytes_out: AtomicU64,
     pub tier_failures: AtomicU64,
+    pub segments_archived: AtomicU64,
+    pub archive_bytes_out: AtomicU64,
+    pub archive_orphans_removed: AtomicU64,
+    pub backpressure_waits: AtomicU64,
 }
 
 impl Metrics {
@@ -181,6 +210,10 @@ impl Metrics {
             compress_bytes_in: self.compress_bytes_in.load(Relaxed),
             compress_bytes_out: self.compress_bytes_out.load(Relaxed),
             tier_failures: self.tier_failures.load(Relaxed),
+            segments_archived: self.segments_archived.load(Relaxed),
+            archive_bytes_out: self.archive_bytes_out.load(Relaxed),
+            archive_orphans_removed: self.archive_orphans_removed.load(Relaxed),
+            backpressure_waits: self.backpressure_waits.load(Relaxed),
             ..MetricsSnapshot::default()
         }
     }
@@ -244,12 +277,23 @@ mod tests {
                 "frame_evictions",
                 "frame_bytes",
                 "files_opened",
+                "segments_archived",
+                "archive_bytes_out",
+                "archive_orphans_removed",
+                "backpressure_waits",
+                "archive_uploads",
+                "archive_gets",
+                "archive_bytes_in",
+                "archive_failures",
+                "archive_retries",
+                "archive_breaker",
+                "archive_pending",
             ]
         );
-        assert_eq!(MetricsSnapshot::COUNT, 31);
+        assert_eq!(MetricsSnapshot::COUNT, 42);
         let m = MetricsSnapshot::numbered();
         let values = m.fields().map(|(_, value)| value);
-        assert_eq!(values.to_vec(), (1..=31).collect::<Vec<u64>>());
+        assert_eq!(values.to_vec(), (1..=42).collect::<Vec<u64>>());
         assert_eq!((m.appends, m.syncs, m.zeroed_bytes), (1, 5, 16));
         let m = MetricsSnapshot {
             reads: 7,

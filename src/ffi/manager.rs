@@ -207,7 +207,8 @@ pub unsafe extern "C" fn aof_manager_open(
             return Err(Failure::invalid("`root` is empty"));
         }
         // SAFETY: NULL or a live options handle per the caller's contract.
-        let options = unsafe { options.as_ref() }.map_or_else(ManagerOptions::default, |o| o.inner);
+        let options =
+            unsafe { options.as_ref() }.map_or_else(ManagerOptions::default, |o| o.inner.clone());
         let manager = Manager::open(Path::new(OsStr::from_bytes(root.to_bytes())), options)?;
         let handle = std::ptr::without_provenance_mut(MANAGERS.insert(manager));
         // SAFETY: the caller's contract for `out_manager`.

@@ -56,7 +56,7 @@ pub struct aof_metrics_t {
     /// Oldest id the log still holds (raised by retention; 1 before). Third version.
     pub first_id: u64,
     /// Sealed segments compressed into the warm tier. Since the fourth version of this
-    /// struct (248 bytes).
+    /// struct (336 bytes).
     pub segments_compressed: u64,
     /// Bytes of segment files compressed (their full size). Fourth version.
     pub compress_bytes_in: u64,
@@ -86,6 +86,34 @@ pub struct aof_metrics_t {
     /// Sealed segment files (plain or compressed) this log opened for readers since it
     /// was opened: a map evicted and needed again counts again. Fourth version.
     pub files_opened: u64,
+    /// Segments uploaded to the archive, verified and recorded as archived. Fourth
+    /// version.
+    pub segments_archived: u64,
+    /// Bytes of the compressed files archived. Fourth version.
+    pub archive_bytes_out: u64,
+    /// Objects of this log in the archive that no entry referred to, deleted.
+    /// Fourth version.
+    pub archive_orphans_removed: u64,
+    /// Times an append found the archive behind its bounds (it waited, or failed with
+    /// `AOF_ERR_WOULD_BLOCK`). Fourth version.
+    pub backpressure_waits: u64,
+    /// Upload requests (single puts and parts). The archive counters from here on are
+    /// those of the manager's archive client (all its logs together). Fourth version.
+    pub archive_uploads: u64,
+    /// Ranged and whole reads of archived objects. Fourth version.
+    pub archive_gets: u64,
+    /// Bytes downloaded from the archive. Fourth version.
+    pub archive_bytes_in: u64,
+    /// Archive requests that failed (each try). Fourth version.
+    pub archive_failures: u64,
+    /// Archive requests retried after a failure. Fourth version.
+    pub archive_retries: u64,
+    /// The archive's circuit breaker: 0 closed, 1 open (requests fail at once), 2
+    /// half-open (one probe allowed). Fourth version.
+    pub archive_breaker: u64,
+    /// Sealed segments of this log waiting to be archived (0 if it does not archive).
+    /// Fourth version.
+    pub archive_pending: u64,
 }
 
 // Generated from `metrics_list!`: the conversion from the snapshot and the layout checks.
@@ -200,7 +228,7 @@ mod tests {
         );
         assert_eq!(size_of_version(2), 16 * 8);
         assert_eq!(size_of_version(3), 18 * 8);
-        assert_eq!(size_of_version(4), 31 * 8);
+        assert_eq!(size_of_version(4), 42 * 8);
         assert_eq!(size_of_version(4), size_of::<aof_metrics_t>());
         assert_eq!(size_of::<aof_metrics_t>() % 8, 0);
         assert!(size_of::<aof_metrics_t>() >= METRICS_V1_SIZE);

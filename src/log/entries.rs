@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::catalog::{
-    Catalog, CatalogOptions, Location, NewLog, SegmentEntry, SegmentState, TierEntry,
+    Catalog, CatalogOptions, Location, NewLog, SegmentEntry, SegmentState, TierEntry, UploadState,
 };
 use crate::config::Options;
 use crate::error::{Error, Result};
@@ -290,6 +290,35 @@ impl CatalogLink {
         self.catalog()?.batch(|b| {
             b.update_segment(self.uid, base, |e| e.location = Location::LocalCompressed)?;
             b.put_tier(self.uid, base, tier)
+        })
+    }
+
+    /// The log's uid in the catalogue (it names its objects in the archive).
+    pub fn uid(&self) -> u64 {
+        self.uid
+    }
+
+    /// The tier entry of segment `base`, if any.
+    pub fn tier(&self, base: u64) -> Result<Option<TierEntry>> {
+        self.catalog()?.tier(self.uid, base)
+    }
+
+    /// Records how far the upload of segment `base` got (one commit); with `Verified`, the
+    /// segment is Archived from then on.
+    pub fn record_upload(&self, base: u64, upload: UploadState) -> Result<()> {
+        fail::fail_point!("catalog::record_upload", |_| Err(injected(
+            "catalog::record_upload"
+        )));
+        self.catalog()?.batch(|b| {
+            let mut tier = b.tier(self.uid, base)?.ok_or_else(|| {
+                Error::Internal(format!("segment {base} has no tier entry to upload"))
+            })?;
+            tier.upload = upload;
+            b.put_tier(self.uid, base, &tier)?;
+            if upload == UploadState::Verified {
+                b.update_segment(self.uid, base, |e| e.location = Location::Archived)?;
+            }
+            Ok(())
         })
     }
 

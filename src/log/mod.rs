@@ -8,6 +8,7 @@
 //! runs background work belongs to a manager, or to the log alone when opened with
 //! [`Log::open`].
 
+mod archiving;
 pub mod cursor;
 pub(crate) mod entries;
 pub(crate) mod retention;
@@ -35,10 +36,11 @@ use crate::runtime::{self, Runtime, RuntimeOptions};
 use crate::segment::file::{create_segment_file, prepare_segment};
 use crate::segment::format::{CleanMarker, RecordChain, HEADER_LEN};
 use crate::segment::layout::Layout;
-use crate::segment::recovery::{self, RecoveredSegment};
+use crate::segment::recovery::{self, RecoveredSegment, SegmentKind};
 use crate::segment::set::{KnownSegment, SegmentSet, Warm};
 use crate::segment::verify::{self, Extent, VerifyReport};
 use crate::sync::{lock, InFlight, TaskSignal};
+use crate::tier::cold::Cold;
 use crate::tier::shared::{CacheOptions, Tiers};
 use cursor::{Cursor, Record};
 use entries::CatalogLink;
@@ -106,8 +108,13 @@ pub(crate) struct Inner {
     zeroer: Arc<TaskSignal>,
     /// Wakes the retention task (after a roll; see `retention`).
     retention: Arc<TaskSignal>,
-    /// One removal at a time (background retention, `truncate_before`).
+    /// One removal or tier move at a time (background maintenance, `truncate_before`,
+    /// `compress_now`, `archive_now`).
     retention_lock: Mutex<()>,
+    /// The caches and archive the log shares with its manager.
+    tiers: Arc<Tiers>,
+    /// Wakes appends waiting for the archive (see `archiving`).
+    backlog: archiving::Backlog,
     runtime: tokio::runtime::Handle,
     background: Mutex<Background>,
     /// For background jobs that must not keep the log alive.
@@ -131,7 +138,7 @@ impl Log {
         options.validate()?;
         runtime::ensure_outside()?;
         let runtime = Runtime::new(RuntimeOptions::standalone())?;
-        let tiers = Tiers::new(&CacheOptions::default())?;
+        let tiers = Tiers::new(&CacheOptions::default(), None)?;
         Log::open_on(path.as_ref(), options, runtime, tiers, None)
     }
 
@@ -195,7 +202,7 @@ impl Log {
                     path: seg.path().to_path_buf(),
                     footer: None,
                     file: Some(seg.clone()),
-                    compressed: false,
+                    kind: SegmentKind::Plain,
                 });
                 recovered.active_write_offset = Some(HEADER_LEN);
                 recovered.tail_payload = 0;
@@ -208,32 +215,54 @@ impl Log {
         let tail_extent = extents.last().expect("the active segment is there");
 
         let durable = next_id - 1;
-        let segments = recovered
-            .segments
-            .into_iter()
-            .zip(extents.iter().map(|x| (x.first_byte_pos, x.capacity)))
-            .map(|(s, (first_pos, capacity))| match s.file {
-                Some(file) => KnownSegment::Open { file, first_pos },
-                None if s.compressed => KnownSegment::Compressed {
+        let uid = link.uid();
+        let mut segments = Vec::with_capacity(recovered.segments.len());
+        for (s, x) in recovered.segments.into_iter().zip(&extents) {
+            let first_pos = x.first_byte_pos;
+            let footer = || {
+                s.footer
+                    .expect("segments known from the catalogue are sealed")
+            };
+            segments.push(match (s.file, s.kind) {
+                (Some(file), _) => KnownSegment::Open { file, first_pos },
+                (None, SegmentKind::Compressed) => KnownSegment::Compressed {
                     warm: Arc::new(Warm::new(
-                        s.path,
-                        s.footer.expect("compressed segments are sealed"),
+                        s.path.clone(),
+                        footer(),
                         link.tier_loader(s.base_id),
                     )),
                     first_pos,
                 },
-                None => KnownSegment::Sealed {
-                    path: s.path,
+                (None, SegmentKind::Archived) => {
+                    let archive = tiers.archive().ok_or_else(|| {
+                        Error::InvalidArgument(format!(
+                            "segment {} of the log is archived: open the log through a \
+                             manager with its archive (ManagerOptions::archive)",
+                            s.base_id
+                        ))
+                    })?;
+                    KnownSegment::Archived {
+                        cold: Arc::new(Cold::new(
+                            archive.clone(),
+                            archive.key(uid, s.base_id),
+                            footer(),
+                            link.tier_loader(s.base_id),
+                        )),
+                        first_pos,
+                    }
+                }
+                (None, SegmentKind::Plain) => KnownSegment::Sealed {
+                    path: s.path.clone(),
                     base_id: s.base_id,
-                    capacity,
-                    footer: s.footer.expect("unopened segments are sealed"),
+                    capacity: x.capacity,
+                    footer: footer(),
                     first_pos,
                 },
-            })
-            .collect();
+            });
+        }
         let view = Arc::new(View::new(
             options.visibility,
-            SegmentSet::new(segments, tiers),
+            SegmentSet::new(segments, tiers.clone()),
             durable,
         ));
         crate::metrics::Metrics::add(&view.metrics.segments_created, created);
@@ -259,6 +288,8 @@ impl Log {
             zeroer: Arc::new(TaskSignal::default()),
             retention: Arc::new(TaskSignal::default()),
             retention_lock: Mutex::new(()),
+            tiers,
+            backlog: archiving::Backlog::default(),
             runtime: handle,
             background: Mutex::new(Background {
                 runtime: Some(runtime),
@@ -427,6 +458,7 @@ impl Log {
         m.segment_count = view.segments.len() as u64;
         m.first_id = view.first_id();
         view.segments.cache_metrics(&mut m);
+        inner.archive_metrics(&mut m);
         m.recovery_scanned_records = inner.recovery.scanned_records;
         m.recovery_truncated_bytes = inner
             .recovery
@@ -476,6 +508,22 @@ impl Log {
     pub fn compress_now(&self) -> Result<usize> {
         runtime::ensure_outside()?;
         self.inner.compress_sealed(true, true)
+    }
+
+    /// Archives every sealed segment not archived yet now (compressing it first where
+    /// needed), whatever [`Options::tiering`] says, through the manager's archive; fails
+    /// with `InvalidArgument` without one, and with `Remote` if the archive cannot be
+    /// reached (nothing is lost: the segment stays local). Returns how many it archived.
+    pub fn archive_now(&self) -> Result<usize> {
+        runtime::ensure_outside()?;
+        self.inner.archive_sealed(true, true)
+    }
+
+    /// Deletes objects of this log in the archive that no catalogue entry refers to (left
+    /// by a crash mid-upload, or by a removal whose delete failed). Returns how many.
+    pub fn sweep_archive(&self) -> Result<usize> {
+        runtime::ensure_outside()?;
+        self.inner.sweep_archive()
     }
 
     /// Why the last background move between tiers failed, if one did (it changed nothing

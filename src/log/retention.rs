@@ -74,12 +74,11 @@ impl Inner {
         let live = self.catalog.live_segments()?;
         let total_bytes = live.iter().map(|(_, e)| e.capacity).sum();
         let count = live.len() as u64;
-        let active_base = lock(&self.writer).active.base_id();
+        // Sealed ones up to the active segment (the catalogue's Active entry): not the
+        // writer's lock, which an append waiting for the archive (backpressure) holds.
         let candidates: Vec<Candidate> = live
             .iter()
-            .take_while(|(base, e)| {
-                *base < active_base && e.state == crate::catalog::SegmentState::Sealed
-            })
+            .take_while(|(_, e)| e.state == crate::catalog::SegmentState::Sealed)
             .map(|(base, e)| Candidate {
                 base_id: *base,
                 last_id: e.last_id,
@@ -93,6 +92,7 @@ impl Inner {
         }
         let doomed = &candidates[..n];
         let bases: Vec<u64> = doomed.iter().map(|c| c.base_id).collect();
+        let objects = self.archived_objects(&live, &bases)?;
         let last = doomed[n - 1];
         self.catalog.mark_deleting(&bases, last.last_id + 1)?;
         self.view.segments.remove_through(last.base_id);
@@ -103,6 +103,7 @@ impl Inner {
             self.layout.remove_segment_files(base)?;
         }
         fsio::fsync_dir(self.layout.dir())?;
+        self.delete_objects(&objects);
         self.catalog.remove_entries(&bases)?;
         Metrics::add(&self.view.metrics.segments_deleted, n as u64);
         Ok(n)
@@ -137,25 +138,39 @@ impl Inner {
 /// poisons the log (no caller would see it otherwise); a compression that failed before
 /// anything was recorded is counted (`tier_failures`) and tried again on the next round.
 pub(crate) async fn run_retention(inner: Arc<Inner>, signal: Arc<TaskSignal>) {
+    // With an archive, failed uploads are tried again at least every second.
+    let archives =
+        inner.tiers.archive().is_some() && inner.options.tiering.archive_after_segments.is_some();
     let ages = [
         inner.options.retention.max_age,
         inner.options.tiering.compress_after_age,
+        archives.then_some(Duration::from_secs(2)),
     ];
     let period = ages
         .into_iter()
         .flatten()
         .min()
         .map(|age| (age / 2).clamp(Duration::from_millis(10), Duration::from_secs(60)));
+    let mut swept = false;
     loop {
         if signal.is_stopped() {
             return;
         }
         fail::fail_point!("background::retention");
         let t = inner.clone();
+        let first = std::mem::replace(&mut swept, true);
         let round = move || -> Result<()> {
             t.enforce_retention()?;
             if t.options.tiering.compresses() {
                 t.compress_sealed(false, false)?;
+                t.archive_sealed(false, false)?;
+            }
+            if first && archives {
+                // Objects a crash left behind; the archive may be down: tried next open.
+                if let Err(e) = t.sweep_archive() {
+                    Metrics::add(&t.view.metrics.tier_failures, 1);
+                    *lock(&t.view.last_tier_error) = Some(e.to_string());
+                }
             }
             Ok(())
         };

@@ -37,12 +37,12 @@ impl Inner {
         self.view.check_writable()?;
         let tiering = self.options.tiering;
         let live = self.catalog.live_segments()?;
-        let active_base = lock(&self.writer).active.base_id();
         let count = live.len() as u64;
         let now = fsio::now_us();
         let mut done = 0;
+        // Up to the active segment (the catalogue's Active entry; see `remove_oldest`).
         for (i, (base, e)) in live.iter().enumerate() {
-            if *base >= active_base {
+            if e.state == SegmentState::Active {
                 break;
             }
             if e.state != SegmentState::Sealed || e.location != Location::LocalFile {
@@ -67,6 +67,12 @@ impl Inner {
             }
         }
         Ok(done)
+    }
+
+    /// Compresses sealed segment `base` (in a plain file) now.
+    pub(crate) fn compress_segment(&self, base: u64, e: &SegmentEntry) -> Result<()> {
+        self.compress_one(base, e)
+            .map_err(|(Move::Before(e) | Move::After(e))| e)
     }
 
     fn compress_one(&self, base: u64, e: &SegmentEntry) -> std::result::Result<(), Move> {

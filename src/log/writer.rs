@@ -304,6 +304,7 @@ impl Inner {
     /// Failing to create the next segment (no space, say) loses nothing: the error goes to
     /// the appender and the next append tries again. A failed sync poisons the log.
     fn roll(&self, w: &mut Writer) -> Result<()> {
+        self.wait_for_archive()?;
         self.write_out_locked(w)?;
         let sealed = match w.active.footer() {
             Some(footer) => *footer,

@@ -79,8 +79,19 @@ pub struct RecoveredSegment {
     /// The open file, unless it is sealed and known from the catalogue (then it is opened
     /// when first read).
     pub file: Option<Arc<SegmentFile>>,
-    /// Its file is compressed (`path` is the `.seg.zst` file); known from the catalogue.
-    pub compressed: bool,
+    /// Where its bytes are (a compressed or archived one is known from the catalogue).
+    pub kind: SegmentKind,
+}
+
+/// Where a recovered segment's bytes are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentKind {
+    /// A plain segment file (`path`).
+    Plain,
+    /// A compressed file (`path`, `.seg.zst`).
+    Compressed,
+    /// An object in the archive; no local file (`path` is empty).
+    Archived,
 }
 
 /// The state recovery hands to the log.
@@ -122,7 +133,7 @@ pub fn recover(layout: &Layout, known: &BTreeMap<u64, SegmentEntry>) -> Result<R
     let mut tail_payload = 0;
     let count = paths.len();
     let next_bases: Vec<u64> = paths.iter().map(|(b, _, _)| *b).collect();
-    for (i, (base, path, compressed)) in paths.into_iter().enumerate() {
+    for (i, (base, path, kind)) in paths.into_iter().enumerate() {
         let is_last = i + 1 == count;
         if !segments.is_empty() && base != next_id {
             return Err(Error::corruption(
@@ -131,9 +142,9 @@ pub fn recover(layout: &Layout, known: &BTreeMap<u64, SegmentEntry>) -> Result<R
                 format!("segment starts at id {base} but {next_id} was expected"),
             ));
         }
-        let sealed_entry = known
-            .get(&base)
-            .filter(|e| e.state == CatalogState::Sealed && (!is_last || compressed));
+        let sealed_entry = known.get(&base).filter(|e| {
+            e.state == CatalogState::Sealed && (!is_last || kind != SegmentKind::Plain)
+        });
         if let Some(e) = sealed_entry {
             let footer = footer_of(base, e);
             next_id = footer.last_id + 1;
@@ -142,9 +153,16 @@ pub fn recover(layout: &Layout, known: &BTreeMap<u64, SegmentEntry>) -> Result<R
                 path,
                 footer: Some(footer),
                 file: None,
-                compressed,
+                kind,
             });
             continue;
+        }
+        if kind != SegmentKind::Plain {
+            return Err(Error::corruption(
+                &path,
+                0,
+                format!("segment {base} is not in a plain file but the catalogue has no sealed entry for it"),
+            ));
         }
         report.segments_opened += 1;
         let seg = match open_segment(&path, base, is_last) {
@@ -198,7 +216,7 @@ pub fn recover(layout: &Layout, known: &BTreeMap<u64, SegmentEntry>) -> Result<R
             path,
             footer: seg.footer().copied(),
             file: Some(Arc::new(seg)),
-            compressed: false,
+            kind: SegmentKind::Plain,
         });
     }
     if active_write_offset.is_none() && marker.is_some() {
@@ -221,7 +239,7 @@ pub fn recover(layout: &Layout, known: &BTreeMap<u64, SegmentEntry>) -> Result<R
 
 /// Settles the files of segments caught between tiers, by what the catalogue recorded
 /// (docs/FORMAT.md, "The order of writes"), and returns one file per segment, in id order
-/// (with `true` for a compressed one):
+/// (with its kind; an archived segment has no local file):
 ///
 /// - a compression in progress (`.seg.zst.tmp`) is removed;
 /// - a compressed file and a plain one: the catalogue says which is the segment's
@@ -229,12 +247,13 @@ pub fn recover(layout: &Layout, known: &BTreeMap<u64, SegmentEntry>) -> Result<R
 ///   one goes, the move is undone);
 /// - a compressed file alone with no catalogue entry (the catalogue was lost or rebuilt) is
 ///   turned back into a plain file;
-/// - a compressed file alone whose entry says otherwise is damage: an error.
+/// - a compressed file alone whose entry says otherwise is damage: an error;
+/// - an archived segment's local files are left-overs of the move (removed).
 fn settle_tiers(
     layout: &Layout,
     known: &BTreeMap<u64, SegmentEntry>,
     report: &mut RecoveryReport,
-) -> Result<Vec<(u64, PathBuf, bool)>> {
+) -> Result<Vec<(u64, PathBuf, SegmentKind)>> {
     let dir = layout.dir();
     let mut changed = false;
     let mut by_base: BTreeMap<u64, (Option<PathBuf>, Option<PathBuf>)> = BTreeMap::new();
@@ -248,28 +267,43 @@ fn settle_tiers(
             SegmentFileKind::Compressed => by_base.entry(base).or_default().1 = Some(path),
         }
     }
+    for (&base, e) in known {
+        if e.location == Location::Archived {
+            by_base.entry(base).or_default();
+        }
+    }
     let mut out = Vec::with_capacity(by_base.len());
     for (base, files) in by_base {
         let location = known.get(&base).map(|e| e.location);
+        if location == Some(Location::Archived) {
+            for path in [files.0, files.1].into_iter().flatten() {
+                fsio::remove_file(&path)?;
+                report.tier_moves_finished.push(base);
+            }
+            out.push((base, PathBuf::new(), SegmentKind::Archived));
+            continue;
+        }
         match (files, location) {
             ((Some(plain), Some(zst)), Some(Location::LocalCompressed)) => {
                 fsio::remove_file(&plain)?;
                 report.tier_moves_finished.push(base);
-                out.push((base, zst, true));
+                out.push((base, zst, SegmentKind::Compressed));
             }
             ((Some(plain), Some(zst)), _) => {
                 fsio::remove_file(&zst)?;
                 report.tier_moves_undone.push(base);
-                out.push((base, plain, false));
+                out.push((base, plain, SegmentKind::Plain));
             }
-            ((None, Some(zst)), Some(Location::LocalCompressed)) => out.push((base, zst, true)),
+            ((None, Some(zst)), Some(Location::LocalCompressed)) => {
+                out.push((base, zst, SegmentKind::Compressed))
+            }
             ((None, Some(zst)), None) => {
                 let plain = layout.segment(base);
                 warm::restore_plain(&zst, &layout.next_segment_tmp(), &plain)?;
                 fsio::fsync_dir(dir)?;
                 fsio::remove_file(&zst)?;
                 report.compressed_restored.push(base);
-                out.push((base, plain, false));
+                out.push((base, plain, SegmentKind::Plain));
             }
             ((None, Some(zst)), Some(other)) => {
                 return Err(Error::corruption(
@@ -291,7 +325,7 @@ fn settle_tiers(
                     ),
                 ))
             }
-            ((Some(plain), None), _) => out.push((base, plain, false)),
+            ((Some(plain), None), _) => out.push((base, plain, SegmentKind::Plain)),
             ((None, None), _) => {}
         }
         changed |= !report.tier_moves_finished.is_empty() || !report.tier_moves_undone.is_empty();

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::segment::file::SegmentFile;
 use crate::segment::format::{RecordView, SegmentFooter};
 use crate::tier::cache::Pinned;
+use crate::tier::cold::Cold;
 use crate::tier::shared::{Key, Tiers, WHOLE_FILE};
 use crate::tier::warm::{FrameChunk, WarmFile};
 
@@ -43,6 +44,9 @@ enum Location {
     /// A compressed file (the warm tier): a pin holds the decompressed frame it reads,
     /// from the frame cache.
     Compressed(Arc<Warm>),
+    /// An object in the archive (the cold tier): a pin holds the frame it reads,
+    /// downloaded into the frame cache.
+    Archived(Arc<Cold>),
 }
 
 /// A sealed segment file as the set knows it without opening it.
@@ -142,6 +146,8 @@ pub enum KnownSegment {
     },
     /// Compressed (the warm tier), known from the catalogue.
     Compressed { warm: Arc<Warm>, first_pos: u64 },
+    /// Archived (the cold tier), known from the catalogue.
+    Archived { cold: Arc<Cold>, first_pos: u64 },
 }
 
 #[derive(Clone)]
@@ -203,6 +209,12 @@ impl Entry {
                 state: SegmentState::Sealed,
                 location: Location::Compressed(warm),
             },
+            KnownSegment::Archived { cold, first_pos } => Entry {
+                base_id: cold.base_id(),
+                first_pos,
+                state: SegmentState::Sealed,
+                location: Location::Archived(cold),
+            },
         }
     }
 
@@ -237,14 +249,39 @@ impl Entry {
             Location::Compressed(warm) => {
                 let file = warm.get(ctx)?;
                 let i = frame(file.entry());
-                let f = &file.entry().frames[i];
                 let key = ctx.key(self.base_id, i as u32);
-                let size = u64::from(f.decompressed_size) + 8 * u64::from(f.records);
+                let size = frame_size(file.entry(), i);
                 let first_pos = self.first_pos;
                 Source::Chunk(
                     ctx.tiers
                         .frame(key, size, || file.chunk(i..i + 1, first_pos))?,
                 )
+            }
+            Location::Archived(cold) => {
+                let entry = cold.entry()?;
+                let i = frame(&entry);
+                let first_pos = self.first_pos;
+                let key = ctx.key(self.base_id, i as u32);
+                let chunk = ctx.tiers.frame(key, frame_size(&entry, i), || {
+                    cold.chunk(&entry, i, first_pos)
+                })?;
+                let (tiers, log, base) = (ctx.tiers.clone(), ctx.log, self.base_id);
+                let key = move |j: usize| Key {
+                    log,
+                    base,
+                    frame: j as u32,
+                };
+                let sizes = entry.clone();
+                cold.read_ahead(
+                    &entry,
+                    i,
+                    first_pos,
+                    |j| !ctx.tiers.has_frame(&key(j)),
+                    move |j, chunk| {
+                        let _ = tiers.frame(key(j), frame_size(&sizes, j), || Ok(chunk));
+                    },
+                );
+                Source::Chunk(chunk)
             }
         };
         Ok(SegmentReader {
@@ -262,6 +299,10 @@ impl Entry {
                 let all = 0..file.entry().frames.len();
                 Source::Whole(Arc::new(file.chunk(all, self.first_pos)?))
             }
+            Location::Archived(cold) => {
+                let entry = cold.entry()?;
+                Source::Whole(Arc::new(cold.whole(&entry, self.first_pos)?))
+            }
             _ => return self.pin_with(ctx, |_| 0),
         };
         Ok(SegmentReader {
@@ -269,6 +310,12 @@ impl Entry {
             first_pos: self.first_pos,
         })
     }
+}
+
+/// Bytes a decompressed frame takes in the frame cache: its data and its index.
+fn frame_size(entry: &TierEntry, i: usize) -> u64 {
+    let f = &entry.frames[i];
+    u64::from(f.decompressed_size) + 8 * u64::from(f.records)
 }
 
 /// What the set's pins need besides the entries: the shared caches and this log's key
@@ -456,6 +503,20 @@ impl SegmentSet {
         }
     }
 
+    /// Moves compressed segment `base_id` to the cold tier: new pins read `cold` (its
+    /// frames already in the frame cache stay: same bytes). False if the set no longer
+    /// has it.
+    pub fn set_archived(&self, base_id: u64, cold: Arc<Cold>) -> bool {
+        let mut entries = self.write();
+        match entries.iter_mut().find(|e| e.base_id == base_id) {
+            Some(e) if e.state == SegmentState::Sealed => {
+                e.location = Location::Archived(cold);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Records that segment `base_id` was sealed (its footer is published by the file):
     /// from now on it is mapped through the hot cache (the writer's map goes when it
     /// moves on to the next segment).
@@ -637,7 +698,7 @@ mod tests {
     }
 
     fn tiers() -> Arc<Tiers> {
-        Tiers::new(&crate::tier::shared::CacheOptions::default()).unwrap()
+        Tiers::new(&crate::tier::shared::CacheOptions::default(), None).unwrap()
     }
 
     fn open(file: Arc<SegmentFile>, first_pos: u64) -> KnownSegment {

@@ -305,6 +305,12 @@ where
         self.shared.pin_ready(&mut st, key)
     }
 
+    /// Whether `key` is cached or being loaded (no pin, no counter: for read-ahead, which
+    /// skips what is there already).
+    pub fn contains(&self, key: &K) -> bool {
+        lock(&self.shared.state).slots.contains_key(key)
+    }
+
     /// Drops the cache's reference to `key` (retention deleted the segment, or it moved to
     /// another tier). Live pins keep the value, and its bytes counted, until they drop. A
     /// load in flight completes for its callers but its value is not cached. Returns

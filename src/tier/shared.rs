@@ -17,6 +17,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::segment::file::SegmentFile;
 use crate::tier::cache::{Admission, BudgetCache, CacheError, CacheStats, Pinned};
+use crate::tier::cold::Archive;
 use crate::tier::warm::FrameChunk;
 
 /// Default budget of the hot cache: 1 GiB of mapped sealed segments.
@@ -81,17 +82,29 @@ pub struct Tiers {
     frames: BudgetCache<Key, FrameChunk, Error>,
     admission: Admission,
     next_log: AtomicU64,
+    archive: Option<Arc<Archive>>,
 }
 
 impl Tiers {
-    pub fn new(options: &CacheOptions) -> Result<Arc<Tiers>> {
+    pub fn new(options: &CacheOptions, archive: Option<Arc<Archive>>) -> Result<Arc<Tiers>> {
         options.validate()?;
         Ok(Arc::new(Tiers {
             maps: BudgetCache::new(options.hot_bytes),
             frames: BudgetCache::new(options.frame_bytes),
             admission: options.wait.map_or(Admission::NoWait, Admission::Wait),
             next_log: AtomicU64::new(1),
+            archive,
         }))
+    }
+
+    /// The manager's archive, if it has one.
+    pub fn archive(&self) -> Option<&Arc<Archive>> {
+        self.archive.as_ref()
+    }
+
+    /// Whether frame `key` is cached or being loaded.
+    pub fn has_frame(&self, key: &Key) -> bool {
+        self.frames.contains(key)
     }
 
     /// A key space for one open log (its entries never mix with another's).

@@ -152,7 +152,6 @@ fn frame_entries(
 pub struct WarmFile {
     path: PathBuf,
     file: File,
-    base_id: u64,
     footer: SegmentFooter,
     entry: Arc<TierEntry>,
 }
@@ -179,7 +178,6 @@ impl WarmFile {
         let warm = WarmFile {
             path: path.to_path_buf(),
             file,
-            base_id: footer.first_id,
             footer,
             entry,
         };
@@ -250,30 +248,18 @@ impl WarmFile {
     /// Frames `frames`, decompressed, as one chunk; `segment_first_pos` is the byte
     /// position of the segment's first record in the log.
     pub fn chunk(&self, frames: Range<usize>, segment_first_pos: u64) -> Result<FrameChunk> {
-        let (_, d_offset) = self.entry.frame_offsets(frames.start);
         let mut data = Vec::new();
         for i in frames.clone() {
             data.extend_from_slice(&self.decompress(i)?);
         }
-        let first = &self.entry.frames[frames.start];
-        let records: u64 = self.entry.frames[frames]
-            .iter()
-            .map(|f| u64::from(f.records))
-            .sum();
-        // Records start after the segment header in the first frame, at the frame's start
-        // in the others (frames are cut on record boundaries).
-        let first_record = d_offset.max(HEADER_LEN) - d_offset;
-        Ok(FrameChunk {
-            index: OffsetIndex::new(records as usize, first_record),
-            path: self.path.clone(),
-            base_id: self.base_id,
-            d_offset,
+        Ok(FrameChunk::new(
+            &self.path,
+            &self.footer,
+            &self.entry,
+            frames,
             data,
-            first_id: first.first_id,
-            records,
-            first_pos: segment_first_pos + first.first_pos,
-            footer: self.footer,
-        })
+            segment_first_pos,
+        ))
     }
 }
 
@@ -314,6 +300,39 @@ pub struct FrameChunk {
 }
 
 impl FrameChunk {
+    /// Frames `frames` of a segment (`footer`, `entry` its tier entry), decompressed into
+    /// `data`, read from `path`; `segment_first_pos` is the byte position of the segment's
+    /// first record in the log.
+    pub fn new(
+        path: &Path,
+        footer: &SegmentFooter,
+        entry: &TierEntry,
+        frames: Range<usize>,
+        data: Vec<u8>,
+        segment_first_pos: u64,
+    ) -> FrameChunk {
+        let (_, d_offset) = entry.frame_offsets(frames.start);
+        let first = &entry.frames[frames.start];
+        let records: u64 = entry.frames[frames]
+            .iter()
+            .map(|f| u64::from(f.records))
+            .sum();
+        // Records start after the segment header in the first frame, at the frame's start
+        // in the others (frames are cut on record boundaries).
+        let first_record = d_offset.max(HEADER_LEN) - d_offset;
+        FrameChunk {
+            index: OffsetIndex::new(records as usize, first_record),
+            path: path.to_path_buf(),
+            base_id: footer.first_id,
+            d_offset,
+            data,
+            first_id: first.first_id,
+            records,
+            first_pos: segment_first_pos + first.first_pos,
+            footer: *footer,
+        }
+    }
+
     pub fn base_id(&self) -> u64 {
         self.base_id
     }

@@ -1,0 +1,374 @@
+//! The cold tier: compressed segment files uploaded to an archive (S3-compatible object
+//! storage, or a directory) and read back transparently by ranged reads of the frames a
+//! read needs.
+//!
+//! One [`Archive`] per manager (one client, one circuit breaker): it names objects, uploads
+//! and verifies them, and fetches frames. An upload is verified before the catalogue calls
+//! the segment archived: the object's size must be the compressed file's and its last
+//! bytes (the seek table, which holds every frame's size and the XXH64 of its content) must
+//! equal the local file's. Object keys are fixed by the log's uid and the segment's base id
+//! (`<prefix><uid, 16 hex digits>/<base id, 20 digits>.seg.zst`), so a retried upload finds
+//! its object (conditional create) instead of writing a second one.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+
+use crate::catalog::TierEntry;
+use crate::error::{Error, Result};
+use crate::fsio;
+use crate::segment::format::{crc64, SegmentFooter};
+use crate::segment::set::TierLoader;
+use crate::tier::archive::{
+    ArchiveError, ArchiveStore, FsArchive, PutOutcome, Remote, RemoteConfig, RemoteStats,
+};
+use crate::tier::warm::{decompress_frame, FrameChunk};
+
+/// Where the archive is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A directory (a local disk, an NFS mount): objects are files under it.
+    Filesystem(PathBuf),
+    /// An S3-compatible object store.
+    #[cfg(feature = "s3")]
+    S3(crate::tier::archive::S3Config),
+}
+
+/// The archive of a manager (part of [`crate::ManagerOptions`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArchiveOptions {
+    pub backend: Backend,
+    /// Prepended to every object key (e.g. `"prod/orders/"`); several managers may share a
+    /// bucket under different prefixes.
+    pub prefix: String,
+    /// Retries, backoff and circuit breaker of every request.
+    pub remote: RemoteConfig,
+    /// Frames a sequential reader fetches ahead of the one it reads, in one ranged read.
+    pub readahead_frames: u32,
+    /// Backpressure: a log may hold at most this many sealed segments not archived yet
+    /// (when it archives at all); past it, appends that need a new segment wait for the
+    /// archive (see `backpressure_wait`). `None`: no bound.
+    pub max_pending_segments: Option<u64>,
+    /// The same bound in bytes of segment files (plain or compressed).
+    pub max_pending_bytes: Option<u64>,
+    /// How long an append waits for the archive to catch up when a bound is reached;
+    /// `None`: it fails at once with `WouldBlock`. After the wait it fails the same way.
+    pub backpressure_wait: Option<std::time::Duration>,
+}
+
+impl ArchiveOptions {
+    pub fn new(backend: Backend) -> ArchiveOptions {
+        ArchiveOptions {
+            backend,
+            prefix: String::new(),
+            remote: RemoteConfig::default(),
+            readahead_frames: 8,
+            max_pending_segments: None,
+            max_pending_bytes: None,
+            backpressure_wait: Some(std::time::Duration::from_secs(30)),
+        }
+    }
+}
+
+/// A manager's archive.
+pub struct Archive {
+    remote: Remote,
+    prefix: String,
+    readahead: u32,
+    handle: tokio::runtime::Handle,
+    options: ArchiveOptions,
+}
+
+impl Archive {
+    /// Connects the backend (`handle`: the manager's runtime, which the S3 client and
+    /// read-ahead run on).
+    pub fn open(options: &ArchiveOptions, handle: tokio::runtime::Handle) -> Result<Arc<Archive>> {
+        let store: Arc<dyn ArchiveStore> = match &options.backend {
+            Backend::Filesystem(root) => Arc::new(FsArchive::new(root).map_err(remote_error)?),
+            #[cfg(feature = "s3")]
+            Backend::S3(config) => Arc::new(
+                crate::tier::archive::S3Archive::new(config.clone(), handle.clone())
+                    .map_err(remote_error)?,
+            ),
+        };
+        Ok(Arc::new(Archive {
+            remote: Remote::new(store, options.remote.clone()),
+            prefix: options.prefix.clone(),
+            readahead: options.readahead_frames,
+            handle,
+            options: options.clone(),
+        }))
+    }
+
+    /// The key of segment `base` of the log with uid `uid`.
+    pub fn key(&self, uid: u64, base: u64) -> String {
+        format!("{}{}{base:020}.seg.zst", self.prefix, self.log_prefix(uid))
+    }
+
+    /// The keys of the log with uid `uid` start with this (after the prefix).
+    fn log_prefix(&self, uid: u64) -> String {
+        format!("{uid:016x}/")
+    }
+
+    pub fn options(&self) -> &ArchiveOptions {
+        &self.options
+    }
+
+    pub fn stats(&self) -> RemoteStats {
+        self.remote.stats()
+    }
+
+    /// Uploads compressed file `path` (recorded as `entry`) as `key`, then verifies the
+    /// object; an object already there with other bytes (a file compressed again after the
+    /// catalogue was lost, say) is replaced. Returns once the object is verified.
+    pub fn upload(&self, key: &str, path: &Path, entry: &TierEntry) -> Result<()> {
+        for attempt in 0..2 {
+            match self.remote.put_file(key, path).map_err(remote_error)? {
+                PutOutcome::Created { .. } => {}
+                PutOutcome::AlreadyExists { .. } => {}
+            }
+            match self.verify(key, path, entry) {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt == 0 => {
+                    // Not our bytes: remove the object and upload again.
+                    let _ = e;
+                    self.remote.delete(key).map_err(remote_error)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// Checks the object `key` against the local compressed file: its size, and its last
+    /// bytes (the seek table: every frame's sizes and content checksum).
+    fn verify(&self, key: &str, path: &Path, entry: &TierEntry) -> Result<()> {
+        let size = self.remote.head(key).map_err(remote_error)?;
+        if size != Some(entry.compressed_len) {
+            return Err(Error::Remote(format!(
+                "archived object {key:?} is {size:?} bytes, the compressed file {}",
+                entry.compressed_len
+            )));
+        }
+        let tail = tail_len(entry);
+        let from = entry.compressed_len - tail;
+        let remote_tail = self
+            .remote
+            .get_range(key, from..entry.compressed_len)
+            .map_err(remote_error)?;
+        let file = fsio::open_file(path)?;
+        let mut local_tail = vec![0u8; tail as usize];
+        fsio::read_exact_at(&file, path, &mut local_tail, from)?;
+        if remote_tail != local_tail {
+            return Err(Error::Remote(format!(
+                "archived object {key:?} does not end with the compressed file's seek table"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Deletes the object `key` (absent is fine).
+    pub fn delete(&self, key: &str) -> Result<()> {
+        self.remote.delete(key).map_err(remote_error)
+    }
+
+    /// The keys of the objects of log `uid`, with their base ids where the name is one of
+    /// ours.
+    pub fn list_log(&self, uid: u64) -> Result<Vec<(String, Option<u64>)>> {
+        let prefix = format!("{}{}", self.prefix, self.log_prefix(uid));
+        let objects = self.remote.list(&prefix).map_err(remote_error)?;
+        Ok(objects
+            .into_iter()
+            .map(|(key, _)| {
+                let base = key
+                    .strip_prefix(&prefix)
+                    .and_then(|n| n.strip_suffix(".seg.zst"))
+                    .filter(|d| d.len() == 20 && d.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|d| d.parse().ok());
+                (key, base)
+            })
+            .collect())
+    }
+
+    /// Frames `frames` of the object `key` (recorded as `entry`), with one ranged read.
+    fn fetch(&self, key: &str, entry: &TierEntry, frames: Range<usize>) -> Result<Vec<Vec<u8>>> {
+        let (c_start, _) = entry.frame_offsets(frames.start);
+        let (c_end, _) = entry.frame_offsets(frames.end);
+        let bytes = self
+            .remote
+            .get_range(key, c_start..c_end)
+            .map_err(remote_error)?;
+        let path = PathBuf::from(key);
+        let mut out = Vec::with_capacity(frames.len());
+        let mut at = 0usize;
+        for i in frames {
+            let f = &entry.frames[i];
+            let (c_offset, d_offset) = entry.frame_offsets(i);
+            let len = f.compressed_size as usize;
+            out.push(decompress_frame(
+                &path,
+                &bytes[at..at + len],
+                f,
+                c_offset,
+                d_offset,
+            )?);
+            at += len;
+        }
+        Ok(out)
+    }
+
+    /// The whole object, checked against the catalogue's length and CRC.
+    fn fetch_all(&self, key: &str, entry: &TierEntry) -> Result<Vec<u8>> {
+        let bytes = self.remote.get(key).map_err(remote_error)?;
+        if bytes.len() as u64 != entry.compressed_len || crc64(&[&bytes]) != entry.compressed_crc {
+            return Err(Error::corruption(
+                key,
+                0,
+                format!(
+                    "archived object of {} bytes does not match the catalogue's length {} and \
+                     checksum",
+                    bytes.len(),
+                    entry.compressed_len
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+}
+
+/// Length of the seek table at the end of a compressed file of `entry`'s frames (with
+/// checksums, as this build writes them).
+pub fn tail_len(entry: &TierEntry) -> u64 {
+    (crate::tier::seekable::SKIPPABLE_HEADER_LEN
+        + crate::tier::seekable::FOOTER_LEN
+        + 12 * entry.frames.len()) as u64
+}
+
+/// The engine's error for an archive error.
+pub fn remote_error(e: ArchiveError) -> Error {
+    Error::Remote(e.to_string())
+}
+
+/// An archived segment, as the segment set knows it: read by ranged reads of its frames.
+pub struct Cold {
+    archive: Arc<Archive>,
+    key: String,
+    footer: SegmentFooter,
+    load: TierLoader,
+    entry: OnceLock<Arc<TierEntry>>,
+    /// The frame pinned last, plus one: a pin of the frame after it is a sequential read,
+    /// which reads ahead.
+    next_frame: AtomicUsize,
+}
+
+impl Cold {
+    pub fn new(
+        archive: Arc<Archive>,
+        key: String,
+        footer: SegmentFooter,
+        load: TierLoader,
+    ) -> Cold {
+        Cold {
+            archive,
+            key,
+            footer,
+            load,
+            entry: OnceLock::new(),
+            next_frame: AtomicUsize::new(usize::MAX),
+        }
+    }
+
+    pub fn base_id(&self) -> u64 {
+        self.footer.first_id
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The catalogue's tier entry (loaded on first use).
+    pub fn entry(&self) -> Result<Arc<TierEntry>> {
+        if let Some(e) = self.entry.get() {
+            return Ok(e.clone());
+        }
+        let e = Arc::new((self.load)()?);
+        Ok(self.entry.get_or_init(|| e).clone())
+    }
+
+    /// Frame `i`, downloaded and decompressed.
+    pub fn chunk(&self, entry: &TierEntry, i: usize, segment_first_pos: u64) -> Result<FrameChunk> {
+        let data = self
+            .archive
+            .fetch(&self.key, entry, i..i + 1)?
+            .pop()
+            .unwrap_or_default();
+        Ok(self.make_chunk(entry, i, data, segment_first_pos))
+    }
+
+    fn make_chunk(&self, entry: &TierEntry, i: usize, data: Vec<u8>, first_pos: u64) -> FrameChunk {
+        FrameChunk::new(
+            Path::new(&self.key),
+            &self.footer,
+            entry,
+            i..i + 1,
+            data,
+            first_pos,
+        )
+    }
+
+    /// The whole segment, downloaded (checked against the catalogue) and decompressed.
+    pub fn whole(&self, entry: &TierEntry, segment_first_pos: u64) -> Result<FrameChunk> {
+        let bytes = self.archive.fetch_all(&self.key, entry)?;
+        let path = PathBuf::from(&self.key);
+        let mut data = Vec::with_capacity(entry.plain_len as usize);
+        for (i, f) in entry.frames.iter().enumerate() {
+            let (c, d) = entry.frame_offsets(i);
+            let range = c as usize..(c + u64::from(f.compressed_size)) as usize;
+            data.extend_from_slice(&decompress_frame(&path, &bytes[range], f, c, d)?);
+        }
+        let all = 0..entry.frames.len();
+        Ok(FrameChunk::new(
+            &path,
+            &self.footer,
+            entry,
+            all,
+            data,
+            segment_first_pos,
+        ))
+    }
+
+    /// Notes that frame `i` was pinned; if it follows the previous one (a sequential
+    /// reader), the frames after it that `missing` says are not cached are fetched in the
+    /// background, with one ranged read, and handed to `store`.
+    pub fn read_ahead(
+        self: &Arc<Self>,
+        entry: &Arc<TierEntry>,
+        i: usize,
+        first_pos: u64,
+        missing: impl Fn(usize) -> bool,
+        store: impl Fn(usize, FrameChunk) + Send + 'static,
+    ) {
+        let sequential = self.next_frame.swap(i + 1, Relaxed) == i;
+        let ahead = self.archive.readahead as usize;
+        if !sequential || ahead == 0 {
+            return;
+        }
+        let end = (i + 1 + ahead).min(entry.frames.len());
+        let start = (i + 1..end).find(|&j| missing(j));
+        let Some(start) = start else { return };
+        let end = (start..end)
+            .take_while(|&j| missing(j))
+            .last()
+            .map_or(start, |j| j + 1);
+        let (cold, entry) = (self.clone(), entry.clone());
+        // Failures are left to the foreground read of those frames, which reports them.
+        self.archive.handle.spawn_blocking(move || {
+            if let Ok(frames) = cold.archive.fetch(&cold.key, &entry, start..end) {
+                for (j, data) in (start..end).zip(frames) {
+                    store(j, cold.make_chunk(&entry, j, data, first_pos));
+                }
+            }
+        });
+    }
+}
