@@ -20,9 +20,9 @@
  * untouched, so read it only right after a failure.
  *
  * Out-parameters (named out_*) are written only when the call returns AOF_OK; on any other
- * status they keep their previous contents. The exceptions: aof_read() and
- * aof_manager_list() store the needed size in *out_len when they return
- * AOF_ERR_BUFFER_TOO_SMALL. Out-parameters documented as "may be NULL" are optional.
+ * status they keep their previous contents. The exceptions: aof_read(),
+ * aof_manager_list() and aof_last_tier_error() store the needed size in *out_len when they
+ * return AOF_ERR_BUFFER_TOO_SMALL. Out-parameters documented as "may be NULL" are optional.
  *
  * Ownership and lifetimes.
  *   aof_options_t *  from aof_options_new(), owned by the caller, freed with
@@ -45,7 +45,8 @@
  *                    its log is closed (likewise).
  *   Using options, a cursor or a stream after freeing it is undefined behaviour. Every
  *   _free() function, aof_close() and aof_manager_close() accept NULL and do nothing.
- *   aof_manager_list() copies the names into the caller's buffer: nothing to free.
+ *   aof_manager_list() copies the names, and aof_last_tier_error() the message, into the
+ *   caller's buffer: nothing to free.
  *   Input buffers (const uint8_t *data, size_t len) are only read during the call; data
  *   may be NULL only when len is 0. aof_stream_read() copies into the caller's buffer:
  *   nothing to free.
@@ -68,7 +69,8 @@
  * return AOF_ERR_MISUSE instead of deadlocking.
  *
  * Threads and resources. A log does its background work (write-outs, syncs, zero-ahead,
- * segment pre-allocation) on a runtime's threads, never on a thread of its own. A log
+ * segment pre-allocation, retention, compression of sealed segments) on a runtime's
+ * threads, never on a thread of its own. A log
  * opened with aof_open() has a small runtime of its own (1 worker, up to 8 blocking
  * threads). The logs of a manager share the manager's (aof_manager_options_set_*: 2
  * workers, up to 32 blocking threads by default), whatever their number. An idle log costs
@@ -278,6 +280,16 @@
  * Visibility: readers see a record only once it is durable (synced).
  */
 #define AOF_VISIBILITY_DURABLE 1
+
+/**
+ * The zstd level `aof_options_set_tiering` uses by default (zstd's own default).
+ */
+#define AOF_TIER_DEFAULT_COMPRESSION_LEVEL 3
+
+/**
+ * The frame size `aof_options_set_tiering` uses by default: 256 KiB of segment bytes.
+ */
+#define AOF_TIER_DEFAULT_FRAME_SIZE 262144
 
 /**
  * Cursor start: the oldest record of the log.
@@ -759,6 +771,36 @@ aof_status_t aof_options_set_retention(struct aof_options_t *options,
                                        uint64_t max_age_ms);
 
 /**
+ * Sets when and how sealed segments move to the warm tier: each is compressed into the
+ * zstd seekable format, a file `<base id>.seg.zst` next to the plain `<base id>.seg` it
+ * replaces. A sealed segment is compressed in the background (on the log's runtime, after
+ * each roll and on a timer with an age threshold) once at least `compress_after_segments`
+ * segments are newer than it (the active one included), or once it was sealed more than
+ * `compress_after_age_ms` milliseconds ago, whichever comes first; 0 leaves a threshold
+ * unset, and with both unset (the default) only `aof_compress_now` compresses. The active
+ * segment is never compressed (`aof_seal_now` seals it). `compression_level` is a zstd
+ * level (its range, negative fast levels up to 22; `AOF_TIER_DEFAULT_COMPRESSION_LEVEL`
+ * is 3). `frame_size` is the decompressed size of a frame, 4096 ..= 67108864 (64 MiB;
+ * `AOF_TIER_DEFAULT_FRAME_SIZE` is 256 KiB): a read of a record in a compressed segment
+ * decompresses its one frame, so smaller frames make reads cheaper and compression worse;
+ * frames end on record boundaries, and a record larger than a frame gets one of its own.
+ *
+ * Reads by id, cursors, byte positions and streams see no difference but the cost of
+ * decompressing a frame, and a reader already inside a segment's plain file keeps reading
+ * it. Stock `zstd -d` turns a `.seg.zst` file back into the exact bytes of the segment
+ * file. Values are checked here: a level outside zstd's range or a frame size outside
+ * the range is `AOF_ERR_INVALID_ARG`, options unchanged.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_options_new`.
+ */
+aof_status_t aof_options_set_tiering(struct aof_options_t *options,
+                                     uint64_t compress_after_segments,
+                                     uint64_t compress_after_age_ms,
+                                     int32_t compression_level,
+                                     uint64_t frame_size);
+
+/**
  * Sets which records readers (cursors, `aof_read`) see: `AOF_VISIBILITY_WRITTEN` (default)
  * or `AOF_VISIBILITY_DURABLE`. Anything else: `AOF_ERR_INVALID_ARG`, options unchanged.
  *
@@ -865,6 +907,67 @@ aof_status_t aof_truncate_before(struct aof_log_t *log, uint64_t id);
  * `out_first` and `out_last` must be NULL or writable.
  */
 aof_status_t aof_bounds(const struct aof_log_t *log, uint64_t *out_first, uint64_t *out_last);
+
+/**
+ * Seals the active segment now if it holds a record: writes its footer and syncs it (its
+ * records are then durable) and starts the next segment. The sealed segment then counts
+ * for retention and the warm tier like any other (`aof_options_set_tiering`,
+ * `aof_compress_now`, which never touch the active segment). `*out_sealed` (may be NULL)
+ * gets 1 if a segment was sealed, 0 if the active one held no record (nothing changed).
+ * Blocks on the seal's write and sync: from one of libaof's runtime threads it returns
+ * `AOF_ERR_MISUSE`. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG`
+ * (not a log handle), `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`,
+ * `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+ *
+ * # Safety
+ * `out_sealed` must be NULL or writable.
+ */
+aof_status_t aof_seal_now(struct aof_log_t *log, int32_t *out_sealed);
+
+/**
+ * Compresses every sealed segment still in a plain file now, whatever the thresholds of
+ * `aof_options_set_tiering` say (its level and frame size apply), and stores how many it
+ * compressed in `*out_count` (may be NULL; 0 when there was none). Never the active
+ * segment: call `aof_seal_now` first to include its records. Each segment goes to
+ * `<base id>.seg.zst` (zstd seekable format; stock `zstd -d` restores the exact segment
+ * file), is recorded in the catalogue, and only then is its plain `.seg` file removed;
+ * a crash in between leaves one of the two, which the next open settles. Appends, reads
+ * and cursors go on meanwhile: a reader already inside a plain file keeps reading it, and
+ * every read finds each record in one file or the other, byte-exact. The metrics
+ * `segments_compressed`, `compress_bytes_in` and `compress_bytes_out` count the work.
+ * Blocks until done (file I/O on the calling thread): from one of libaof's runtime
+ * threads it returns `AOF_ERR_MISUSE`. A failure stops at the segment that failed; the
+ * segments compressed before it stay compressed. Statuses: `AOF_ERR_NULL_ARG`,
+ * `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_POISONED`,
+ * `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION` (a segment's bytes fail their
+ * checksums while being compressed), `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+ *
+ * # Safety
+ * `out_count` must be NULL or writable.
+ */
+aof_status_t aof_compress_now(struct aof_log_t *log, uint64_t *out_count);
+
+/**
+ * Copies the message of the last move between tiers that failed in the background (the
+ * compression the thresholds of `aof_options_set_tiering` start) into `buf`,
+ * NUL-terminated: `""` if none has failed since the log was opened. Such a failure
+ * changes nothing (the segment stays in its plain file and is tried again later) and is
+ * counted in the metric `tier_failures`; the message stays until a later failure replaces
+ * it. Failures of `aof_compress_now` are returned by it instead. `*out_len` receives the
+ * bytes written, NUL included (1 for `""`). If they do not fit in `buf_len` bytes,
+ * returns `AOF_ERR_BUFFER_TOO_SMALL` with the size needed in `*out_len` (the one
+ * out-param written on failure; `buf` is untouched): call with `buf_len = 0` (and `buf`
+ * NULL) to size a buffer. The copy is the caller's; nothing to free. Statuses:
+ * `AOF_ERR_NULL_ARG` (`log`, `out_len`, or `buf` with `buf_len > 0`), `AOF_ERR_CLOSED`,
+ * `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
+ */
+aof_status_t aof_last_tier_error(const struct aof_log_t *log,
+                                 char *buf,
+                                 size_t buf_len,
+                                 size_t *out_len);
 
 /**
  * Stores the highest durable id in `*out_id` (0: none yet).

@@ -147,7 +147,7 @@ impl Tiering {
             || self.archive_after_segments.is_some()
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let bad = |what: String| Err(Error::InvalidArgument(format!("tiering: {what}")));
         let levels = zstd::compression_level_range();
         if !levels.contains(&self.compression_level) {

@@ -1,4 +1,4 @@
-//! `aof_log_t`: open, append, flush, read, verify, close.
+//! `aof_log_t`: open, append, flush, read, verify, seal and compress, close.
 //!
 //! A log handle is a token, not a pointer: a number the library looks up in a
 //! process-wide registry on every call and never dereferences. That is what lets a call on
@@ -263,6 +263,117 @@ pub unsafe extern "C" fn aof_bounds(
         unsafe {
             first_out.write(first);
             last_out.write(last);
+        }
+        Ok(AOF_OK)
+    })
+}
+
+/// Seals the active segment now if it holds a record: writes its footer and syncs it (its
+/// records are then durable) and starts the next segment. The sealed segment then counts
+/// for retention and the warm tier like any other (`aof_options_set_tiering`,
+/// `aof_compress_now`, which never touch the active segment). `*out_sealed` (may be NULL)
+/// gets 1 if a segment was sealed, 0 if the active one held no record (nothing changed).
+/// Blocks on the seal's write and sync: from one of libaof's runtime threads it returns
+/// `AOF_ERR_MISUSE`. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG`
+/// (not a log handle), `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`,
+/// `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+///
+/// # Safety
+/// `out_sealed` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_seal_now(log: *mut aof_log_t, out_sealed: *mut i32) -> aof_status_t {
+    boundary::guard("aof_seal_now", || {
+        let out = opt_out(out_sealed);
+        let sealed = lookup(log)?.seal_now()?;
+        // SAFETY: the caller's contract for `out_sealed`.
+        unsafe { write_opt(out, i32::from(sealed)) };
+        Ok(AOF_OK)
+    })
+}
+
+/// Compresses every sealed segment still in a plain file now, whatever the thresholds of
+/// `aof_options_set_tiering` say (its level and frame size apply), and stores how many it
+/// compressed in `*out_count` (may be NULL; 0 when there was none). Never the active
+/// segment: call `aof_seal_now` first to include its records. Each segment goes to
+/// `<base id>.seg.zst` (zstd seekable format; stock `zstd -d` restores the exact segment
+/// file), is recorded in the catalogue, and only then is its plain `.seg` file removed;
+/// a crash in between leaves one of the two, which the next open settles. Appends, reads
+/// and cursors go on meanwhile: a reader already inside a plain file keeps reading it, and
+/// every read finds each record in one file or the other, byte-exact. The metrics
+/// `segments_compressed`, `compress_bytes_in` and `compress_bytes_out` count the work.
+/// Blocks until done (file I/O on the calling thread): from one of libaof's runtime
+/// threads it returns `AOF_ERR_MISUSE`. A failure stops at the segment that failed; the
+/// segments compressed before it stay compressed. Statuses: `AOF_ERR_NULL_ARG`,
+/// `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_POISONED`,
+/// `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION` (a segment's bytes fail their
+/// checksums while being compressed), `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+///
+/// # Safety
+/// `out_count` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_compress_now(
+    log: *mut aof_log_t,
+    out_count: *mut u64,
+) -> aof_status_t {
+    boundary::guard("aof_compress_now", || {
+        let out = opt_out(out_count);
+        let count = lookup(log)?.compress_now()?;
+        // SAFETY: the caller's contract for `out_count`.
+        unsafe { write_opt(out, count as u64) };
+        Ok(AOF_OK)
+    })
+}
+
+/// Copies the message of the last move between tiers that failed in the background (the
+/// compression the thresholds of `aof_options_set_tiering` start) into `buf`,
+/// NUL-terminated: `""` if none has failed since the log was opened. Such a failure
+/// changes nothing (the segment stays in its plain file and is tried again later) and is
+/// counted in the metric `tier_failures`; the message stays until a later failure replaces
+/// it. Failures of `aof_compress_now` are returned by it instead. `*out_len` receives the
+/// bytes written, NUL included (1 for `""`). If they do not fit in `buf_len` bytes,
+/// returns `AOF_ERR_BUFFER_TOO_SMALL` with the size needed in `*out_len` (the one
+/// out-param written on failure; `buf` is untouched): call with `buf_len = 0` (and `buf`
+/// NULL) to size a buffer. The copy is the caller's; nothing to free. Statuses:
+/// `AOF_ERR_NULL_ARG` (`log`, `out_len`, or `buf` with `buf_len > 0`), `AOF_ERR_CLOSED`,
+/// `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_last_tier_error(
+    log: *const aof_log_t,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> aof_status_t {
+    boundary::guard("aof_last_tier_error", || {
+        if log.is_null() {
+            return Err(Failure::null_arg("log"));
+        }
+        if buf.is_null() && buf_len > 0 {
+            return Err(Failure::null_arg("buf"));
+        }
+        let out_len = Out::new(out_len, "out_len")?;
+        let message = lookup(log)?.last_tier_error().unwrap_or_default();
+        // A C string: an interior NUL (not expected) would cut the message short.
+        let mut bytes = message.replace('\0', "\\0").into_bytes();
+        bytes.push(0);
+        let needed = bytes.len();
+        if needed > buf_len {
+            // SAFETY: the caller's contract for `out_len`.
+            unsafe { out_len.write(needed) };
+            return Err(Failure::new(
+                AOF_ERR_BUFFER_TOO_SMALL,
+                format!("the message needs {needed} bytes; the buffer holds {buf_len}"),
+            ));
+        }
+        // SAFETY: `buf` is non-NULL (`needed >= 1`, so `buf_len > 0`) with `buf_len >=
+        // needed` writable bytes per the caller's contract; `bytes` is a separate Rust
+        // allocation, so the ranges do not overlap. Then the caller's contract for
+        // `out_len`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), needed);
+            out_len.write(needed);
         }
         Ok(AOF_OK)
     })

@@ -274,6 +274,59 @@ pub unsafe extern "C" fn aof_options_set_retention(
     }
 }
 
+/// The zstd level `aof_options_set_tiering` uses by default (zstd's own default).
+pub const AOF_TIER_DEFAULT_COMPRESSION_LEVEL: i32 = 3;
+/// The frame size `aof_options_set_tiering` uses by default: 256 KiB of segment bytes.
+pub const AOF_TIER_DEFAULT_FRAME_SIZE: u64 = 262_144;
+const _: () = assert!(AOF_TIER_DEFAULT_FRAME_SIZE == crate::config::DEFAULT_FRAME_SIZE);
+
+/// Sets when and how sealed segments move to the warm tier: each is compressed into the
+/// zstd seekable format, a file `<base id>.seg.zst` next to the plain `<base id>.seg` it
+/// replaces. A sealed segment is compressed in the background (on the log's runtime, after
+/// each roll and on a timer with an age threshold) once at least `compress_after_segments`
+/// segments are newer than it (the active one included), or once it was sealed more than
+/// `compress_after_age_ms` milliseconds ago, whichever comes first; 0 leaves a threshold
+/// unset, and with both unset (the default) only `aof_compress_now` compresses. The active
+/// segment is never compressed (`aof_seal_now` seals it). `compression_level` is a zstd
+/// level (its range, negative fast levels up to 22; `AOF_TIER_DEFAULT_COMPRESSION_LEVEL`
+/// is 3). `frame_size` is the decompressed size of a frame, 4096 ..= 67108864 (64 MiB;
+/// `AOF_TIER_DEFAULT_FRAME_SIZE` is 256 KiB): a read of a record in a compressed segment
+/// decompresses its one frame, so smaller frames make reads cheaper and compression worse;
+/// frames end on record boundaries, and a record larger than a frame gets one of its own.
+///
+/// Reads by id, cursors, byte positions and streams see no difference but the cost of
+/// decompressing a frame, and a reader already inside a segment's plain file keeps reading
+/// it. Stock `zstd -d` turns a `.seg.zst` file back into the exact bytes of the segment
+/// file. Values are checked here: a level outside zstd's range or a frame size outside
+/// the range is `AOF_ERR_INVALID_ARG`, options unchanged.
+///
+/// # Safety
+/// `options` must be NULL or a live handle from `aof_options_new`.
+#[no_mangle]
+pub unsafe extern "C" fn aof_options_set_tiering(
+    options: *mut aof_options_t,
+    compress_after_segments: u64,
+    compress_after_age_ms: u64,
+    compression_level: i32,
+    frame_size: u64,
+) -> aof_status_t {
+    // SAFETY: forwarded to our caller.
+    unsafe {
+        with_options("aof_options_set_tiering", options, |o| {
+            let nonzero = |n: u64| (n > 0).then_some(n);
+            let tiering = crate::Tiering {
+                compress_after_segments: nonzero(compress_after_segments),
+                compress_after_age: nonzero(compress_after_age_ms).map(Duration::from_millis),
+                compression_level,
+                frame_size,
+            };
+            tiering.validate()?;
+            o.tiering = tiering;
+            Ok(())
+        })
+    }
+}
+
 /// Sets which records readers (cursors, `aof_read`) see: `AOF_VISIBILITY_WRITTEN` (default)
 /// or `AOF_VISIBILITY_DURABLE`. Anything else: `AOF_ERR_INVALID_ARG`, options unchanged.
 ///
@@ -373,6 +426,40 @@ mod tests {
             );
             assert_eq!(aof_options_set_zero_ahead(o, 0), AOF_OK);
             assert_eq!((*o).inner.zero_ahead, 0);
+
+            let defaults = crate::Tiering::default();
+            assert_eq!(
+                (
+                    AOF_TIER_DEFAULT_COMPRESSION_LEVEL,
+                    AOF_TIER_DEFAULT_FRAME_SIZE
+                ),
+                (defaults.compression_level, defaults.frame_size)
+            );
+            assert_eq!(
+                aof_options_set_tiering(o, 2, 0, 23, AOF_TIER_DEFAULT_FRAME_SIZE),
+                AOF_ERR_INVALID_ARG
+            );
+            assert_eq!(
+                aof_options_set_tiering(o, 2, 0, 3, 4095),
+                AOF_ERR_INVALID_ARG
+            );
+            assert_eq!(
+                aof_options_set_tiering(o, 2, 0, 3, (64 << 20) + 1),
+                AOF_ERR_INVALID_ARG
+            );
+            assert_eq!((*o).inner.tiering, defaults);
+            assert_eq!(aof_options_set_tiering(o, 2, 1500, -5, 4096), AOF_OK);
+            assert_eq!(
+                (*o).inner.tiering,
+                crate::Tiering {
+                    compress_after_segments: Some(2),
+                    compress_after_age: Some(Duration::from_millis(1500)),
+                    compression_level: -5,
+                    frame_size: 4096,
+                }
+            );
+            assert_eq!(aof_options_set_tiering(o, 0, 0, 19, 64 << 20), AOF_OK);
+            assert!(!(*o).inner.tiering.compresses());
 
             assert_eq!(aof_options_set_visibility(o, 2), AOF_ERR_INVALID_ARG);
             assert_eq!(
