@@ -319,6 +319,7 @@ pub unsafe extern "C" fn aof_options_set_tiering(
                 compress_after_age: nonzero(compress_after_age_ms).map(Duration::from_millis),
                 compression_level,
                 frame_size,
+                archive_after_segments: o.tiering.archive_after_segments,
             };
             tiering.validate()?;
             o.tiering = tiering;
