@@ -457,6 +457,7 @@ mod tests {
                     compress_after_age: Some(Duration::from_millis(1500)),
                     compression_level: -5,
                     frame_size: 4096,
+                    archive_after_segments: None,
                 }
             );
             assert_eq!(aof_options_set_tiering(o, 0, 0, 19, 64 << 20), AOF_OK);
