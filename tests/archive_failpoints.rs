@@ -181,7 +181,7 @@ fn a_failed_upload_is_returned_and_settled_with_nothing_lost_or_orphaned() {
             matches!(left, Left::StartedNoObject | Left::StartedWithObject),
         );
         expect(&p.started_with_object, left == Left::StartedWithObject);
-        assert_eq!(p.archive_tmp, 0, "{what}");
+        assert!(p.archive_tmp.is_empty(), "{what}");
         let put = objects(archive.path(), p.uid).by_base;
         assert_eq!(
             put.len() as u64,

@@ -46,8 +46,9 @@ pub fn local_files(dir: &Path) -> BTreeMap<u64, Local> {
 pub struct Objects {
     /// Segment objects by base id, with their inode (a re-used object keeps it).
     pub by_base: BTreeMap<u64, u64>,
-    /// Temporary upload files (`.aof-tmp.*`) left by an interrupted put.
-    pub tmp: Vec<String>,
+    /// Temporary upload files (`.aof-tmp.*`) left by an interrupted put, with the base id
+    /// of the object they were for.
+    pub tmp: Vec<(String, u64)>,
     /// Any other name.
     pub other: Vec<String>,
 }
@@ -68,7 +69,10 @@ pub fn objects(archive: &Path, uid: u64) -> Objects {
             Some(b) => {
                 out.by_base.insert(b, e.metadata().unwrap().ino());
             }
-            None if name.starts_with(".aof-tmp.") => out.tmp.push(name),
+            None if name.starts_with(".aof-tmp.") => {
+                let base = name[".aof-tmp.".len()..][..20].parse().unwrap();
+                out.tmp.push((name, base));
+            }
             None => out.other.push(name),
         }
     }
@@ -86,12 +90,13 @@ pub struct Entry {
 /// The catalogue's entries of log `name` under manager root `root` (no manager may have it
 /// open), with the log's uid.
 pub fn catalogue(root: &Path, name: &str) -> (u64, BTreeMap<u64, Entry>) {
+    try_catalogue(root, name).expect("the log is in the catalogue")
+}
+
+/// The same, or `None` if the catalogue has no such log (yet).
+pub fn try_catalogue(root: &Path, name: &str) -> Option<(u64, BTreeMap<u64, Entry>)> {
     let c = Catalog::open(root).unwrap();
-    let uid = c
-        .log(name)
-        .unwrap()
-        .expect("the log is in the catalogue")
-        .uid;
+    let uid = c.log(name).unwrap()?.uid;
     let mut out = BTreeMap::new();
     for (base, e) in c.segments(uid).unwrap() {
         let upload = c.tier(uid, base).unwrap().map(|t| t.upload);
@@ -104,7 +109,7 @@ pub fn catalogue(root: &Path, name: &str) -> (u64, BTreeMap<u64, Entry>) {
             },
         );
     }
-    (uid, out)
+    Some((uid, out))
 }
 
 /// Where the segments were found, by `check_places`.
@@ -128,7 +133,7 @@ pub struct Places {
     /// recording it).
     pub files_without_entries: Vec<u64>,
     /// Temporary files of interrupted puts in the archive.
-    pub archive_tmp: usize,
+    pub archive_tmp: Vec<String>,
 }
 
 /// Checks that each segment is in exactly one place and that every object of the log in
@@ -141,7 +146,7 @@ pub fn check_places(what: &str, root: &Path, name: &str, archive: &Path, settled
     let objs = objects(archive, uid);
     let mut p = Places {
         uid,
-        archive_tmp: objs.tmp.len(),
+        archive_tmp: objs.tmp.iter().map(|(n, _)| n.clone()).collect(),
         ..Places::default()
     };
     assert!(
@@ -208,6 +213,16 @@ pub fn check_places(what: &str, root: &Path, name: &str, archive: &Path, settled
             );
             p.files_without_entries.push(base);
         }
+    }
+    // A put is interrupted only after its upload was recorded as Started, and the next put
+    // or delete of the key removes what it left: a temporary file left by a crash belongs
+    // to an upload still Started.
+    for (n, base) in &objs.tmp {
+        assert!(
+            p.started.contains(base),
+            "{what}: temporary file {n} of an upload not in progress ({:?})",
+            entries.get(base)
+        );
     }
     let orphans: Vec<u64> = objs
         .by_base
