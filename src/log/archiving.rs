@@ -38,9 +38,11 @@ impl Inner {
 
     /// Archives the sealed segments the log's threshold calls for (`all`: every one),
     /// compressing them first where needed. Returns how many it archived. An upload that
-    /// fails (the archive is unreachable, its breaker open) changed nothing that matters:
-    /// with `strict` its error is returned; else it is counted (`tier_failures`) and the
-    /// round stops (the next one tries again). A catalogue failure is always returned.
+    /// fails between the Started and the Verified commits (the archive is unreachable, its
+    /// breaker open, the object does not verify, the local file cannot be read) changed
+    /// nothing that matters: with `strict` its error is returned; else it is counted
+    /// (`tier_failures`) and the round stops (the next one tries again). A catalogue
+    /// failure, or one of the compression before or the unlink after, is always returned.
     pub(crate) fn archive_sealed(&self, all: bool, strict: bool) -> Result<usize> {
         let Some(archive) = self.archive().cloned() else {
             return if all {
@@ -73,12 +75,12 @@ impl Inner {
             }
             match self.archive_one(&archive, *base, e) {
                 Ok(()) => done += 1,
-                Err(err) if strict || !matches!(err, Error::Remote(_)) => return Err(err),
-                Err(err) => {
+                Err(Step::Upload(err)) if !strict => {
                     Metrics::add(&self.view.metrics.tier_failures, 1);
                     *lock(&self.view.last_tier_error) = Some(err.to_string());
                     break;
                 }
+                Err(Step::Upload(err) | Step::Other(err)) => return Err(err),
             }
         }
         if done > 0 {
@@ -87,25 +89,56 @@ impl Inner {
         Ok(done)
     }
 
-    fn archive_one(&self, archive: &Arc<Archive>, base: u64, e: &SegmentEntry) -> Result<()> {
+    fn archive_one(
+        &self,
+        archive: &Arc<Archive>,
+        base: u64,
+        e: &SegmentEntry,
+    ) -> std::result::Result<(), Step> {
         if e.location == Location::LocalFile {
-            self.compress_segment(base, e)?;
+            self.compress_segment(base, e).map_err(Step::Other)?;
         }
-        let tier = self.catalog.tier(base)?.ok_or_else(|| {
-            Error::Internal(format!("compressed segment {base} has no tier entry"))
-        })?;
+        let tier = self
+            .catalog
+            .tier(base)
+            .and_then(|t| {
+                t.ok_or_else(|| {
+                    Error::Internal(format!("compressed segment {base} has no tier entry"))
+                })
+            })
+            .map_err(Step::Other)?;
         let key = archive.key(self.catalog.uid(), base);
         let path = self.layout.compressed(base);
         if tier.upload == UploadState::None {
-            self.catalog.record_upload(base, UploadState::Started)?;
+            self.catalog
+                .record_upload(base, UploadState::Started)
+                .map_err(Step::Other)?;
         }
-        fail::fail_point!("tier::before_upload", |_| Err(
-            crate::log::entries::injected("tier::before_upload")
-        ));
-        archive.upload(&key, &path, &tier)?;
-        fail::fail_point!("tier::before_archived", |_| Err(
-            crate::log::entries::injected("tier::before_archived")
-        ));
+        let upload = || -> Result<()> {
+            fail::fail_point!("tier::before_upload", |_| Err(
+                crate::log::entries::injected("tier::before_upload")
+            ));
+            archive.upload(&key, &path, &tier)?;
+            fail::fail_point!("tier::before_archived", |_| Err(
+                crate::log::entries::injected("tier::before_archived")
+            ));
+            Ok(())
+        };
+        upload().map_err(Step::Upload)?;
+        self.after_upload(archive, base, e, key, &tier)
+            .map_err(Step::Other)
+    }
+
+    /// Steps 4 to 6 of an upload: the Verified commit, the switch, the unlink.
+    fn after_upload(
+        &self,
+        archive: &Arc<Archive>,
+        base: u64,
+        e: &SegmentEntry,
+        key: String,
+        tier: &crate::catalog::TierEntry,
+    ) -> Result<()> {
+        let path = self.layout.compressed(base);
         self.catalog.record_upload(base, UploadState::Verified)?;
         let footer = footer_of(base, e);
         let cold = Cold::new(archive.clone(), key, footer, self.catalog.tier_loader(base));
@@ -282,6 +315,15 @@ impl Inner {
     pub(crate) fn last_tier_error(&self) -> Option<String> {
         lock(&self.view.last_tier_error).clone()
     }
+}
+
+/// Where a failed upload stopped: in the upload itself, between the Started and the
+/// Verified commits (nothing changed that matters: the segment stays local, its object, if
+/// any, is referred to by the Started upload and re-used by the next try), or at any other
+/// step (the compression before, a catalogue commit, the switch and unlink after).
+enum Step {
+    Upload(Error),
+    Other(Error),
 }
 
 /// Wakes appends waiting for the archive (backpressure) when a round archived something.

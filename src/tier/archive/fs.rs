@@ -4,6 +4,11 @@
 //! hard-linked to its key: `link` fails if the name exists, so an existing object is never
 //! overwritten (the same conditional create S3 does with `If-None-Match: *`), and readers
 //! never see a partial object. The directory is synced so the new name survives a crash.
+//!
+//! A crash during a put leaves its temporary file, named with the process id. The next put
+//! or delete of the key removes those of processes that no longer run (puts of the key in
+//! progress elsewhere keep theirs): a crashed upload is either tried again (a put) or its
+//! segment goes (a delete), and nothing is left behind either way.
 
 use std::fs::{self, File};
 use std::io;
@@ -81,13 +86,14 @@ impl FsArchive {
         self.make_dirs(dir).map_err(|e| {
             ArchiveError::permanent(OP, key, &self.store, format!("create directory: {e}"))
         })?;
-        if let Ok(meta) = fs::metadata(dest) {
-            return Ok(PutOutcome::AlreadyExists { size: meta.len() });
-        }
         let name = dest
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("object");
+        remove_stale_tmps(dir, name);
+        if let Ok(meta) = fs::metadata(dest) {
+            return Ok(PutOutcome::AlreadyExists { size: meta.len() });
+        }
         let tmp = dir.join(format!(
             "{TMP_PREFIX}{name}.{}.{}",
             std::process::id(),
@@ -183,6 +189,36 @@ impl FsArchive {
     }
 }
 
+/// Removes the temporary files that puts of object `name` (in `dir`) by processes no
+/// longer running left behind (best effort: one that stays is tried again next time).
+fn remove_stale_tmps(dir: &Path, name: &str) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return; // no way to tell a live process from a dead one
+    }
+    let prefix = format!("{TMP_PREFIX}{name}.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        // `<pid>.<seq>` after the prefix: not the temporary file of a longer name.
+        let stale = e.file_name().to_str().is_some_and(|n| {
+            n.strip_prefix(&prefix)
+                .and_then(|rest| rest.split_once('.'))
+                .is_some_and(|(pid, seq)| {
+                    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+                    digits(pid)
+                        && digits(seq)
+                        && pid != std::process::id().to_string()
+                        && !proc.join(pid).exists()
+                })
+        });
+        if stale {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -243,6 +279,10 @@ impl ArchiveStore for FsArchive {
     fn delete(&self, key: &str) -> Result<()> {
         const OP: &str = "delete";
         let path = self.path_of(OP, key)?;
+        if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        {
+            remove_stale_tmps(dir, name);
+        }
         match fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),

@@ -185,3 +185,50 @@ fn missing_source_is_permanent() {
     assert_eq!(err.kind(), ErrorKind::Permanent, "{err}");
     assert_eq!(archive.head("k").unwrap(), None);
 }
+
+#[test]
+fn a_put_or_delete_removes_what_interrupted_puts_of_its_key_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("archive");
+    let archive = FsArchive::new(&root).unwrap();
+    let src = write_src(tmp.path(), "src", &data(1000));
+    let dir = root.join("logs/a");
+    fs::create_dir_all(&dir).unwrap();
+    // Left by puts of processes that were killed while copying (pids above any pid_max);
+    // kept: one of a put in progress in this process, and one of another key whose name
+    // extends this one's.
+    let left = [
+        format!("{TMP_PREFIX}0001.seg.99999998.0"),
+        format!("{TMP_PREFIX}0001.seg.99999999.7"),
+    ];
+    let live = format!("{TMP_PREFIX}0001.seg.{}.7", std::process::id());
+    let other = format!("{TMP_PREFIX}0001.seg.x.99999999.0");
+    for n in left.iter().chain([&live, &other]) {
+        fs::write(dir.join(n), b"partial").unwrap();
+    }
+    let names = || -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    archive.put_file("logs/a/0001.seg", &src).unwrap();
+    assert_eq!(
+        names(),
+        vec![live.clone(), other.clone(), "0001.seg".to_string()]
+    );
+    fs::remove_file(dir.join(&live)).unwrap(); // (it ended)
+    assert_eq!(names(), vec![other.clone(), "0001.seg".to_string()]);
+    // A put finding the object, and a delete, clean up as well.
+    fs::write(dir.join(&left[0]), b"partial").unwrap();
+    assert!(matches!(
+        archive.put_file("logs/a/0001.seg", &src).unwrap(),
+        PutOutcome::AlreadyExists { .. }
+    ));
+    assert_eq!(names(), vec![other.clone(), "0001.seg".to_string()]);
+    fs::write(dir.join(&left[1]), b"partial").unwrap();
+    archive.delete("logs/a/0001.seg").unwrap();
+    assert_eq!(names(), vec![other]);
+}
