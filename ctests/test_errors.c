@@ -12,7 +12,8 @@ static const int32_t ALL_STATUSES[] = {
     AOF_ERR_NULL_ARG, AOF_ERR_INVALID_ARG, AOF_ERR_TOO_LARGE, AOF_ERR_NOT_FOUND, AOF_ERR_IO,
     AOF_ERR_NO_SPACE, AOF_ERR_CORRUPTION, AOF_ERR_BUSY, AOF_ERR_CLOSED, AOF_ERR_POISONED,
     AOF_ERR_PANIC, AOF_ERR_INTERNAL, AOF_ERR_BUFFER_TOO_SMALL, AOF_ERR_MISUSE,
-    AOF_ERR_NO_SUCH_LOG, AOF_ERR_CATALOG, AOF_ERR_TRUNCATED,
+    AOF_ERR_NO_SUCH_LOG, AOF_ERR_CATALOG, AOF_ERR_TRUNCATED, AOF_ERR_WOULD_BLOCK,
+    AOF_ERR_REMOTE,
 };
 #define N_STATUSES (sizeof ALL_STATUSES / sizeof ALL_STATUSES[0])
 
@@ -26,6 +27,8 @@ static void test_status_values_are_the_released_ones(void) {
     CHECK(AOF_ERR_NO_SUCH_LOG == -15);
     CHECK(AOF_ERR_CATALOG == -16);
     CHECK(AOF_ERR_TRUNCATED == -17);
+    CHECK(AOF_ERR_WOULD_BLOCK == -18);
+    CHECK(AOF_ERR_REMOTE == -19);
     CHECK(AOF_FLUSH_SYNC == 0 && AOF_FLUSH_ASYNC == 1 && AOF_FLUSH_BATCHED == 2 &&
           AOF_FLUSH_PERIODIC == 3 && AOF_FLUSH_BATCHED_OR_PERIODIC == 4);
     CHECK(AOF_VISIBILITY_WRITTEN == 0 && AOF_VISIBILITY_DURABLE == 1);
@@ -42,7 +45,7 @@ static void test_errstr(void) {
             CHECK(strcmp(text, aof_errstr(ALL_STATUSES[j])) != 0);
         }
     }
-    const int32_t unknown[] = {3, -18, 100, -100, INT32_MIN, INT32_MAX};
+    const int32_t unknown[] = {3, -20, 100, -100, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         CHECK(strcmp(aof_errstr(unknown[i]), "unknown status") == 0);
     }
