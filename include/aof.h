@@ -323,6 +323,26 @@
 #define AOF_MANAGER_MAX_THREADS 1024
 
 /**
+ * The smallest budget `aof_manager_options_set_cache` accepts for either cache: 64 KiB.
+ */
+#define AOF_CACHE_MIN_BYTES 65536
+
+/**
+ * The default budget of the hot cache (mapped sealed segment files): 1 GiB.
+ */
+#define AOF_CACHE_DEFAULT_HOT_BYTES 1073741824
+
+/**
+ * The default budget of the frame cache (decompressed frames): 256 MiB.
+ */
+#define AOF_CACHE_DEFAULT_FRAME_BYTES 268435456
+
+/**
+ * How long a read waits for room in a cache by default: 10 s.
+ */
+#define AOF_CACHE_DEFAULT_WAIT_MS 10000
+
+/**
  * A cursor over a log. One thread at a time; it may be moved between threads.
  */
 typedef struct aof_cursor_t aof_cursor_t;
@@ -801,6 +821,27 @@ aof_status_t aof_options_set_tiering(struct aof_options_t *options,
                                      uint64_t frame_size);
 
 /**
+ * Sets when sealed segments move to the cold tier, the archive of the log's manager
+ * (`aof_manager_options_set_archive_fs`, `aof_manager_options_set_archive_s3`): a sealed
+ * segment is archived in the background (after each roll, on the log's runtime) once at
+ * least `archive_after_segments` segments are newer than it (the active one included);
+ * 0 (the default) turns it off, and then only `aof_archive_now` archives. A segment is
+ * compressed first if it is not yet (with the level and frame size of
+ * `aof_options_set_tiering`), uploaded, verified, recorded, and only then unlinked
+ * locally; see `aof_manager_options_set_archive_s3`. A background upload that fails
+ * changes nothing and is tried again later (metric `tier_failures`,
+ * `aof_last_tier_error`); with the limits of `aof_manager_options_set_archive_limits`,
+ * appends then meet backpressure (`AOF_ERR_WOULD_BLOCK`). Ignored by a log without an
+ * archive (opened with `aof_open`, or by a manager without one). Independent of the other
+ * settings of `aof_options_set_tiering`, which keeps it. Statuses: `AOF_ERR_NULL_ARG`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_options_new`.
+ */
+aof_status_t aof_options_set_archive_after(struct aof_options_t *options,
+                                           uint64_t archive_after_segments);
+
+/**
  * Sets which records readers (cursors, `aof_read`) see: `AOF_VISIBILITY_WRITTEN` (default)
  * or `AOF_VISIBILITY_DURABLE`. Anything else: `AOF_ERR_INVALID_ARG`, options unchanged.
  *
@@ -946,6 +987,50 @@ aof_status_t aof_seal_now(struct aof_log_t *log, int32_t *out_sealed);
  * `out_count` must be NULL or writable.
  */
 aof_status_t aof_compress_now(struct aof_log_t *log, uint64_t *out_count);
+
+/**
+ * Archives every sealed segment of the log not archived yet now, whatever
+ * `aof_options_set_archive_after` says, through the archive of the log's manager, and
+ * stores how many it archived in `*out_count` (may be NULL; 0 when there was none).
+ * Never the active segment: call `aof_seal_now` first to include its records. Each
+ * segment is compressed first if it is not yet (`aof_options_set_tiering`: its level and
+ * frame size), uploaded as `<prefix><log uid, 16 hex digits>/<base id, 20
+ * digits>.seg.zst`, verified (the object's size and seek table must be the local file's),
+ * recorded in the catalogue, and only then unlinked locally: nothing is unlinked before
+ * its archived copy is verified, and a crash in between leaves the local file, which
+ * stays authoritative (an object left behind is removed by `aof_sweep_archive`). An object
+ * is a standard zstd seekable file: stock `zstd -d` restores the exact segment file.
+ * Appends, reads and cursors go on meanwhile; records of archived segments are read
+ * back transparently, frame by frame. The metrics `segments_archived`,
+ * `archive_bytes_out` and `archive_uploads` count the work. Blocks until done (uploads on
+ * the calling thread): from one of libaof's runtime threads it returns `AOF_ERR_MISUSE`.
+ * A failure stops at the segment that failed; the segments archived before it stay
+ * archived. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (not a
+ * log handle; the log has no archive: opened with `aof_open`, or by a manager without
+ * one), `AOF_ERR_REMOTE` (the archive cannot be reached after the retries, its circuit
+ * breaker is open, or it refused the upload; the segment stays local and is whole),
+ * `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION`,
+ * `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+ *
+ * # Safety
+ * `out_count` must be NULL or writable.
+ */
+aof_status_t aof_archive_now(struct aof_log_t *log, uint64_t *out_count);
+
+/**
+ * Deletes the objects of this log in the archive that no segment of the log refers to
+ * (left by a crash between an upload and the catalogue, or by a removal whose delete
+ * failed), and stores how many in `*out_count` (may be NULL). Only keys under the log's
+ * own `<prefix><log uid>/`; never an object a segment refers to. A log without an archive
+ * has none: 0. Counted in the metric `archive_orphans_removed`. Blocks on the archive's
+ * list and delete requests: from one of libaof's runtime threads it returns
+ * `AOF_ERR_MISUSE`. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG`
+ * (not a log handle), `AOF_ERR_REMOTE`, `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+ *
+ * # Safety
+ * `out_count` must be NULL or writable.
+ */
+aof_status_t aof_sweep_archive(struct aof_log_t *log, uint64_t *out_count);
 
 /**
  * Copies the message of the last move between tiers that failed in the background (the
@@ -1289,6 +1374,152 @@ aof_status_t aof_manager_options_set_max_blocking_threads(struct aof_manager_opt
                                                           uint32_t threads);
 
 /**
+ * Sets the two caches every log of the manager shares, and whether a read waits for room
+ * in them.
+ *
+ * - `hot_bytes`: the budget of the *hot cache*, the maps of sealed segment files (plain or
+ *   compressed) that readers use. It counts the full size of each mapped file plus 8
+ *   bytes per record of it (its offset index, built on first touch and dropped with the
+ *   map). The active segment of each open log is mapped outside the budget (the writer
+ *   always needs it). Default `AOF_CACHE_DEFAULT_HOT_BYTES` (1 GiB).
+ * - `frame_bytes`: the budget of the *frame cache*, the decompressed frames of compressed
+ *   and archived segments; it counts each frame plus 8 bytes per record in it. Default
+ *   `AOF_CACHE_DEFAULT_FRAME_BYTES` (256 MiB).
+ * - `wait_ms`: how long a read waits for room when every entry of a cache is pinned by a
+ *   reader (a cursor pins its current segment or frame); negative (or 0): it fails at
+ *   once with `AOF_ERR_WOULD_BLOCK`, as it does when the wait ends. Default
+ *   `AOF_CACHE_DEFAULT_WAIT_MS` (10 s).
+ *
+ * Entries not pinned are evicted least recently used first; a file evicted and needed
+ * again is opened again (metric `files_opened`). A budget below `AOF_CACHE_MIN_BYTES`
+ * (64 KiB): `AOF_ERR_INVALID_ARG`, options unchanged. Statuses: `AOF_ERR_NULL_ARG`,
+ * `AOF_ERR_INVALID_ARG`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_manager_options_new`.
+ */
+aof_status_t aof_manager_options_set_cache(struct aof_manager_options_t *options,
+                                           uint64_t hot_bytes,
+                                           uint64_t frame_bytes,
+                                           int64_t wait_ms);
+
+/**
+ * Gives the manager an archive in a directory (a local disk, an NFS mount): the cold
+ * tier. Sealed segments of its logs are uploaded there, as files, when a log says so
+ * (`aof_options_set_archive_after`, `aof_archive_now`), and read back frame by frame.
+ * `root` is a path (any bytes, like the root of `aof_manager_open`); `aof_manager_open`
+ * creates it if missing (and fails with `AOF_ERR_REMOTE` if it cannot). `prefix` (UTF-8;
+ * NULL or `""` for none) starts every object key; it usually ends with `/`. The object
+ * of a segment is `<prefix><log uid, 16 hex digits>/<base id, 20 digits>.seg.zst`, a file
+ * at that path under `root`. Replaces an archive set before; the limits and retries set
+ * with `aof_manager_options_set_archive_limits` and `_retries` apply whenever they were
+ * set. The strings are copied: the caller keeps ownership. See `aof_manager_options_set_archive_s3`
+ * for what an archive does. Statuses: `AOF_ERR_NULL_ARG` (`options`, `root`),
+ * `AOF_ERR_INVALID_ARG` (empty `root`; `prefix` not UTF-8, or making bad keys: a leading
+ * `/`, an empty, `.` or `..` component), options unchanged.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle; `root` NULL or a NUL-terminated string;
+ * `prefix` NULL or a NUL-terminated string.
+ */
+aof_status_t aof_manager_options_set_archive_fs(struct aof_manager_options_t *options,
+                                                const char *root,
+                                                const char *prefix);
+
+/**
+ * Gives the manager an archive in an S3-compatible bucket: the cold tier.
+ *
+ * `endpoint`: the URL of an S3-compatible store (`"http://127.0.0.1:9000"`), or NULL for
+ * AWS itself. `region` and `bucket`: required, non-empty. `prefix` (NULL or `""` for
+ * none) starts every object key; it usually ends with `/`. `path_style`: 1 for
+ * path-style addressing (`endpoint/bucket/key`, which most self-hosted stores need), 0
+ * for virtual-hosted (AWS). `access_key` and `secret_key`: static credentials, or both
+ * NULL for the default credential chain (environment, profile, instance metadata). Every
+ * string must be UTF-8; they are copied (the caller keeps ownership). Multipart uploads
+ * above 16 MiB in 8 MiB parts; timeouts 5 s to connect, 30 s between bytes, 300 s per
+ * attempt.
+ *
+ * What an archive does. One client per manager, shared by its logs. A sealed segment is
+ * archived when its log says so (`aof_options_set_archive_after`, `aof_archive_now`):
+ * compressed first if it is not (the zstd seekable format of the warm tier, see
+ * `aof_options_set_tiering`), uploaded as `<prefix><log uid, 16 hex digits>/<base id, 20
+ * digits>.seg.zst` (a conditional create: a retried upload never writes a second
+ * object), verified (the object's size and its seek table must be the local file's), and
+ * recorded in the catalogue; only then is the local file unlinked, never before its
+ * archived copy is verified. An object is a standard zstd seekable file: stock `zstd -d`
+ * restores the exact segment file. Reads of an archived segment fetch the one frame they
+ * need with a ranged read into the frame cache (`aof_manager_options_set_cache`; a
+ * sequential reader fetches a few frames ahead); reads by id, cursors and streams see no
+ * difference but the latency. When the archive cannot be reached, reads of archived
+ * segments return `AOF_ERR_REMOTE` (after the retries of
+ * `aof_manager_options_set_archive_retries`), and appends go on until the limits of
+ * `aof_manager_options_set_archive_limits` are reached. Retention and
+ * `aof_truncate_before` delete the objects of the segments they remove.
+ *
+ * Replaces an archive set before; the limits and retries apply whenever they were set.
+ * No request is made here, nor by `aof_manager_open` (which sets up the client, reading
+ * the environment and profile for the default credential chain): the first upload or
+ * read reports an unreachable store. Statuses: `AOF_ERR_NULL_ARG` (`options`, `region`,
+ * `bucket`, or one of `access_key` and `secret_key` without the other),
+ * `AOF_ERR_INVALID_ARG` (a string not UTF-8; an empty region, bucket or key; an endpoint
+ * that is not an `http://` or `https://` URL; `path_style` not 0 or 1; a prefix making
+ * bad keys; a library built without the `s3` feature), options unchanged.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle; each string NULL or NUL-terminated.
+ */
+aof_status_t aof_manager_options_set_archive_s3(struct aof_manager_options_t *options,
+                                                const char *endpoint,
+                                                const char *region,
+                                                const char *bucket,
+                                                const char *prefix,
+                                                int32_t path_style,
+                                                const char *access_key,
+                                                const char *secret_key);
+
+/**
+ * Sets the backpressure of the archive: a log that archives
+ * (`aof_options_set_archive_after`) may hold at most `max_pending_segments` sealed
+ * segments not archived yet, and at most `max_pending_bytes` bytes of their files (plain
+ * or compressed); 0 leaves a bound unset. Default: no bound. Past a bound, an append that
+ * needs a new segment waits up to `backpressure_wait_ms` for the archive to catch up, then
+ * fails with `AOF_ERR_WOULD_BLOCK` (nothing appended; metric `backpressure_waits`); a
+ * negative wait fails at once. Default wait 30 s. So an archive that is down fills the
+ * local disk only up to the bounds. May be called before or after the archive is set,
+ * and applies to any archive set later. Statuses: `AOF_ERR_NULL_ARG`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_manager_options_new`.
+ */
+aof_status_t aof_manager_options_set_archive_limits(struct aof_manager_options_t *options,
+                                                    uint64_t max_pending_segments,
+                                                    uint64_t max_pending_bytes,
+                                                    int64_t backpressure_wait_ms);
+
+/**
+ * Sets how every archive request is retried, and the archive's circuit breaker.
+ * `max_attempts` (at least 1; 1 = no retry) attempts per request; a retry waits
+ * `backoff_base_ms`, doubled for each further one up to `backoff_max_ms` (a wait drawn
+ * between half of it and all of it), and only a transient failure (unreachable, timeout,
+ * 5xx, throttling) is retried. After `breaker_threshold` (at least 1) transient failures
+ * in a row the breaker opens: requests fail at once with `AOF_ERR_REMOTE` (metric
+ * `archive_breaker`) until `breaker_probe_ms` (at least 1) have passed, when one request
+ * probes the store. Defaults: 4 attempts, 100 ms, 5000 ms, 8, 30000 ms. May be called
+ * before or after the archive is set. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG`
+ * (0 attempts, a threshold or probe interval of 0, `backoff_base_ms` above
+ * `backoff_max_ms`), options unchanged.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_manager_options_new`.
+ */
+aof_status_t aof_manager_options_set_archive_retries(struct aof_manager_options_t *options,
+                                                     uint32_t max_attempts,
+                                                     uint32_t backoff_base_ms,
+                                                     uint32_t backoff_max_ms,
+                                                     uint32_t breaker_threshold,
+                                                     uint32_t breaker_probe_ms);
+
+/**
  * Opens the manager of directory `root`, creating the directory (not its parents) if it
  * is missing, and finishes any drop a crash interrupted (see `aof_manager_drop_log`).
  * `options` may be NULL for the defaults; they are copied. It starts the manager's
@@ -1299,7 +1530,8 @@ aof_status_t aof_manager_options_set_max_blocking_threads(struct aof_manager_opt
  * `AOF_ERR_NULL_ARG` (`root` or `out_manager`), `AOF_ERR_INVALID_ARG` (empty `root`),
  * `AOF_ERR_BUSY` (another manager, in this process or another, has `root` open),
  * `AOF_ERR_IO` (also: `root` is a file or its parent is missing), `AOF_ERR_NO_SPACE`,
- * `AOF_ERR_MISUSE`.
+ * `AOF_ERR_MISUSE`, `AOF_ERR_REMOTE` (the directory of a filesystem archive cannot be
+ * created, or the S3 client cannot be set up).
  *
  * # Safety
  * `root` must be NULL or a NUL-terminated string; `options` NULL or a live options

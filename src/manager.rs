@@ -85,10 +85,14 @@ impl ManagerOptions {
         }
     }
 
-    /// Checks both thread counts (1..=1024).
+    /// Checks both thread counts (1..=1024), the cache budgets and the archive's options.
     pub fn validate(&self) -> Result<()> {
         self.runtime().validate()?;
-        self.cache.validate()
+        self.cache.validate()?;
+        match &self.archive {
+            Some(archive) => archive.validate(),
+            None => Ok(()),
+        }
     }
 }
 

@@ -324,6 +324,67 @@ pub unsafe extern "C" fn aof_compress_now(
     })
 }
 
+/// Archives every sealed segment of the log not archived yet now, whatever
+/// `aof_options_set_archive_after` says, through the archive of the log's manager, and
+/// stores how many it archived in `*out_count` (may be NULL; 0 when there was none).
+/// Never the active segment: call `aof_seal_now` first to include its records. Each
+/// segment is compressed first if it is not yet (`aof_options_set_tiering`: its level and
+/// frame size), uploaded as `<prefix><log uid, 16 hex digits>/<base id, 20
+/// digits>.seg.zst`, verified (the object's size and seek table must be the local file's),
+/// recorded in the catalogue, and only then unlinked locally: nothing is unlinked before
+/// its archived copy is verified, and a crash in between leaves the local file, which
+/// stays authoritative (an object left behind is removed by `aof_sweep_archive`). An object
+/// is a standard zstd seekable file: stock `zstd -d` restores the exact segment file.
+/// Appends, reads and cursors go on meanwhile; records of archived segments are read
+/// back transparently, frame by frame. The metrics `segments_archived`,
+/// `archive_bytes_out` and `archive_uploads` count the work. Blocks until done (uploads on
+/// the calling thread): from one of libaof's runtime threads it returns `AOF_ERR_MISUSE`.
+/// A failure stops at the segment that failed; the segments archived before it stay
+/// archived. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (not a
+/// log handle; the log has no archive: opened with `aof_open`, or by a manager without
+/// one), `AOF_ERR_REMOTE` (the archive cannot be reached after the retries, its circuit
+/// breaker is open, or it refused the upload; the segment stays local and is whole),
+/// `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION`,
+/// `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+///
+/// # Safety
+/// `out_count` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_archive_now(log: *mut aof_log_t, out_count: *mut u64) -> aof_status_t {
+    boundary::guard("aof_archive_now", || {
+        let out = opt_out(out_count);
+        let count = lookup(log)?.archive_now()?;
+        // SAFETY: the caller's contract for `out_count`.
+        unsafe { write_opt(out, count as u64) };
+        Ok(AOF_OK)
+    })
+}
+
+/// Deletes the objects of this log in the archive that no segment of the log refers to
+/// (left by a crash between an upload and the catalogue, or by a removal whose delete
+/// failed), and stores how many in `*out_count` (may be NULL). Only keys under the log's
+/// own `<prefix><log uid>/`; never an object a segment refers to. A log without an archive
+/// has none: 0. Counted in the metric `archive_orphans_removed`. Blocks on the archive's
+/// list and delete requests: from one of libaof's runtime threads it returns
+/// `AOF_ERR_MISUSE`. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG`
+/// (not a log handle), `AOF_ERR_REMOTE`, `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+///
+/// # Safety
+/// `out_count` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_sweep_archive(
+    log: *mut aof_log_t,
+    out_count: *mut u64,
+) -> aof_status_t {
+    boundary::guard("aof_sweep_archive", || {
+        let out = opt_out(out_count);
+        let count = lookup(log)?.sweep_archive()?;
+        // SAFETY: the caller's contract for `out_count`.
+        unsafe { write_opt(out, count as u64) };
+        Ok(AOF_OK)
+    })
+}
+
 /// Copies the message of the last move between tiers that failed in the background (the
 /// compression the thresholds of `aof_options_set_tiering` start) into `buf`,
 /// NUL-terminated: `""` if none has failed since the log was opened. Such a failure

@@ -328,6 +328,37 @@ pub unsafe extern "C" fn aof_options_set_tiering(
     }
 }
 
+/// Sets when sealed segments move to the cold tier, the archive of the log's manager
+/// (`aof_manager_options_set_archive_fs`, `aof_manager_options_set_archive_s3`): a sealed
+/// segment is archived in the background (after each roll, on the log's runtime) once at
+/// least `archive_after_segments` segments are newer than it (the active one included);
+/// 0 (the default) turns it off, and then only `aof_archive_now` archives. A segment is
+/// compressed first if it is not yet (with the level and frame size of
+/// `aof_options_set_tiering`), uploaded, verified, recorded, and only then unlinked
+/// locally; see `aof_manager_options_set_archive_s3`. A background upload that fails
+/// changes nothing and is tried again later (metric `tier_failures`,
+/// `aof_last_tier_error`); with the limits of `aof_manager_options_set_archive_limits`,
+/// appends then meet backpressure (`AOF_ERR_WOULD_BLOCK`). Ignored by a log without an
+/// archive (opened with `aof_open`, or by a manager without one). Independent of the other
+/// settings of `aof_options_set_tiering`, which keeps it. Statuses: `AOF_ERR_NULL_ARG`.
+///
+/// # Safety
+/// `options` must be NULL or a live handle from `aof_options_new`.
+#[no_mangle]
+pub unsafe extern "C" fn aof_options_set_archive_after(
+    options: *mut aof_options_t,
+    archive_after_segments: u64,
+) -> aof_status_t {
+    // SAFETY: forwarded to our caller.
+    unsafe {
+        with_options("aof_options_set_archive_after", options, |o| {
+            o.tiering.archive_after_segments =
+                (archive_after_segments > 0).then_some(archive_after_segments);
+            Ok(())
+        })
+    }
+}
+
 /// Sets which records readers (cursors, `aof_read`) see: `AOF_VISIBILITY_WRITTEN` (default)
 /// or `AOF_VISIBILITY_DURABLE`. Anything else: `AOF_ERR_INVALID_ARG`, options unchanged.
 ///
@@ -462,6 +493,17 @@ mod tests {
             );
             assert_eq!(aof_options_set_tiering(o, 0, 0, 19, 64 << 20), AOF_OK);
             assert!(!(*o).inner.tiering.compresses());
+            assert_eq!(aof_options_set_archive_after(o, 3), AOF_OK);
+            assert_eq!((*o).inner.tiering.archive_after_segments, Some(3));
+            // The warm tier's setter keeps it; 0 turns it off.
+            assert_eq!(aof_options_set_tiering(o, 0, 0, 19, 64 << 20), AOF_OK);
+            assert_eq!((*o).inner.tiering.archive_after_segments, Some(3));
+            assert_eq!(aof_options_set_archive_after(o, 0), AOF_OK);
+            assert_eq!((*o).inner.tiering.archive_after_segments, None);
+            assert_eq!(
+                aof_options_set_archive_after(ptr::null_mut(), 1),
+                AOF_ERR_NULL_ARG
+            );
 
             assert_eq!(aof_options_set_visibility(o, 2), AOF_ERR_INVALID_ARG);
             assert_eq!(

@@ -71,6 +71,37 @@ impl ArchiveOptions {
     }
 }
 
+impl ArchiveOptions {
+    /// Checks the options: the prefix makes valid keys (no leading `/`, no empty, `.` or
+    /// `..` component, no NUL, keys of at most 1024 bytes), the retry settings
+    /// ([`RemoteConfig::validate`]), bounds of at least 1 where set, and the S3 settings.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::InvalidArgument(format!("archive: {what}")));
+        // The longest key the prefix will start (every key has this length after it).
+        let longest = format!("{}{:016x}/{:020}.seg.zst", self.prefix, u64::MAX, u64::MAX);
+        if let Err(why) = crate::tier::archive::validate_key(&longest) {
+            return bad(format!("prefix {:?} makes bad keys: {why}", self.prefix));
+        }
+        if let Err(why) = self.remote.validate() {
+            return bad(why);
+        }
+        if self.max_pending_segments == Some(0) || self.max_pending_bytes == Some(0) {
+            return bad("max_pending_segments and max_pending_bytes must be at least 1".into());
+        }
+        match &self.backend {
+            Backend::Filesystem(root) if root.as_os_str().is_empty() => {
+                bad("the archive directory is empty".into())
+            }
+            Backend::Filesystem(_) => Ok(()),
+            #[cfg(feature = "s3")]
+            Backend::S3(config) => match config.validate() {
+                Ok(()) => Ok(()),
+                Err(why) => bad(format!("s3: {why}")),
+            },
+        }
+    }
+}
+
 /// A manager's archive.
 pub struct Archive {
     remote: Remote,

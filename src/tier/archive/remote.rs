@@ -112,6 +112,32 @@ impl Default for RemoteConfig {
     }
 }
 
+impl RemoteConfig {
+    /// Checks the settings: at least 1 attempt, a breaker threshold of at least 1, a
+    /// backoff base not above the backoff maximum, and a probe interval of at least 1 ms.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.max_attempts == 0 {
+            return Err("max_attempts is 0 (at least 1: the first attempt)".into());
+        }
+        if self.breaker_threshold == 0 {
+            return Err("breaker_threshold is 0 (at least 1)".into());
+        }
+        if self.backoff_base > self.backoff_max {
+            return Err(format!(
+                "backoff_base {:?} is above backoff_max {:?}",
+                self.backoff_base, self.backoff_max
+            ));
+        }
+        if self.breaker_probe_interval < Duration::from_millis(1) {
+            return Err(format!(
+                "breaker_probe_interval {:?} is below 1 ms",
+                self.breaker_probe_interval
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The circuit breaker's state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BreakerState {

@@ -84,12 +84,26 @@ impl S3Config {
         }
     }
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
         if self.bucket.is_empty() {
             return Err("empty bucket name".into());
         }
         if self.region.is_empty() {
             return Err("empty region".into());
+        }
+        if let Some(endpoint) = &self.endpoint {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                return Err(format!(
+                    "endpoint {endpoint:?} is not an http:// or https:// URL"
+                ));
+            }
+        }
+        if self
+            .credentials
+            .as_ref()
+            .is_some_and(|(ak, sk)| ak.is_empty() || sk.is_empty())
+        {
+            return Err("empty access key or secret key".into());
         }
         if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&self.part_size) {
             return Err(format!(
