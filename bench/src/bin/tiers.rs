@@ -570,17 +570,42 @@ fn cold_sequential(root: &Path, server: &S3Server, plain: &Plain, logs: &[ColdLo
          code (S3Archive::get), MiB/s of compressed bytes"
     );
     println!(
-        "{:<10} {:>9} | {:>10} {:>10} {:>7} {:>8} | {:>10} | {:>7}",
-        "log", "readahead", "payload", "fetched", "GETs", "seconds", "plain GET", "cursor÷"
+        "effective = the log's compressed size (its objects) ÷ time; fetched = bytes the \
+         archive client downloaded ÷ time (read-ahead may download a frame more than once)"
     );
     println!(
-        "{:<10} {:>9} | {:>10} {:>10} {:>7} {:>8} | {:>10} | {:>7}",
-        "", "frames", "MiB/s", "MiB/s", "", "", "MiB/s", "GET"
+        "{:<10} {:>5} | {:>8} {:>9} {:>9} {:>8} {:>6} {:>7} | {:>9} {:>7} | {:>7}",
+        "log",
+        "ahead",
+        "payload",
+        "effective",
+        "fetched",
+        "fetched÷",
+        "GETs",
+        "seconds",
+        "plain GET",
+        "ms/GET",
+        "effect.÷"
     );
+    println!(
+        "{:<10} {:>5} | {:>8} {:>9} {:>9} {:>8} {:>6} {:>7} | {:>9} {:>7} | {:>7}",
+        "", "", "MiB/s", "MiB/s", "MiB/s", "stored", "", "", "MiB/s", "", "GET"
+    );
+    struct Row {
+        ahead: u32,
+        payload: Vec<f64>,
+        effective: Vec<f64>,
+        fetched: Vec<f64>,
+        amplification: f64,
+        gets: u64,
+        secs: Vec<f64>,
+    }
     for l in logs {
         let objects = plain.objects(&l.prefix);
+        let stored: u64 = objects.iter().map(|o| o.1).sum();
         let mut get_rates = Vec::new();
-        let mut rows: Vec<(u32, Vec<f64>, Vec<f64>, u64, Vec<f64>)> = Vec::new();
+        let mut get_ms = Vec::new();
+        let mut rows: Vec<Row> = Vec::new();
         for rep in 0..reps {
             let t0 = Instant::now();
             let mut got = 0u64;
@@ -589,9 +614,11 @@ fn cold_sequential(root: &Path, server: &S3Server, plain: &Plain, logs: &[ColdLo
                 assert_eq!(b.len() as u64, *size);
                 got += b.len() as u64;
             }
-            get_rates.push(mibs(got, t0.elapsed()));
-            for (i, ra) in [0u32, 8, 32].into_iter().enumerate() {
-                let m = manager(root, server, ra);
+            let t = t0.elapsed();
+            get_rates.push(mibs(got, t));
+            get_ms.push(t.as_secs_f64() * 1e3 / objects.len() as f64);
+            for (i, ahead) in [0u32, 8, 32].into_iter().enumerate() {
+                let m = manager(root, server, ahead);
                 let log = m.open_log(&l.name, l.options.clone()).unwrap();
                 let before = log.metrics();
                 let t0 = Instant::now();
@@ -610,35 +637,51 @@ fn cold_sequential(root: &Path, server: &S3Server, plain: &Plain, logs: &[ColdLo
                 let fetched = after.archive_bytes_in - before.archive_bytes_in;
                 let gets = after.archive_gets - before.archive_gets;
                 if rep == 0 {
-                    rows.push((ra, Vec::new(), Vec::new(), gets, Vec::new()));
+                    rows.push(Row {
+                        ahead,
+                        payload: Vec::new(),
+                        effective: Vec::new(),
+                        fetched: Vec::new(),
+                        amplification: 0.0,
+                        gets,
+                        secs: Vec::new(),
+                    });
                 }
-                rows[i].1.push(mibs(payload, t));
-                rows[i].2.push(mibs(fetched, t));
-                rows[i].4.push(t.as_secs_f64());
+                let row = &mut rows[i];
+                row.payload.push(mibs(payload, t));
+                row.effective.push(mibs(stored, t));
+                row.fetched.push(mibs(fetched, t));
+                row.amplification = fetched as f64 / stored as f64;
+                row.secs.push(t.as_secs_f64());
                 log.close().unwrap();
                 m.close().unwrap();
             }
         }
         let get = median(get_rates.clone());
-        for (ra, p, f, gets, secs) in rows {
-            let fm = median(f);
+        let ms = median(get_ms);
+        for r in rows {
+            let eff = median(r.effective);
             println!(
-                "{:<10} {:>9} | {:>10.0} {:>10.1} {:>7} {:>8.2} | {:>10.1} | {:>6.0}%",
+                "{:<10} {:>5} | {:>8.1} {:>9.1} {:>9.1} {:>7.1}x {:>6} {:>7.2} | {:>9.1} {:>7.1} | {:>6.0}%",
                 l.name,
-                ra,
-                median(p),
-                fm,
-                gets,
-                median(secs),
+                r.ahead,
+                median(r.payload),
+                eff,
+                median(r.fetched),
+                r.amplification,
+                r.gets,
+                median(r.secs),
                 get,
-                100.0 * fm / get
+                ms,
+                100.0 * eff / get
             );
         }
         let g: Vec<String> = get_rates.iter().map(|r| format!("{r:.0}")).collect();
         println!(
-            "{:<10} plain GET of {} objects: {} MiB/s per rep",
+            "{:<10} {} objects, {:.1} MiB stored; plain GET {} MiB/s per rep",
             l.name,
             objects.len(),
+            mib(stored),
             g.join(", ")
         );
     }
