@@ -95,7 +95,7 @@ pub fn child(mode: &str, root: &Path) -> ! {
     let threads_before = count("/proc/self/task");
     let mopts = ManagerOptions::default();
     let t0 = Instant::now();
-    let m = Manager::open(root, mopts).expect("open manager");
+    let m = Manager::open(root, mopts.clone()).expect("open manager");
     let open_manager_s = t0.elapsed().as_secs_f64();
     let (open_s, (anon_kib, file_kib, fds), logs) = open_all(&m);
     let mut threads_peak = count("/proc/self/task");

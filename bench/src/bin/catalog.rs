@@ -152,7 +152,9 @@ fn roll_cost(root: &Path, quick: bool) {
         d.sync_all().unwrap();
     }
     let dir_sync = t.elapsed().as_secs_f64() * 1e6 / rolls as f64;
-    println!("== a roll (seal, new segment file, one catalogue commit) and the syncs it is made of");
+    println!(
+        "== a roll (seal, new segment file, one catalogue commit) and the syncs it is made of"
+    );
     println!("append that rolls, Sync policy: {per_roll:.0} µs per roll ({rolls} rolls)");
     println!("raw 4 KiB write + fdatasync:    {raw:.0} µs");
     println!("directory fsync:                {dir_sync:.0} µs");
@@ -217,7 +219,8 @@ fn retention_throughput(root: &Path, quick: bool) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let base = std::env::var("AOF_BENCH_DIR").unwrap_or_else(|_| "bench/target/catalog-bench".into());
+    let base =
+        std::env::var("AOF_BENCH_DIR").unwrap_or_else(|_| "bench/target/catalog-bench".into());
     let root = Path::new(&base).join(format!("run-{}", std::process::id()));
     std::fs::create_dir_all(&root).unwrap();
     open_matrix(&root, quick);
