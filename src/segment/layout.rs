@@ -89,16 +89,6 @@ impl Layout {
         Ok(removed)
     }
 
-    /// Plain segment files in the directory, sorted by base id.
-    pub fn list_segments(&self) -> Result<Vec<(u64, PathBuf)>> {
-        Ok(self
-            .list_all()?
-            .into_iter()
-            .filter(|(_, kind, _)| *kind == SegmentFileKind::Plain)
-            .map(|(base, _, path)| (base, path))
-            .collect())
-    }
-
     /// Every file of a segment in the directory (plain, compressed, compression in
     /// progress), sorted by base id, then kind.
     pub fn list_all(&self) -> Result<Vec<(u64, SegmentFileKind, PathBuf)>> {

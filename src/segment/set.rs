@@ -261,26 +261,48 @@ impl Entry {
                 let entry = cold.entry()?;
                 let i = frame(&entry);
                 let first_pos = self.first_pos;
-                let key = ctx.key(self.base_id, i as u32);
-                let chunk = ctx.tiers.frame(key, frame_size(&entry, i), || {
-                    cold.chunk(&entry, i, first_pos)
-                })?;
-                let (tiers, log, base) = (ctx.tiers.clone(), ctx.log, self.base_id);
+                let (log, base) = (ctx.log, self.base_id);
                 let key = move |j: usize| Key {
                     log,
                     base,
                     frame: j as u32,
                 };
-                let sizes = entry.clone();
-                cold.read_ahead(
-                    &entry,
-                    i,
-                    first_pos,
-                    |j| !ctx.tiers.has_frame(&key(j)),
-                    move |j, chunk| {
-                        let _ = tiers.frame(key(j), frame_size(&sizes, j), || Ok(chunk));
-                    },
-                );
+                let missing = |j: usize| !ctx.tiers.has_frame(&key(j));
+                let n = entry.frames.len();
+                // A sequential reader fetches the frames ahead with the one it needs (one
+                // ranged read), and the next window in the background before it gets there.
+                let sequential = cold.note_pin(i);
+                let ahead = if sequential { cold.readahead() } else { 0 };
+                cold.wait_for_read_ahead(i);
+                let batch = (i + 1..(i + 1 + ahead).min(n))
+                    .take_while(|&j| missing(j))
+                    .count();
+                let mut extra = Vec::new();
+                let chunk = ctx.tiers.frame(key(i), frame_size(&entry, i), || {
+                    let mut chunks = cold.chunks(&entry, i..i + 1 + batch, first_pos)?;
+                    extra = chunks.split_off(1);
+                    Ok(chunks.pop().expect("frame i").1)
+                })?;
+                for (j, c) in extra {
+                    let _ = ctx.tiers.frame(key(j), frame_size(&entry, j), || Ok(c));
+                }
+                if ahead > 0 {
+                    // The first frame not cached within a window of 2 × `ahead`: fetch its
+                    // window once fewer than `ahead` cached frames are left before it.
+                    let end = (i + 1 + 2 * ahead).min(n);
+                    if let Some(from) = (i + 1..end).find(|&j| missing(j)) {
+                        if from <= i + ahead {
+                            let to = (from..(from + ahead).min(n))
+                                .take_while(|&j| missing(j))
+                                .last()
+                                .map_or(from, |j| j + 1);
+                            let (tiers, sizes) = (ctx.tiers.clone(), entry.clone());
+                            cold.read_ahead(&entry, from..to, first_pos, move |j, c| {
+                                let _ = tiers.frame(key(j), frame_size(&sizes, j), || Ok(c));
+                            });
+                        }
+                    }
+                }
                 Source::Chunk(chunk)
             }
         };

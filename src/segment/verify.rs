@@ -12,7 +12,7 @@ use crate::segment::format::{
     decode_record, CleanMarker, RecordChain, RecordError, SegmentFooter, SegmentHeader, FOOTER_LEN,
     HEADER_LEN, RECORD_ALIGN, RECORD_HEADER_LEN,
 };
-use crate::segment::layout::Layout;
+use crate::segment::layout::{Layout, SegmentFileKind};
 
 /// One damaged byte range.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -255,14 +255,28 @@ fn resync(area: &[u8], from: u64, damaged_id: u64, end_id: Option<u64>) -> Optio
 pub fn verify_dir(dir: impl AsRef<Path>) -> Result<VerifyReport> {
     let layout = Layout::new(dir.as_ref());
     let _lock = fsio::lock_exclusive(&layout.lock_file(), layout.dir())?;
-    let segments = layout.list_segments()?;
+    // One file per segment: a plain one where there are both (a move a crash interrupted;
+    // open settles it), a compressed one decompressed in memory. Archived segments have no
+    // local file: they precede the local ones, so they are not a gap.
+    let mut segments: Vec<(u64, std::path::PathBuf, bool)> = Vec::new();
+    for (base, kind, path) in layout.list_all()? {
+        let compressed = match kind {
+            SegmentFileKind::Plain => false,
+            SegmentFileKind::Compressed => true,
+            SegmentFileKind::CompressedTmp => continue,
+        };
+        match segments.last_mut() {
+            Some(last) if last.0 == base => {}
+            _ => segments.push((base, path, compressed)),
+        }
+    }
     let marker = std::fs::read(layout.clean_marker())
         .ok()
         .and_then(|b| CleanMarker::decode(&b));
     let mut report = VerifyReport::default();
     let mut expected: Option<u64> = None;
     let count = segments.len();
-    for (i, (base, path)) in segments.into_iter().enumerate() {
+    for (i, (base, path, compressed)) in segments.into_iter().enumerate() {
         if let Some(e) = expected.filter(|&e| e != base) {
             report.damage.push(Damage {
                 segment: path.clone(),
@@ -271,7 +285,24 @@ pub fn verify_dir(dir: impl AsRef<Path>) -> Result<VerifyReport> {
                 detail: format!("ids {e}..{base} are missing before this segment"),
             });
         }
-        let bytes = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+        let bytes = if compressed {
+            match crate::tier::warm::decompress_file(&path) {
+                Ok(bytes) => bytes,
+                Err(Error::Corruption { offset, detail, .. }) => {
+                    report.damage.push(Damage {
+                        segment: path.clone(),
+                        offset,
+                        len: 0,
+                        detail,
+                    });
+                    expected = None;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?
+        };
         let extent = if i + 1 == count {
             Extent::Tail
         } else {

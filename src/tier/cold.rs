@@ -13,17 +13,18 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use crate::catalog::TierEntry;
 use crate::error::{Error, Result};
 use crate::fsio;
 use crate::segment::format::{crc64, SegmentFooter};
 use crate::segment::set::TierLoader;
+use crate::sync::lock;
 use crate::tier::archive::{
     ArchiveError, ArchiveStore, FsArchive, PutOutcome, Remote, RemoteConfig, RemoteStats,
 };
-use crate::tier::warm::{decompress_frame, FrameChunk};
+use crate::tier::warm::{check_plain, decompress_frame, FrameChunk};
 
 /// Where the archive is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -291,6 +292,10 @@ pub struct Cold {
     /// The frame pinned last, plus one: a pin of the frame after it is a sequential read,
     /// which reads ahead.
     next_frame: AtomicUsize,
+    /// Frames a background read-ahead is fetching: a reader that needs one of them waits
+    /// for it (`landed`) instead of downloading it a second time.
+    in_flight: Mutex<Option<Range<usize>>>,
+    landed: Condvar,
 }
 
 impl Cold {
@@ -307,6 +312,8 @@ impl Cold {
             load,
             entry: OnceLock::new(),
             next_frame: AtomicUsize::new(usize::MAX),
+            in_flight: Mutex::new(None),
+            landed: Condvar::new(),
         }
     }
 
@@ -327,14 +334,47 @@ impl Cold {
         Ok(self.entry.get_or_init(|| e).clone())
     }
 
-    /// Frame `i`, downloaded and decompressed.
-    pub fn chunk(&self, entry: &TierEntry, i: usize, segment_first_pos: u64) -> Result<FrameChunk> {
-        let data = self
-            .archive
-            .fetch(&self.key, entry, i..i + 1)?
-            .pop()
-            .unwrap_or_default();
-        Ok(self.make_chunk(entry, i, data, segment_first_pos))
+    /// Frames `frames` (one ranged read), decompressed.
+    pub fn chunks(
+        &self,
+        entry: &TierEntry,
+        frames: Range<usize>,
+        segment_first_pos: u64,
+    ) -> Result<Vec<(usize, FrameChunk)>> {
+        let data = self.archive.fetch(&self.key, entry, frames.clone())?;
+        Ok(frames
+            .zip(data)
+            .map(|(j, d)| (j, self.make_chunk(entry, j, d, segment_first_pos)))
+            .collect())
+    }
+
+    /// Notes that frame `i` is pinned; true if it follows the frame pinned before (a
+    /// sequential reader).
+    pub fn note_pin(&self, i: usize) -> bool {
+        self.next_frame.swap(i + 1, Relaxed) == i
+    }
+
+    /// Frames a sequential reader fetches at once.
+    pub fn readahead(&self) -> usize {
+        self.archive.readahead as usize
+    }
+
+    /// Waits while a background read-ahead is fetching frame `i` (it lands in the frame
+    /// cache).
+    pub fn wait_for_read_ahead(&self, i: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut f = lock(&self.in_flight);
+        while f.as_ref().is_some_and(|r| r.contains(&i)) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            f = self
+                .landed
+                .wait_timeout(f, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
     }
 
     fn make_chunk(&self, entry: &TierEntry, i: usize, data: Vec<u8>, first_pos: u64) -> FrameChunk {
@@ -358,6 +398,7 @@ impl Cold {
             let range = c as usize..(c + u64::from(f.compressed_size)) as usize;
             data.extend_from_slice(&decompress_frame(&path, &bytes[range], f, c, d)?);
         }
+        check_plain(&path, &data, entry)?;
         let all = 0..entry.frames.len();
         Ok(FrameChunk::new(
             &path,
@@ -369,37 +410,32 @@ impl Cold {
         ))
     }
 
-    /// Notes that frame `i` was pinned; if it follows the previous one (a sequential
-    /// reader), the frames after it that `missing` says are not cached are fetched in the
-    /// background, with one ranged read, and handed to `store`.
+    /// Fetches frames `frames` in the background with one ranged read and hands them to
+    /// `store` (the frame cache), unless a read-ahead is already running. Failures are
+    /// left to the foreground read of those frames, which reports them.
     pub fn read_ahead(
         self: &Arc<Self>,
         entry: &Arc<TierEntry>,
-        i: usize,
+        frames: Range<usize>,
         first_pos: u64,
-        missing: impl Fn(usize) -> bool,
         store: impl Fn(usize, FrameChunk) + Send + 'static,
     ) {
-        let sequential = self.next_frame.swap(i + 1, Relaxed) == i;
-        let ahead = self.archive.readahead as usize;
-        if !sequential || ahead == 0 {
-            return;
+        {
+            let mut f = lock(&self.in_flight);
+            if f.is_some() || frames.is_empty() {
+                return;
+            }
+            *f = Some(frames.clone());
         }
-        let end = (i + 1 + ahead).min(entry.frames.len());
-        let start = (i + 1..end).find(|&j| missing(j));
-        let Some(start) = start else { return };
-        let end = (start..end)
-            .take_while(|&j| missing(j))
-            .last()
-            .map_or(start, |j| j + 1);
         let (cold, entry) = (self.clone(), entry.clone());
-        // Failures are left to the foreground read of those frames, which reports them.
         self.archive.handle.spawn_blocking(move || {
-            if let Ok(frames) = cold.archive.fetch(&cold.key, &entry, start..end) {
-                for (j, data) in (start..end).zip(frames) {
-                    store(j, cold.make_chunk(&entry, j, data, first_pos));
+            if let Ok(chunks) = cold.chunks(&entry, frames, first_pos) {
+                for (j, chunk) in chunks {
+                    store(j, chunk);
                 }
             }
+            *lock(&cold.in_flight) = None;
+            cold.landed.notify_all();
         });
     }
 }

@@ -252,6 +252,9 @@ impl WarmFile {
         for i in frames.clone() {
             data.extend_from_slice(&self.decompress(i)?);
         }
+        if frames.len() == self.entry.frames.len() {
+            check_plain(&self.path, &data, &self.entry)?;
+        }
         Ok(FrameChunk::new(
             &self.path,
             &self.footer,
@@ -422,23 +425,49 @@ impl FrameChunk {
     }
 }
 
-/// Turns a compressed segment file back into a plain one without the catalogue (which has
-/// no entry for it: lost or rebuilt): every frame is decompressed, checked against the
-/// file's seek table, written to `tmp`, synced and renamed to `dest`; the caller syncs the
-/// directory and then removes the compressed file.
-pub fn restore_plain(compressed: &Path, tmp: &Path, dest: &Path) -> Result<()> {
+/// The plain bytes of a compressed segment file, without the catalogue: every frame
+/// decompressed and checked against the file's own seek table.
+pub fn decompress_file(compressed: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(compressed).map_err(|e| Error::io("read", compressed, e))?;
     let table = SeekTable::from_tail(&bytes).map_err(|e| e.into_error("read", compressed, 0))?;
     table
         .check_file_len(bytes.len() as u64)
         .map_err(|e| e.into_error("read", compressed, 0))?;
-    let file = fsio::create_file(tmp)?;
+    let mut out = Vec::with_capacity(table.decompressed_len() as usize);
     for f in table.frames() {
         let range = f.c_offset as usize..(f.c_offset + u64::from(f.c_size)) as usize;
         let data = seekable::decompress_frame(&bytes[range], f)
             .map_err(|e| e.into_error("read", compressed, f.c_offset))?;
-        fsio::write_all_at(&file, tmp, &data, f.d_offset)?;
+        out.extend_from_slice(&data);
     }
+    Ok(out)
+}
+
+/// Turns a compressed segment file back into a plain one without the catalogue (which has
+/// no entry for it: lost or rebuilt): decompressed and checked ([`decompress_file`]),
+/// written to `tmp`, synced and renamed to `dest`; the caller syncs the directory and then
+/// removes the compressed file.
+pub fn restore_plain(compressed: &Path, tmp: &Path, dest: &Path) -> Result<()> {
+    let data = decompress_file(compressed)?;
+    let file = fsio::create_file(tmp)?;
+    fsio::write_all_at(&file, tmp, &data, 0)?;
     fsio::fdatasync(&file, tmp)?;
     fsio::rename(tmp, dest)
+}
+
+/// Checks a whole decompressed segment against the catalogue's CRC of the plain file.
+pub fn check_plain(path: &Path, data: &[u8], entry: &TierEntry) -> Result<()> {
+    if data.len() as u64 != entry.plain_len || crc64(&[data]) != entry.plain_crc {
+        return Err(Error::corruption(
+            path,
+            0,
+            format!(
+                "the decompressed segment ({} bytes) does not match the catalogue's length {} \
+                 and checksum of the plain file",
+                data.len(),
+                entry.plain_len
+            ),
+        ));
+    }
+    Ok(())
 }
