@@ -272,7 +272,11 @@ impl Entry {
                 // A sequential reader fetches the frames ahead with the one it needs (one
                 // ranged read), and the next window in the background before it gets there.
                 let sequential = cold.note_pin(i);
-                let ahead = if sequential { cold.readahead() } else { 0 };
+                let ahead = if sequential {
+                    cold.readahead(&entry, i)
+                } else {
+                    0
+                };
                 cold.wait_for_read_ahead(i);
                 let batch = (i + 1..(i + 1 + ahead).min(n))
                     .take_while(|&j| missing(j))

@@ -45,8 +45,11 @@ pub struct ArchiveOptions {
     pub prefix: String,
     /// Retries, backoff and circuit breaker of every request.
     pub remote: RemoteConfig,
-    /// Frames a sequential reader fetches ahead of the one it reads, in one ranged read.
-    pub readahead_frames: u32,
+    /// Bytes (decompressed) of the frames a sequential reader fetches ahead of the one it
+    /// reads, in one ranged read; 0: none. Default 32 MiB (128 frames of 256 KiB): with
+    /// 16 MiB segments one request per object; the bench in docs/BENCHMARKS.md ("Tiers")
+    /// compares windows.
+    pub readahead_bytes: u64,
     /// Backpressure: a log may hold at most this many sealed segments not archived yet
     /// (when it archives at all); past it, appends that need a new segment wait for the
     /// archive (see `backpressure_wait`). `None`: no bound.
@@ -64,7 +67,7 @@ impl ArchiveOptions {
             backend,
             prefix: String::new(),
             remote: RemoteConfig::default(),
-            readahead_frames: 8,
+            readahead_bytes: DEFAULT_READAHEAD_BYTES,
             max_pending_segments: None,
             max_pending_bytes: None,
             backpressure_wait: Some(std::time::Duration::from_secs(30)),
@@ -103,11 +106,14 @@ impl ArchiveOptions {
     }
 }
 
+/// Default read-ahead window of a sequential reader of an archived segment.
+pub const DEFAULT_READAHEAD_BYTES: u64 = 32 << 20;
+
 /// A manager's archive.
 pub struct Archive {
     remote: Remote,
     prefix: String,
-    readahead: u32,
+    readahead: u64,
     handle: tokio::runtime::Handle,
     options: ArchiveOptions,
 }
@@ -127,7 +133,7 @@ impl Archive {
         Ok(Arc::new(Archive {
             remote: Remote::new(store, options.remote.clone()),
             prefix: options.prefix.clone(),
-            readahead: options.readahead_frames,
+            readahead: options.readahead_bytes,
             handle,
             options: options.clone(),
         }))
@@ -348,15 +354,17 @@ impl Cold {
             .collect())
     }
 
-    /// Notes that frame `i` is pinned; true if it follows the frame pinned before (a
-    /// sequential reader).
+    /// Notes that frame `i` is pinned; true if it follows the frame pinned before, or is
+    /// the segment's first (a cursor crossing into the segment): a sequential reader.
     pub fn note_pin(&self, i: usize) -> bool {
-        self.next_frame.swap(i + 1, Relaxed) == i
+        self.next_frame.swap(i + 1, Relaxed) == i || i == 0
     }
 
-    /// Frames a sequential reader fetches at once.
-    pub fn readahead(&self) -> usize {
-        self.archive.readahead as usize
+    /// Frames a sequential reader at frame `i` fetches ahead: the read-ahead window in
+    /// frames of that size (at most 4,096).
+    pub fn readahead(&self, entry: &TierEntry, i: usize) -> usize {
+        let frame = u64::from(entry.frames[i].decompressed_size).max(1);
+        (self.archive.readahead / frame).min(4096) as usize
     }
 
     /// Waits while a background read-ahead is fetching frame `i` (it lands in the frame

@@ -5,7 +5,7 @@
 //!    against the `zstd` crate compressing the same bytes in frame-sized chunks (and the
 //!    `zstd -b` command line at level 3 when it is installed);
 //! 2. cold sequential read-back: a log archived to a local S3-compatible server (`s3s-fs`,
-//!    started here) read by a cursor from a freshly opened manager, read-ahead 0, 8, 32
+//!    started here) read by a cursor from a freshly opened manager, read-ahead windows of 0, 2, 8 and 32 MiB
 //!    frames, frames of 256 KiB and 1 MiB, against plain whole-object GETs of the same
 //!    objects through the same client code (`S3Archive`);
 //! 3. first-record latency from the archive (one read, frame not cached) against a ranged
@@ -336,10 +336,10 @@ impl Drop for S3Server {
     }
 }
 
-fn manager(root: &Path, server: &S3Server, readahead: u32) -> Manager {
+fn manager(root: &Path, server: &S3Server, readahead: u64) -> Manager {
     let mut archive = ArchiveOptions::new(Backend::S3(server.config()));
     archive.prefix = "bench/".into();
-    archive.readahead_frames = readahead;
+    archive.readahead_bytes = readahead;
     Manager::open(
         root,
         ManagerOptions {
@@ -519,7 +519,7 @@ struct ColdLog {
 
 fn build_cold(root: &Path, server: &S3Server, plain: &Plain, quick: bool) -> Vec<ColdLog> {
     let target = if quick { 128 * MIB } else { 256 * MIB };
-    let m = manager(root, server, 8);
+    let m = manager(root, server, 8 << 20);
     let mut logs = Vec::new();
     for frame in [256 * KIB, MIB] {
         let name = format!("cold-{}k", frame / KIB);
@@ -592,7 +592,7 @@ fn cold_sequential(root: &Path, server: &S3Server, plain: &Plain, logs: &[ColdLo
         "", "", "MiB/s", "MiB/s", "MiB/s", "stored", "", "", "MiB/s", "", "GET"
     );
     struct Row {
-        ahead: u32,
+        ahead: u64,
         payload: Vec<f64>,
         effective: Vec<f64>,
         fetched: Vec<f64>,
@@ -617,7 +617,7 @@ fn cold_sequential(root: &Path, server: &S3Server, plain: &Plain, logs: &[ColdLo
             let t = t0.elapsed();
             get_rates.push(mibs(got, t));
             get_ms.push(t.as_secs_f64() * 1e3 / objects.len() as f64);
-            for (i, ahead) in [0u32, 8, 32].into_iter().enumerate() {
+            for (i, ahead) in [0u64, 2 << 20, 8 << 20, 32 << 20].into_iter().enumerate() {
                 let m = manager(root, server, ahead);
                 let log = m.open_log(&l.name, l.options.clone()).unwrap();
                 let before = log.metrics();
@@ -664,7 +664,7 @@ fn cold_sequential(root: &Path, server: &S3Server, plain: &Plain, logs: &[ColdLo
             println!(
                 "{:<10} {:>5} | {:>8.1} {:>9.1} {:>9.1} {:>7.1}x {:>6} {:>7.2} | {:>9.1} {:>7.1} | {:>6.0}%",
                 l.name,
-                r.ahead,
+                format!("{}M", r.ahead >> 20),
                 median(r.payload),
                 eff,
                 median(r.fetched),
@@ -954,7 +954,7 @@ fn append_while_archiving(root: &Path, server: &S3Server, quick: bool) {
         .collect();
     let mroot = root.join("append");
     fresh(&mroot);
-    let m = manager(&mroot, server, 8);
+    let m = manager(&mroot, server, 8 << 20);
     let mut a_rates = Vec::new();
     let mut b_rates = Vec::new();
     for round in 0..rounds {
