@@ -244,6 +244,26 @@
 #define AOF_ERR_REMOTE -19
 
 /**
+ * The smallest budget `aof_manager_options_set_cache` accepts for either cache: 64 KiB.
+ */
+#define AOF_CACHE_MIN_BYTES 65536
+
+/**
+ * The default budget of the hot cache (mapped sealed segment files): 1 GiB.
+ */
+#define AOF_CACHE_DEFAULT_HOT_BYTES 1073741824
+
+/**
+ * The default budget of the frame cache (decompressed frames): 256 MiB.
+ */
+#define AOF_CACHE_DEFAULT_FRAME_BYTES 268435456
+
+/**
+ * How long a read waits for room in a cache by default: 10 s.
+ */
+#define AOF_CACHE_DEFAULT_WAIT_MS 10000
+
+/**
  * Flush policy: every append returns once its record is on stable storage (concurrent
  * appenders share one `fdatasync`: group commit). The default.
  */
@@ -321,26 +341,6 @@
  * The most threads of either kind a manager's runtime may be given.
  */
 #define AOF_MANAGER_MAX_THREADS 1024
-
-/**
- * The smallest budget `aof_manager_options_set_cache` accepts for either cache: 64 KiB.
- */
-#define AOF_CACHE_MIN_BYTES 65536
-
-/**
- * The default budget of the hot cache (mapped sealed segment files): 1 GiB.
- */
-#define AOF_CACHE_DEFAULT_HOT_BYTES 1073741824
-
-/**
- * The default budget of the frame cache (decompressed frames): 256 MiB.
- */
-#define AOF_CACHE_DEFAULT_FRAME_BYTES 268435456
-
-/**
- * How long a read waits for room in a cache by default: 10 s.
- */
-#define AOF_CACHE_DEFAULT_WAIT_MS 10000
 
 /**
  * A cursor over a log. One thread at a time; it may be moved between threads.
@@ -661,6 +661,152 @@ uint32_t aof_version_number(void);
  * `"unknown status"`. Does not touch the last-error message.
  */
 const char *aof_errstr(aof_status_t status);
+
+/**
+ * Sets the two caches every log of the manager shares, and whether a read waits for room
+ * in them.
+ *
+ * - `hot_bytes`: the budget of the *hot cache*, the maps of sealed segment files (plain or
+ *   compressed) that readers use. It counts the full size of each mapped file plus 8
+ *   bytes per record of it (its offset index, built on first touch and dropped with the
+ *   map). The active segment of each open log is mapped outside the budget (the writer
+ *   always needs it). Default `AOF_CACHE_DEFAULT_HOT_BYTES` (1 GiB).
+ * - `frame_bytes`: the budget of the *frame cache*, the decompressed frames of compressed
+ *   and archived segments; it counts each frame plus 8 bytes per record in it. Default
+ *   `AOF_CACHE_DEFAULT_FRAME_BYTES` (256 MiB).
+ * - `wait_ms`: how long a read waits for room when every entry of a cache is pinned by a
+ *   reader (a cursor pins its current segment or frame); negative (or 0): it fails at
+ *   once with `AOF_ERR_WOULD_BLOCK`, as it does when the wait ends. Default
+ *   `AOF_CACHE_DEFAULT_WAIT_MS` (10 s).
+ *
+ * Entries not pinned are evicted least recently used first; a file evicted and needed
+ * again is opened again (metric `files_opened`). A budget below `AOF_CACHE_MIN_BYTES`
+ * (64 KiB): `AOF_ERR_INVALID_ARG`, options unchanged. Statuses: `AOF_ERR_NULL_ARG`,
+ * `AOF_ERR_INVALID_ARG`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_manager_options_new`.
+ */
+aof_status_t aof_manager_options_set_cache(struct aof_manager_options_t *options,
+                                           uint64_t hot_bytes,
+                                           uint64_t frame_bytes,
+                                           int64_t wait_ms);
+
+/**
+ * Gives the manager an archive in a directory (a local disk, an NFS mount): the cold
+ * tier. Sealed segments of its logs are uploaded there, as files, when a log says so
+ * (`aof_options_set_archive_after`, `aof_archive_now`), and read back frame by frame.
+ * `root` is a path (any bytes, like the root of `aof_manager_open`); `aof_manager_open`
+ * creates it if missing (and fails with `AOF_ERR_REMOTE` if it cannot). `prefix` (UTF-8;
+ * NULL or `""` for none) starts every object key; it usually ends with `/`. The object
+ * of a segment is `<prefix><log uid, 16 hex digits>/<base id, 20 digits>.seg.zst`, a file
+ * at that path under `root`. Replaces an archive set before; the limits and retries set
+ * with `aof_manager_options_set_archive_limits` and `_retries` apply whenever they were
+ * set. The strings are copied: the caller keeps ownership. See `aof_manager_options_set_archive_s3`
+ * for what an archive does. Statuses: `AOF_ERR_NULL_ARG` (`options`, `root`),
+ * `AOF_ERR_INVALID_ARG` (empty `root`; `prefix` not UTF-8, or making bad keys: a leading
+ * `/`, an empty, `.` or `..` component), options unchanged.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle; `root` NULL or a NUL-terminated string;
+ * `prefix` NULL or a NUL-terminated string.
+ */
+aof_status_t aof_manager_options_set_archive_fs(struct aof_manager_options_t *options,
+                                                const char *root,
+                                                const char *prefix);
+
+/**
+ * Gives the manager an archive in an S3-compatible bucket: the cold tier.
+ *
+ * `endpoint`: the URL of an S3-compatible store (`"http://127.0.0.1:9000"`), or NULL for
+ * AWS itself. `region` and `bucket`: required, non-empty. `prefix` (NULL or `""` for
+ * none) starts every object key; it usually ends with `/`. `path_style`: 1 for
+ * path-style addressing (`endpoint/bucket/key`, which most self-hosted stores need), 0
+ * for virtual-hosted (AWS). `access_key` and `secret_key`: static credentials, or both
+ * NULL for the default credential chain (environment, profile, instance metadata). Every
+ * string must be UTF-8; they are copied (the caller keeps ownership). Multipart uploads
+ * above 16 MiB in 8 MiB parts; timeouts 5 s to connect, 30 s between bytes, 300 s per
+ * attempt.
+ *
+ * What an archive does. One client per manager, shared by its logs. A sealed segment is
+ * archived when its log says so (`aof_options_set_archive_after`, `aof_archive_now`):
+ * compressed first if it is not (the zstd seekable format of the warm tier, see
+ * `aof_options_set_tiering`), uploaded as `<prefix><log uid, 16 hex digits>/<base id, 20
+ * digits>.seg.zst` (a conditional create: a retried upload never writes a second
+ * object), verified (the object's size and its seek table must be the local file's), and
+ * recorded in the catalogue; only then is the local file unlinked, never before its
+ * archived copy is verified. An object is a standard zstd seekable file: stock `zstd -d`
+ * restores the exact segment file. Reads of an archived segment fetch the one frame they
+ * need with a ranged read into the frame cache (`aof_manager_options_set_cache`; a
+ * sequential reader fetches a few frames ahead); reads by id, cursors and streams see no
+ * difference but the latency. When the archive cannot be reached, reads of archived
+ * segments return `AOF_ERR_REMOTE` (after the retries of
+ * `aof_manager_options_set_archive_retries`), and appends go on until the limits of
+ * `aof_manager_options_set_archive_limits` are reached. Retention and
+ * `aof_truncate_before` delete the objects of the segments they remove.
+ *
+ * Replaces an archive set before; the limits and retries apply whenever they were set.
+ * No request is made here, nor by `aof_manager_open` (which sets up the client, reading
+ * the environment and profile for the default credential chain): the first upload or
+ * read reports an unreachable store. Statuses: `AOF_ERR_NULL_ARG` (`options`, `region`,
+ * `bucket`, or one of `access_key` and `secret_key` without the other),
+ * `AOF_ERR_INVALID_ARG` (a string not UTF-8; an empty region, bucket or key; an endpoint
+ * that is not an `http://` or `https://` URL; `path_style` not 0 or 1; a prefix making
+ * bad keys; a library built without the `s3` feature), options unchanged.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle; each string NULL or NUL-terminated.
+ */
+aof_status_t aof_manager_options_set_archive_s3(struct aof_manager_options_t *options,
+                                                const char *endpoint,
+                                                const char *region,
+                                                const char *bucket,
+                                                const char *prefix,
+                                                int32_t path_style,
+                                                const char *access_key,
+                                                const char *secret_key);
+
+/**
+ * Sets the backpressure of the archive: a log that archives
+ * (`aof_options_set_archive_after`) may hold at most `max_pending_segments` sealed
+ * segments not archived yet, and at most `max_pending_bytes` bytes of their files (plain
+ * or compressed); 0 leaves a bound unset. Default: no bound. Past a bound, an append that
+ * needs a new segment waits up to `backpressure_wait_ms` for the archive to catch up, then
+ * fails with `AOF_ERR_WOULD_BLOCK` (nothing appended; metric `backpressure_waits`); a
+ * negative wait fails at once. Default wait 30 s. So an archive that is down fills the
+ * local disk only up to the bounds. May be called before or after the archive is set,
+ * and applies to any archive set later. Statuses: `AOF_ERR_NULL_ARG`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_manager_options_new`.
+ */
+aof_status_t aof_manager_options_set_archive_limits(struct aof_manager_options_t *options,
+                                                    uint64_t max_pending_segments,
+                                                    uint64_t max_pending_bytes,
+                                                    int64_t backpressure_wait_ms);
+
+/**
+ * Sets how every archive request is retried, and the archive's circuit breaker.
+ * `max_attempts` (at least 1; 1 = no retry) attempts per request; a retry waits
+ * `backoff_base_ms`, doubled for each further one up to `backoff_max_ms` (a wait drawn
+ * between half of it and all of it), and only a transient failure (unreachable, timeout,
+ * 5xx, throttling) is retried. After `breaker_threshold` (at least 1) transient failures
+ * in a row the breaker opens: requests fail at once with `AOF_ERR_REMOTE` (metric
+ * `archive_breaker`) until `breaker_probe_ms` (at least 1) have passed, when one request
+ * probes the store. Defaults: 4 attempts, 100 ms, 5000 ms, 8, 30000 ms. May be called
+ * before or after the archive is set. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG`
+ * (0 attempts, a threshold or probe interval of 0, `backoff_base_ms` above
+ * `backoff_max_ms`), options unchanged.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_manager_options_new`.
+ */
+aof_status_t aof_manager_options_set_archive_retries(struct aof_manager_options_t *options,
+                                                     uint32_t max_attempts,
+                                                     uint32_t backoff_base_ms,
+                                                     uint32_t backoff_max_ms,
+                                                     uint32_t breaker_threshold,
+                                                     uint32_t breaker_probe_ms);
 
 /**
  * Returns this thread's last error message: `""` when no call on this thread has failed.
@@ -1372,152 +1518,6 @@ aof_status_t aof_manager_options_set_worker_threads(struct aof_manager_options_t
  */
 aof_status_t aof_manager_options_set_max_blocking_threads(struct aof_manager_options_t *options,
                                                           uint32_t threads);
-
-/**
- * Sets the two caches every log of the manager shares, and whether a read waits for room
- * in them.
- *
- * - `hot_bytes`: the budget of the *hot cache*, the maps of sealed segment files (plain or
- *   compressed) that readers use. It counts the full size of each mapped file plus 8
- *   bytes per record of it (its offset index, built on first touch and dropped with the
- *   map). The active segment of each open log is mapped outside the budget (the writer
- *   always needs it). Default `AOF_CACHE_DEFAULT_HOT_BYTES` (1 GiB).
- * - `frame_bytes`: the budget of the *frame cache*, the decompressed frames of compressed
- *   and archived segments; it counts each frame plus 8 bytes per record in it. Default
- *   `AOF_CACHE_DEFAULT_FRAME_BYTES` (256 MiB).
- * - `wait_ms`: how long a read waits for room when every entry of a cache is pinned by a
- *   reader (a cursor pins its current segment or frame); negative (or 0): it fails at
- *   once with `AOF_ERR_WOULD_BLOCK`, as it does when the wait ends. Default
- *   `AOF_CACHE_DEFAULT_WAIT_MS` (10 s).
- *
- * Entries not pinned are evicted least recently used first; a file evicted and needed
- * again is opened again (metric `files_opened`). A budget below `AOF_CACHE_MIN_BYTES`
- * (64 KiB): `AOF_ERR_INVALID_ARG`, options unchanged. Statuses: `AOF_ERR_NULL_ARG`,
- * `AOF_ERR_INVALID_ARG`.
- *
- * # Safety
- * `options` must be NULL or a live handle from `aof_manager_options_new`.
- */
-aof_status_t aof_manager_options_set_cache(struct aof_manager_options_t *options,
-                                           uint64_t hot_bytes,
-                                           uint64_t frame_bytes,
-                                           int64_t wait_ms);
-
-/**
- * Gives the manager an archive in a directory (a local disk, an NFS mount): the cold
- * tier. Sealed segments of its logs are uploaded there, as files, when a log says so
- * (`aof_options_set_archive_after`, `aof_archive_now`), and read back frame by frame.
- * `root` is a path (any bytes, like the root of `aof_manager_open`); `aof_manager_open`
- * creates it if missing (and fails with `AOF_ERR_REMOTE` if it cannot). `prefix` (UTF-8;
- * NULL or `""` for none) starts every object key; it usually ends with `/`. The object
- * of a segment is `<prefix><log uid, 16 hex digits>/<base id, 20 digits>.seg.zst`, a file
- * at that path under `root`. Replaces an archive set before; the limits and retries set
- * with `aof_manager_options_set_archive_limits` and `_retries` apply whenever they were
- * set. The strings are copied: the caller keeps ownership. See `aof_manager_options_set_archive_s3`
- * for what an archive does. Statuses: `AOF_ERR_NULL_ARG` (`options`, `root`),
- * `AOF_ERR_INVALID_ARG` (empty `root`; `prefix` not UTF-8, or making bad keys: a leading
- * `/`, an empty, `.` or `..` component), options unchanged.
- *
- * # Safety
- * `options` must be NULL or a live handle; `root` NULL or a NUL-terminated string;
- * `prefix` NULL or a NUL-terminated string.
- */
-aof_status_t aof_manager_options_set_archive_fs(struct aof_manager_options_t *options,
-                                                const char *root,
-                                                const char *prefix);
-
-/**
- * Gives the manager an archive in an S3-compatible bucket: the cold tier.
- *
- * `endpoint`: the URL of an S3-compatible store (`"http://127.0.0.1:9000"`), or NULL for
- * AWS itself. `region` and `bucket`: required, non-empty. `prefix` (NULL or `""` for
- * none) starts every object key; it usually ends with `/`. `path_style`: 1 for
- * path-style addressing (`endpoint/bucket/key`, which most self-hosted stores need), 0
- * for virtual-hosted (AWS). `access_key` and `secret_key`: static credentials, or both
- * NULL for the default credential chain (environment, profile, instance metadata). Every
- * string must be UTF-8; they are copied (the caller keeps ownership). Multipart uploads
- * above 16 MiB in 8 MiB parts; timeouts 5 s to connect, 30 s between bytes, 300 s per
- * attempt.
- *
- * What an archive does. One client per manager, shared by its logs. A sealed segment is
- * archived when its log says so (`aof_options_set_archive_after`, `aof_archive_now`):
- * compressed first if it is not (the zstd seekable format of the warm tier, see
- * `aof_options_set_tiering`), uploaded as `<prefix><log uid, 16 hex digits>/<base id, 20
- * digits>.seg.zst` (a conditional create: a retried upload never writes a second
- * object), verified (the object's size and its seek table must be the local file's), and
- * recorded in the catalogue; only then is the local file unlinked, never before its
- * archived copy is verified. An object is a standard zstd seekable file: stock `zstd -d`
- * restores the exact segment file. Reads of an archived segment fetch the one frame they
- * need with a ranged read into the frame cache (`aof_manager_options_set_cache`; a
- * sequential reader fetches a few frames ahead); reads by id, cursors and streams see no
- * difference but the latency. When the archive cannot be reached, reads of archived
- * segments return `AOF_ERR_REMOTE` (after the retries of
- * `aof_manager_options_set_archive_retries`), and appends go on until the limits of
- * `aof_manager_options_set_archive_limits` are reached. Retention and
- * `aof_truncate_before` delete the objects of the segments they remove.
- *
- * Replaces an archive set before; the limits and retries apply whenever they were set.
- * No request is made here, nor by `aof_manager_open` (which sets up the client, reading
- * the environment and profile for the default credential chain): the first upload or
- * read reports an unreachable store. Statuses: `AOF_ERR_NULL_ARG` (`options`, `region`,
- * `bucket`, or one of `access_key` and `secret_key` without the other),
- * `AOF_ERR_INVALID_ARG` (a string not UTF-8; an empty region, bucket or key; an endpoint
- * that is not an `http://` or `https://` URL; `path_style` not 0 or 1; a prefix making
- * bad keys; a library built without the `s3` feature), options unchanged.
- *
- * # Safety
- * `options` must be NULL or a live handle; each string NULL or NUL-terminated.
- */
-aof_status_t aof_manager_options_set_archive_s3(struct aof_manager_options_t *options,
-                                                const char *endpoint,
-                                                const char *region,
-                                                const char *bucket,
-                                                const char *prefix,
-                                                int32_t path_style,
-                                                const char *access_key,
-                                                const char *secret_key);
-
-/**
- * Sets the backpressure of the archive: a log that archives
- * (`aof_options_set_archive_after`) may hold at most `max_pending_segments` sealed
- * segments not archived yet, and at most `max_pending_bytes` bytes of their files (plain
- * or compressed); 0 leaves a bound unset. Default: no bound. Past a bound, an append that
- * needs a new segment waits up to `backpressure_wait_ms` for the archive to catch up, then
- * fails with `AOF_ERR_WOULD_BLOCK` (nothing appended; metric `backpressure_waits`); a
- * negative wait fails at once. Default wait 30 s. So an archive that is down fills the
- * local disk only up to the bounds. May be called before or after the archive is set,
- * and applies to any archive set later. Statuses: `AOF_ERR_NULL_ARG`.
- *
- * # Safety
- * `options` must be NULL or a live handle from `aof_manager_options_new`.
- */
-aof_status_t aof_manager_options_set_archive_limits(struct aof_manager_options_t *options,
-                                                    uint64_t max_pending_segments,
-                                                    uint64_t max_pending_bytes,
-                                                    int64_t backpressure_wait_ms);
-
-/**
- * Sets how every archive request is retried, and the archive's circuit breaker.
- * `max_attempts` (at least 1; 1 = no retry) attempts per request; a retry waits
- * `backoff_base_ms`, doubled for each further one up to `backoff_max_ms` (a wait drawn
- * between half of it and all of it), and only a transient failure (unreachable, timeout,
- * 5xx, throttling) is retried. After `breaker_threshold` (at least 1) transient failures
- * in a row the breaker opens: requests fail at once with `AOF_ERR_REMOTE` (metric
- * `archive_breaker`) until `breaker_probe_ms` (at least 1) have passed, when one request
- * probes the store. Defaults: 4 attempts, 100 ms, 5000 ms, 8, 30000 ms. May be called
- * before or after the archive is set. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG`
- * (0 attempts, a threshold or probe interval of 0, `backoff_base_ms` above
- * `backoff_max_ms`), options unchanged.
- *
- * # Safety
- * `options` must be NULL or a live handle from `aof_manager_options_new`.
- */
-aof_status_t aof_manager_options_set_archive_retries(struct aof_manager_options_t *options,
-                                                     uint32_t max_attempts,
-                                                     uint32_t backoff_base_ms,
-                                                     uint32_t backoff_max_ms,
-                                                     uint32_t breaker_threshold,
-                                                     uint32_t breaker_probe_ms);
 
 /**
  * Opens the manager of directory `root`, creating the directory (not its parents) if it

@@ -20,6 +20,7 @@
 pub mod version;
 
 pub mod status;
+pub mod tier_options;
 
 pub mod error_msg;
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::segment::format::HEADER_LEN;
 use crate::segment::format::{framed_len, RECORD_HEADER_LEN};
 
 fn small() -> Options {

@@ -5,6 +5,7 @@ pub(crate) mod file;
 pub mod format;
 pub(crate) mod index;
 pub(crate) mod layout;
+pub(crate) mod reader;
 pub(crate) mod recovery;
 pub(crate) mod set;
 pub mod verify;

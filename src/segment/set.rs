@@ -11,18 +11,20 @@
 //! segment's index (positions within it) that gives every record's byte position, and a
 //! binary search on first positions finds the segment of a position.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::catalog::TierEntry;
 use crate::error::{Error, Result};
 use crate::segment::file::SegmentFile;
-use crate::segment::format::{RecordView, SegmentFooter};
+use crate::segment::format::SegmentFooter;
+pub use crate::segment::reader::SegmentReader;
+use crate::segment::reader::Source;
 use crate::tier::cache::Pinned;
 use crate::tier::cold::Cold;
 use crate::tier::shared::{Key, Tiers, WHOLE_FILE};
-use crate::tier::warm::{FrameChunk, WarmFile};
+use crate::tier::warm::WarmFile;
 
 /// Where a segment is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -310,10 +312,7 @@ impl Entry {
                 Source::Chunk(chunk)
             }
         };
-        Ok(SegmentReader {
-            source,
-            first_pos: self.first_pos,
-        })
+        Ok(SegmentReader::new(source, self.first_pos))
     }
 
     /// All of the segment, pinned (a compressed one decompressed whole, outside the frame
@@ -331,10 +330,7 @@ impl Entry {
             }
             _ => return self.pin_with(ctx, |_| 0),
         };
-        Ok(SegmentReader {
-            source,
-            first_pos: self.first_pos,
-        })
+        Ok(SegmentReader::new(source, self.first_pos))
     }
 }
 
@@ -555,282 +551,5 @@ impl SegmentSet {
     }
 }
 
-/// A pinned segment, for reading: its bytes stay valid while the pin lives. Cheap to
-/// clone; cursors keep one while they walk its records. Of a compressed segment, a pin
-/// holds the decompressed frame(s) it was pinned for: [`SegmentReader::may_contain`] says
-/// which records those are.
-#[derive(Clone)]
-pub struct SegmentReader {
-    source: Source,
-    first_pos: u64,
-}
-
-#[derive(Clone)]
-enum Source {
-    /// The active segment.
-    File(Arc<SegmentFile>),
-    /// A sealed segment, mapped in the hot cache.
-    Mapped(Pinned<SegmentFile>),
-    /// A frame of a compressed segment, in the frame cache.
-    Chunk(Pinned<FrameChunk>),
-    /// A whole compressed segment, decompressed.
-    Whole(Arc<FrameChunk>),
-}
-
-/// What a pin reads from.
-enum Bytes<'a> {
-    File(&'a SegmentFile),
-    Chunk(&'a FrameChunk),
-}
-
-impl Source {
-    fn bytes(&self) -> Bytes<'_> {
-        match self {
-            Source::File(f) => Bytes::File(f),
-            Source::Mapped(f) => Bytes::File(f),
-            Source::Chunk(c) => Bytes::Chunk(c),
-            Source::Whole(c) => Bytes::Chunk(c),
-        }
-    }
-}
-
-impl SegmentReader {
-    pub fn base_id(&self) -> u64 {
-        match self.source.bytes() {
-            Bytes::File(f) => f.base_id(),
-            Bytes::Chunk(c) => c.base_id(),
-        }
-    }
-
-    /// Byte position of the segment's first record.
-    pub fn first_pos(&self) -> u64 {
-        self.first_pos
-    }
-
-    /// Offset and byte position (in the log) of record `id`, which the caller knows is
-    /// here and fully written.
-    pub fn locate(&self, id: u64) -> Result<(u64, u64)> {
-        match self.source.bytes() {
-            Bytes::File(f) => {
-                let slot = f.slot(id)?;
-                Ok((slot.offset, self.first_pos + slot.pos))
-            }
-            Bytes::Chunk(c) => c.locate(id),
-        }
-    }
-
-    /// The id of the first record here at or after byte position `pos` (in the log)
-    /// among those up to `visible`, which the caller loaded *before* pinning (as for
-    /// [`SegmentReader::may_contain`]); `None` if every one of them ends at or before `pos`
-    /// and none starts at it. The rule for records of 0 bytes is
-    /// [`crate::segment::index::OffsetIndex::at_or_after`]'s.
-    pub fn id_at_or_after(&self, pos: u64, visible: u64) -> Result<Option<u64>> {
-        match self.source.bytes() {
-            Bytes::File(f) => {
-                let base = f.base_id();
-                let last = f.footer().map_or(visible, |f| f.last_id.min(visible));
-                if last < base {
-                    return Ok(None);
-                }
-                let pos = pos.saturating_sub(self.first_pos);
-                f.id_at_or_after(pos, last - base + 1)
-            }
-            // A compressed segment is sealed and all of it visible.
-            Bytes::Chunk(c) => c.id_at_or_after(pos),
-        }
-    }
-
-    /// The id after the last record held here (`None` for the active segment, whose end
-    /// moves).
-    pub fn end_id(&self) -> Option<u64> {
-        match self.source.bytes() {
-            Bytes::File(f) => f.footer().map(|f| f.last_id + 1),
-            Bytes::Chunk(c) => Some(c.end_id()),
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        match self.source.bytes() {
-            Bytes::File(f) => f.path(),
-            Bytes::Chunk(c) => c.path(),
-        }
-    }
-
-    pub fn footer(&self) -> Option<&SegmentFooter> {
-        match self.source.bytes() {
-            Bytes::File(f) => f.footer(),
-            Bytes::Chunk(c) => Some(c.footer()),
-        }
-    }
-
-    /// Whether `id` lies in this pin, as far as the caller may know: for an unsealed
-    /// segment every id from the base on (the caller bounds it by the visible watermark,
-    /// which it must load *before* calling this).
-    pub fn may_contain(&self, id: u64) -> bool {
-        match self.source.bytes() {
-            Bytes::File(f) => f.may_contain(id),
-            Bytes::Chunk(c) => c.may_contain(id),
-        }
-    }
-
-    /// Decodes and checks the record `id` at `offset`.
-    pub fn record_at(&self, offset: u64, id: u64) -> Result<RecordView<'_>> {
-        match self.source.bytes() {
-            Bytes::File(f) => f.record_at(offset, id),
-            Bytes::Chunk(c) => c.record_at(offset, id),
-        }
-    }
-
-    /// Bytes `from..from + len` of the segment, within a record this pin holds.
-    pub fn slice(&self, from: u64, len: usize) -> &[u8] {
-        match self.source.bytes() {
-            Bytes::File(f) => &f.bytes()[from as usize..from as usize + len],
-            Bytes::Chunk(c) => c.slice(from, len),
-        }
-    }
-
-    /// The whole segment, as stored uncompressed (for verification and compression): only
-    /// for a pin of all of it ([`SegmentSet::pin_all`]).
-    pub fn bytes(&self) -> &[u8] {
-        match self.source.bytes() {
-            Bytes::File(f) => f.bytes(),
-            Bytes::Chunk(c) => c.bytes(),
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::segment::file::{create_segment_file, prepare_segment};
-    use crate::segment::format::{SegmentFooter, HEADER_LEN};
-    use crate::segment::layout::Layout;
-
-    fn segment(layout: &Layout, base_id: u64, sealed_to: Option<u64>) -> Arc<SegmentFile> {
-        let tmp = layout.next_segment_tmp();
-        let file = create_segment_file(&tmp, 8192, 0).unwrap();
-        let seg = prepare_segment(file, &tmp, layout.segment(base_id), base_id, 8192).unwrap();
-        if let Some(last_id) = sealed_to {
-            seg.seal(SegmentFooter {
-                record_count: last_id + 1 - base_id,
-                first_id: base_id,
-                last_id,
-                data_end: HEADER_LEN,
-                records_crc: 0,
-            })
-            .unwrap();
-        }
-        Arc::new(seg)
-    }
-
-    fn tiers() -> Arc<Tiers> {
-        Tiers::new(&crate::tier::shared::CacheOptions::default(), None).unwrap()
-    }
-
-    fn open(file: Arc<SegmentFile>, first_pos: u64) -> KnownSegment {
-        KnownSegment::Open { file, first_pos }
-    }
-
-    #[test]
-    fn positions_route_to_the_last_segment_starting_below_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let layout = Layout::new(dir.path());
-        assert!(SegmentSet::new(Vec::new(), tiers())
-            .pin_at_position(0)
-            .unwrap()
-            .is_none());
-        let set = SegmentSet::new(
-            vec![
-                open(segment(&layout, 5, Some(9)), 40),
-                open(segment(&layout, 10, Some(19)), 100),
-            ],
-            tiers(),
-        );
-        set.push_active(segment(&layout, 20, None), 250);
-        assert_eq!(set.first_position(), 40);
-        // At or below a segment's first position: the segment before it (a record of
-        // 0 bytes at its end may be there), or the first segment.
-        let cases = [
-            (0, 5),
-            (40, 5),
-            (41, 5),
-            (100, 5),
-            (101, 10),
-            (250, 10),
-            (251, 20),
-            (u64::MAX, 20),
-        ];
-        for (pos, base) in cases {
-            let seg = set.pin_at_position(pos).unwrap().unwrap();
-            assert_eq!(seg.base_id(), base, "position {pos}");
-        }
-        assert_eq!(set.pin_at_position(101).unwrap().unwrap().first_pos(), 100);
-    }
-
-    #[test]
-    fn pins_route_ids_to_their_segment_and_outlive_the_set() {
-        let dir = tempfile::tempdir().unwrap();
-        let layout = Layout::new(dir.path());
-        let set = SegmentSet::new(
-            vec![
-                open(segment(&layout, 5, Some(9)), 0),
-                open(segment(&layout, 10, Some(19)), 100),
-            ],
-            tiers(),
-        );
-        assert_eq!(set.first_id(), 5);
-        assert!(set.pin(4).unwrap().is_none(), "below the first segment");
-        for (id, base) in [(5, 5), (9, 5), (10, 10), (19, 10), (25, 10)] {
-            assert_eq!(set.pin(id).unwrap().unwrap().base_id(), base, "id {id}");
-        }
-        set.push_active(segment(&layout, 20, None), 250);
-        assert_eq!(set.pin(25).unwrap().unwrap().base_id(), 20);
-        assert_eq!(set.pin(25).unwrap().unwrap().first_pos(), 250);
-        assert!(set.pin(20).unwrap().unwrap().footer().is_none());
-        assert!(set.pin(19).unwrap().unwrap().may_contain(19));
-        assert!(!set.pin(19).unwrap().unwrap().may_contain(20));
-        assert_eq!(set.bases(), [5, 10, 20]);
-
-        // A sealed segment known from the catalogue is opened only when pinned.
-        let lazy = SegmentSet::new(
-            vec![KnownSegment::Sealed {
-                path: layout.segment(5),
-                base_id: 5,
-                capacity: 8192,
-                footer: *set.pin(5).unwrap().unwrap().footer().unwrap(),
-                first_pos: 7,
-            }],
-            tiers(),
-        );
-        assert_eq!(lazy.first_position(), 7);
-        assert_eq!(lazy.files_opened(), 0);
-        assert_eq!(lazy.pin(7).unwrap().unwrap().footer().unwrap().last_id, 9);
-        assert_eq!(lazy.files_opened(), 1);
-
-        // A pin keeps the segment's bytes readable after the set is gone.
-        let pinned = set.pin(12).unwrap().unwrap();
-        drop(set);
-        assert_eq!(pinned.bytes().len(), 8192);
-        assert_eq!(pinned.footer().unwrap().last_id, 19);
-    }
-
-    #[test]
-    fn states_follow_the_footer() {
-        let dir = tempfile::tempdir().unwrap();
-        let layout = Layout::new(dir.path());
-        let active = segment(&layout, 1, None);
-        let set = SegmentSet::new(vec![open(active.clone(), 0)], tiers());
-        assert_eq!(set.read()[0].state, SegmentState::Active);
-        active
-            .seal(SegmentFooter {
-                record_count: 0,
-                first_id: 1,
-                last_id: 0,
-                data_end: HEADER_LEN,
-                records_crc: 0,
-            })
-            .unwrap();
-        set.mark_sealed(1);
-        assert_eq!(set.read()[0].state, SegmentState::Sealed);
-    }
-}
+mod tests;
