@@ -121,6 +121,40 @@ impl<T> Out<T> {
     }
 }
 
+/// Copies `bytes` (which the caller ended with a NUL) into the caller's buffer `buf` of
+/// `buf_len` bytes, and their length into `*out_len` either way: a buffer too small is
+/// `AOF_ERR_BUFFER_TOO_SMALL`, with the message `too_small(needed)`. The size-then-copy
+/// protocol of every export that hands out a string.
+///
+/// # Safety
+/// `buf` must be NULL or point to `buf_len` writable bytes, and NULL only with `buf_len`
+/// 0; `out_len` as for [`Out::write`].
+pub(crate) unsafe fn copy_out(
+    bytes: &[u8],
+    buf: *mut std::ffi::c_char,
+    buf_len: usize,
+    out_len: Out<usize>,
+    too_small: impl FnOnce(usize) -> String,
+) -> FfiResult {
+    let needed = bytes.len();
+    if needed > buf_len || buf.is_null() {
+        // SAFETY: the caller's contract for `out_len`.
+        unsafe { out_len.write(needed) };
+        return Err(Failure::new(
+            super::status::AOF_ERR_BUFFER_TOO_SMALL,
+            too_small(needed),
+        ));
+    }
+    // SAFETY: `buf` is non-NULL with `buf_len >= needed` writable bytes per the caller's
+    // contract; `bytes` is libaof's own allocation, so the ranges do not overlap. Then the
+    // caller's contract for `out_len`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), needed);
+        out_len.write(needed);
+    }
+    Ok(super::status::AOF_OK)
+}
+
 /// An optional out-param (NULL means the caller does not want the value).
 pub(crate) fn opt_out<T>(ptr: *mut T) -> Option<Out<T>> {
     NonNull::new(ptr).map(Out)

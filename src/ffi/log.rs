@@ -419,24 +419,13 @@ pub unsafe extern "C" fn aof_last_tier_error(
         // A C string: an interior NUL (not expected) would cut the message short.
         let mut bytes = message.replace('\0', "\\0").into_bytes();
         bytes.push(0);
-        let needed = bytes.len();
-        if needed > buf_len {
-            // SAFETY: the caller's contract for `out_len`.
-            unsafe { out_len.write(needed) };
-            return Err(Failure::new(
-                AOF_ERR_BUFFER_TOO_SMALL,
-                format!("the message needs {needed} bytes; the buffer holds {buf_len}"),
-            ));
-        }
-        // SAFETY: `buf` is non-NULL (`needed >= 1`, so `buf_len > 0`) with `buf_len >=
-        // needed` writable bytes per the caller's contract; `bytes` is a separate Rust
-        // allocation, so the ranges do not overlap. Then the caller's contract for
-        // `out_len`.
+        // SAFETY: the caller's contracts for `buf` (NULL only with `buf_len` 0, checked
+        // above) and `out_len`.
         unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), needed);
-            out_len.write(needed);
+            boundary::copy_out(&bytes, buf, buf_len, out_len, |needed| {
+                format!("the message needs {needed} bytes; the buffer holds {buf_len}")
+            })
         }
-        Ok(AOF_OK)
     })
 }
 

@@ -12,7 +12,7 @@ use super::boundary::{self, mut_in, Failure, FfiResult, Out};
 use super::log::{aof_log_t, register};
 use super::options::aof_options_t;
 use super::registry::Registry;
-use super::status::{aof_status_t, AOF_ERR_BUFFER_TOO_SMALL, AOF_OK};
+use super::status::{aof_status_t, AOF_OK};
 use super::tier_options::ArchiveTuning;
 use crate::manager::{Manager, ManagerOptions, MAX_LOG_NAME_LEN};
 use crate::Options;
@@ -311,26 +311,16 @@ pub unsafe extern "C" fn aof_manager_list(
             bytes.push(0);
         }
         bytes.push(0);
-        let needed = bytes.len();
-        if needed > buf_len {
-            // SAFETY: the caller's contract for `out_len`.
-            unsafe { out_len.write(needed) };
-            return Err(Failure::new(
-                AOF_ERR_BUFFER_TOO_SMALL,
+        // SAFETY: the caller's contracts for `buf` (NULL only with `buf_len` 0, checked
+        // above) and `out_len`.
+        unsafe {
+            boundary::copy_out(&bytes, buf, buf_len, out_len, |needed| {
                 format!(
                     "the list of {} logs needs {needed} bytes; the buffer holds {buf_len}",
                     names.len()
-                ),
-            ));
+                )
+            })
         }
-        // SAFETY: `buf` is non-NULL (checked above: `needed >= 1` implies `buf_len > 0`)
-        // with `buf_len >= needed` writable bytes per the caller's contract; `bytes` is
-        // libaof's own allocation, so the ranges do not overlap.
-        unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), needed);
-            out_len.write(needed);
-        }
-        Ok(AOF_OK)
     })
 }
 
