@@ -107,6 +107,24 @@ fn check_all(log: &Log) {
     }
 }
 
+/// Objects under an archive prefix directory (one directory per log uid).
+fn objects_under(prefix_dir: &Path) -> usize {
+    std::fs::read_dir(prefix_dir)
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .count()
+}
+
+/// The directory of the only log's objects in a directory archive (prefix "logs/").
+fn log_object_dir(archive_root: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(archive_root.join("logs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
 fn local_files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -136,10 +154,7 @@ fn reads_come_back_from_all_three_tiers_of_an_s3_archive() {
         "{:?}",
         local_files(&root.path().join("events"))
     );
-    let objects = std::fs::read_dir(server.bucket_dir().join("logs"))
-        .unwrap()
-        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
-        .count();
+    let objects = objects_under(&server.bucket_dir().join("logs"));
     assert_eq!(objects as u64, archived);
     // A few more records (plain, hot), one more segment compressed (warm).
     fill(&log, 1000);
@@ -195,10 +210,7 @@ fn reads_come_back_from_all_three_tiers_of_an_s3_archive() {
     // Retention deletes archived objects.
     let removed = log.truncate_before(2000).unwrap();
     assert!(removed >= 2);
-    let objects_now = std::fs::read_dir(server.bucket_dir().join("logs"))
-        .unwrap()
-        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
-        .count();
+    let objects_now = objects_under(&server.bucket_dir().join("logs"));
     assert_eq!(objects_now as u64, archived - removed as u64);
     check_all(&log);
     Arc::try_unwrap(log).ok().unwrap().close().unwrap();
@@ -217,12 +229,7 @@ fn a_damaged_archived_object_is_caught_on_read() {
     log.archive_now().unwrap();
     log.close().unwrap();
     // Flip a byte in the middle of the first object.
-    let dir = std::fs::read_dir(archive_dir.path().join("logs"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let dir = log_object_dir(archive_dir.path());
     let mut objects: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -328,12 +335,7 @@ fn objects_no_entry_refers_to_are_swept() {
     assert!(n >= 2);
     // An object left by a crash between an upload and the catalogue: a segment that no
     // longer exists, and a name that is not ours.
-    let dir = std::fs::read_dir(archive_dir.path().join("logs"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let dir = log_object_dir(archive_dir.path());
     std::fs::write(dir.join("99999999999999999999.seg.zst"), b"stray").unwrap();
     std::fs::write(dir.join("junk"), b"stray").unwrap();
     assert_eq!(log.sweep_archive().unwrap(), 2);

@@ -76,8 +76,7 @@ impl Inner {
             match self.archive_one(&archive, *base, e) {
                 Ok(()) => done += 1,
                 Err(Step::Upload(err)) if !strict => {
-                    Metrics::add(&self.view.metrics.tier_failures, 1);
-                    *lock(&self.view.last_tier_error) = Some(err.to_string());
+                    self.view.tier_failed(&err);
                     break;
                 }
                 Err(Step::Upload(err) | Step::Other(err)) => return Err(err),
@@ -186,8 +185,7 @@ impl Inner {
         };
         for key in keys {
             if let Err(e) = archive.delete(key) {
-                Metrics::add(&self.view.metrics.tier_failures, 1);
-                *lock(&self.view.last_tier_error) = Some(e.to_string());
+                self.view.tier_failed(&e);
             }
         }
     }
@@ -261,7 +259,8 @@ impl Inner {
                      to be archived (bounds: {:?} segments, {:?} bytes){}",
                     o.max_pending_segments,
                     o.max_pending_bytes,
-                    self.last_tier_error()
+                    self.view
+                        .last_tier_error()
                         .map_or(String::new(), |e| format!("; last failure: {e}"))
                 )));
             }
@@ -310,10 +309,6 @@ impl Inner {
         if self.options.tiering.archive_after_segments.is_some() {
             m.archive_pending = self.pending().map_or(0, |(n, _)| n);
         }
-    }
-
-    pub(crate) fn last_tier_error(&self) -> Option<String> {
-        lock(&self.view.last_tier_error).clone()
     }
 }
 

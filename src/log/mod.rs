@@ -362,7 +362,7 @@ impl Log {
     /// Why the last background move between tiers failed, if one did (it changed nothing
     /// and is tried again; `MetricsSnapshot::tier_failures` counts them).
     pub fn last_tier_error(&self) -> Option<String> {
-        lock(&self.inner.view.last_tier_error).clone()
+        self.inner.view.last_tier_error()
     }
 
     /// Removes every sealed segment whose records all precede `id` (what a database does

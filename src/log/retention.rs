@@ -168,8 +168,7 @@ pub(crate) async fn run_retention(inner: Arc<Inner>, signal: Arc<TaskSignal>) {
             if first && archives {
                 // Objects a crash left behind; the archive may be down: tried next open.
                 if let Err(e) = t.sweep_archive() {
-                    Metrics::add(&t.view.metrics.tier_failures, 1);
-                    *lock(&t.view.last_tier_error) = Some(e.to_string());
+                    t.view.tier_failed(&e);
                 }
             }
             Ok(())

@@ -60,8 +60,7 @@ impl Inner {
             match self.compress_one(*base, e) {
                 Ok(()) => done += 1,
                 Err(Move::Before(err)) if !strict => {
-                    Metrics::add(&self.view.metrics.tier_failures, 1);
-                    *lock(&self.view.last_tier_error) = Some(err.to_string());
+                    self.view.tier_failed(&err);
                 }
                 Err(Move::Before(err) | Move::After(err)) => return Err(err),
             }

@@ -38,10 +38,22 @@ pub(crate) struct View {
     poison: OnceLock<String>,
     pub metrics: Metrics,
     /// Why the last move between tiers failed in the background (`tier_failures`).
-    pub last_tier_error: std::sync::Mutex<Option<String>>,
+    last_tier_error: std::sync::Mutex<Option<String>>,
 }
 
 impl View {
+    /// Counts a move between tiers that failed in the background without changing
+    /// anything (it is tried again), and keeps why for `last_tier_error`.
+    pub fn tier_failed(&self, err: &Error) {
+        Metrics::add(&self.metrics.tier_failures, 1);
+        *crate::sync::lock(&self.last_tier_error) = Some(err.to_string());
+    }
+
+    /// Why the last background move between tiers failed, if one did.
+    pub fn last_tier_error(&self) -> Option<String> {
+        crate::sync::lock(&self.last_tier_error).clone()
+    }
+
     pub fn new(visibility: Visibility, segments: SegmentSet, last_id: u64) -> View {
         View {
             visibility,

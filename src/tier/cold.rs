@@ -189,7 +189,7 @@ impl Archive {
                 entry.compressed_len
             )));
         }
-        let tail = tail_len(entry);
+        let tail = crate::tier::seekable::table_len(entry.frames.len() as u64, true);
         let from = entry.compressed_len - tail;
         let remote_tail = self
             .remote
@@ -273,14 +273,6 @@ impl Archive {
         }
         Ok(bytes)
     }
-}
-
-/// Length of the seek table at the end of a compressed file of `entry`'s frames (with
-/// checksums, as this build writes them).
-pub fn tail_len(entry: &TierEntry) -> u64 {
-    (crate::tier::seekable::SKIPPABLE_HEADER_LEN
-        + crate::tier::seekable::FOOTER_LEN
-        + 12 * entry.frames.len()) as u64
 }
 
 /// The engine's error for an archive error.

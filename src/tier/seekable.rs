@@ -347,7 +347,9 @@ fn entry_len(checksums: bool) -> usize {
     }
 }
 
-fn table_len(frames: u64, checksums: bool) -> u64 {
+/// Length of the seek table (skippable frame) of a file of `frames` frames, with or
+/// without checksums: the last bytes a reader needs to find every frame.
+pub fn table_len(frames: u64, checksums: bool) -> u64 {
     (SKIPPABLE_HEADER_LEN + FOOTER_LEN) as u64 + frames * entry_len(checksums) as u64
 }
 

@@ -198,8 +198,8 @@ impl WarmFile {
 
     fn check_seek_table(&self) -> Result<()> {
         let frames = &self.entry.frames;
-        let table_len =
-            (seekable::SKIPPABLE_HEADER_LEN + seekable::FOOTER_LEN + 12 * frames.len()) as u64;
+        // This build writes tables with checksums.
+        let table_len = seekable::table_len(frames.len() as u64, true);
         let at = self
             .entry
             .compressed_len
