@@ -640,6 +640,25 @@ typedef struct aof_metrics_t {
      * Fourth version.
      */
     uint64_t archive_pending;
+    /**
+     * Asynchronous appends (`aof_append_async`) that returned a record id. Since the fifth
+     * version of this struct (0.1, 368 bytes).
+     */
+    uint64_t async_appends;
+    /**
+     * Their completions posted so far (durable, poisoned or closed). Fifth version.
+     */
+    uint64_t async_completed;
+    /**
+     * Asynchronous appends in flight now (appended, completion not posted yet). Fifth
+     * version.
+     */
+    uint64_t async_in_flight;
+    /**
+     * Times an asynchronous append found the in-flight bound reached (it waited, or
+     * returned `AOF_ERR_WOULD_BLOCK`). Fifth version.
+     */
+    uint64_t async_full;
 } aof_metrics_t;
 
 #ifdef __cplusplus

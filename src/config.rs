@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::completion::AsyncLimits;
 use crate::error::{Error, Result};
 use crate::segment::format::{FOOTER_LEN, HEADER_LEN, RECORD_ALIGN, RECORD_HEADER_LEN};
 
@@ -58,6 +59,9 @@ pub struct Options {
     pub retention: Retention,
     /// When sealed segments are compressed (the warm tier).
     pub tiering: Tiering,
+    /// The bound on asynchronous appends in flight ([`crate::Log::append_async`],
+    /// [`crate::Log::append_notify`]) and what an append past it does.
+    pub async_limits: AsyncLimits,
 }
 
 /// Bounds on what a log keeps. Whole sealed segments go, oldest first, never the active
@@ -205,6 +209,7 @@ impl Default for Options {
             zero_ahead: DEFAULT_ZERO_AHEAD,
             retention: Retention::default(),
             tiering: Tiering::default(),
+            async_limits: AsyncLimits::default(),
         }
     }
 }
@@ -257,6 +262,7 @@ impl Options {
         }
         self.retention.validate(self.segment_size)?;
         self.tiering.validate()?;
+        self.async_limits.validate()?;
         self.flush.validate()
     }
 }

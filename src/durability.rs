@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
+use crate::completion::pending::Pending;
 use crate::error::{Error, Result};
 use crate::sync::{lock, Padded, TaskSignal};
 
@@ -179,9 +180,12 @@ const SPIN_CHECK_EVERY: u32 = 64;
 /// Group commit. Whoever needs durability and finds no sync under way becomes the leader:
 /// it writes out everything appended so far and runs one `fdatasync` that covers every
 /// writer waiting behind it. The others wait for the durable watermark, and one of them
-/// leads the next round if the last one did not reach its id.
+/// leads the next round if the last one did not reach its id. Asynchronous appends wait
+/// in `pending`, settled by every advance of the watermark.
 pub struct GroupCommit {
+    /// Advanced only through [`GroupCommit::advance`], which settles `pending`.
     pub durable: Watermark,
+    pub pending: Pending,
     leader: Mutex<bool>,
     leader_done: Condvar,
 }
@@ -190,9 +194,17 @@ impl GroupCommit {
     pub fn new(durable: u64) -> Self {
         GroupCommit {
             durable: Watermark::new(durable),
+            pending: Pending::default(),
             leader: Mutex::new(false),
             leader_done: Condvar::new(),
         }
+    }
+
+    /// Records that every id up to `to` is durable (an `fdatasync` covering them has
+    /// returned): wakes its waiters and completes the asynchronous appends it covers.
+    pub fn advance(&self, to: u64) {
+        self.durable.advance(to);
+        self.pending.settle(self.durable.get());
     }
 
     /// Returns once `target` is durable. `sync` writes and syncs, returning the id it made
@@ -224,7 +236,7 @@ impl GroupCommit {
             let result = sync();
             if let Ok(synced) = result {
                 // Before the followers wake, so they find their ids durable.
-                self.durable.advance(synced);
+                self.advance(synced);
             }
             *lock(&self.leader) = false;
             self.leader_done.notify_all();

@@ -231,6 +231,39 @@ pub fn data_ranges(file: &File, path: &Path, from: u64, to: u64) -> Result<Vec<(
     Ok(ranges)
 }
 
+/// A non-blocking, close-on-exec eventfd (counter mode): what a completion queue signals
+/// through, so that a caller's event loop (epoll, libuv, asyncio) can wait for it.
+pub fn eventfd() -> Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: no pointers; the flags are valid for eventfd(2).
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(Error::io(
+            "eventfd",
+            Path::new("eventfd"),
+            io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: `fd` was just returned by eventfd(2) and is owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Adds 1 to an eventfd's counter: it becomes readable. Cannot fail short of a counter at
+/// its maximum, which the callers (one signal per non-empty period) never reach.
+pub fn eventfd_signal(fd: &std::os::fd::OwnedFd) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a live u64 to an fd owned by the caller.
+    let _ = unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+}
+
+/// Resets an eventfd's counter to 0 (not readable any more); a no-op when it is 0.
+pub fn eventfd_clear(fd: &std::os::fd::OwnedFd) {
+    let mut count: u64 = 0;
+    // SAFETY: reads at most 8 bytes into a live u64 from an fd owned by the caller; the fd
+    // is non-blocking, so EAGAIN (counter already 0) returns at once.
+    let _ = unsafe { libc::read(fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

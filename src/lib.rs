@@ -22,6 +22,7 @@
 
 #[doc(hidden)]
 pub mod catalog;
+pub mod completion;
 pub mod config;
 mod durability;
 pub mod error;
@@ -36,6 +37,7 @@ mod sync;
 #[doc(hidden)]
 pub mod tier;
 
+pub use completion::{AsyncLimits, Completion, CompletionQueue, DurableAppend, Outcome};
 pub use config::{FlushPolicy, Options, Retention, Tiering, Visibility};
 pub use error::{Error, Result};
 pub use log::cursor::{self, Cursor, Record};

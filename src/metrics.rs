@@ -115,6 +115,15 @@ macro_rules! metrics_list {
             archive_breaker: 4,
             /// Sealed segments of this log waiting to be archived (0 if it does not archive).
             archive_pending: 4,
+            /// Asynchronous appends (`append_async`, `append_notify`) that returned a record id.
+            async_appends: 5,
+            /// Their completions posted so far (durable, poisoned or closed).
+            async_completed: 5,
+            /// Asynchronous appends in flight now (appended, completion not posted yet).
+            async_in_flight: 5,
+            /// Times an asynchronous append found the in-flight bound reached (it waited, or
+            /// failed with `WouldBlock`).
+            async_full: 5,
         }
     };
 }
@@ -174,6 +183,8 @@ pub(crate) struct Metrics {
     pub archive_bytes_out: AtomicU64,
     pub archive_orphans_removed: AtomicU64,
     pub backpressure_waits: AtomicU64,
+    pub async_appends: Padded<AtomicU64>,
+    pub async_full: AtomicU64,
 }
 
 impl Metrics {
@@ -214,6 +225,8 @@ impl Metrics {
             archive_bytes_out: self.archive_bytes_out.load(Relaxed),
             archive_orphans_removed: self.archive_orphans_removed.load(Relaxed),
             backpressure_waits: self.backpressure_waits.load(Relaxed),
+            async_appends: self.async_appends.load(Relaxed),
+            async_full: self.async_full.load(Relaxed),
             ..MetricsSnapshot::default()
         }
     }
@@ -288,12 +301,16 @@ mod tests {
                 "archive_retries",
                 "archive_breaker",
                 "archive_pending",
+                "async_appends",
+                "async_completed",
+                "async_in_flight",
+                "async_full",
             ]
         );
-        assert_eq!(MetricsSnapshot::COUNT, 42);
+        assert_eq!(MetricsSnapshot::COUNT, 46);
         let m = MetricsSnapshot::numbered();
         let values = m.fields().map(|(_, value)| value);
-        assert_eq!(values.to_vec(), (1..=42).collect::<Vec<u64>>());
+        assert_eq!(values.to_vec(), (1..=46).collect::<Vec<u64>>());
         assert_eq!((m.appends, m.syncs, m.zeroed_bytes), (1, 5, 16));
         let m = MetricsSnapshot {
             reads: 7,

@@ -114,6 +114,17 @@ pub struct aof_metrics_t {
     /// Sealed segments of this log waiting to be archived (0 if it does not archive).
     /// Fourth version.
     pub archive_pending: u64,
+    /// Asynchronous appends (`aof_append_async`) that returned a record id. Since the fifth
+    /// version of this struct (0.1, 368 bytes).
+    pub async_appends: u64,
+    /// Their completions posted so far (durable, poisoned or closed). Fifth version.
+    pub async_completed: u64,
+    /// Asynchronous appends in flight now (appended, completion not posted yet). Fifth
+    /// version.
+    pub async_in_flight: u64,
+    /// Times an asynchronous append found the in-flight bound reached (it waited, or
+    /// returned `AOF_ERR_WOULD_BLOCK`). Fifth version.
+    pub async_full: u64,
 }
 
 // Generated from `metrics_list!`: the conversion from the snapshot and the layout checks.
@@ -229,7 +240,8 @@ mod tests {
         assert_eq!(size_of_version(2), 16 * 8);
         assert_eq!(size_of_version(3), 18 * 8);
         assert_eq!(size_of_version(4), 42 * 8);
-        assert_eq!(size_of_version(4), size_of::<aof_metrics_t>());
+        assert_eq!(size_of_version(5), 46 * 8);
+        assert_eq!(size_of_version(5), size_of::<aof_metrics_t>());
         assert_eq!(size_of::<aof_metrics_t>() % 8, 0);
         assert!(size_of::<aof_metrics_t>() >= METRICS_V1_SIZE);
     }

@@ -9,6 +9,7 @@
 //! [`Log::open`].
 
 mod archiving;
+mod async_append;
 pub mod cursor;
 pub(crate) mod entries;
 mod open;
@@ -21,12 +22,13 @@ pub(crate) mod zero;
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
+use crate::completion::Outcome;
 use crate::config::{FlushPolicy, Options, Visibility};
 use crate::durability::{run_flusher, spawn_supervised, FlusherSignal, WaitEnd};
 use crate::error::{Error, Result};
@@ -98,6 +100,8 @@ pub(crate) struct Inner {
     /// for, and for how long at most.
     round_demand: AtomicU64,
     last_sync_ns: AtomicU64,
+    /// Whether the sync driver of asynchronous appends runs (see `async_append`).
+    sync_driver: AtomicBool,
     recovery: RecoveryReport,
     signal: Arc<FlusherSignal>,
     /// Wakes the zeroer (see `zero`).
@@ -290,6 +294,8 @@ impl Log {
         m.durable_id = view.durable_id();
         m.segment_count = view.segments.len() as u64;
         m.first_id = view.first_id();
+        m.async_in_flight = view.commit.pending.in_flight();
+        m.async_completed = view.commit.pending.completed();
         view.segments.cache_metrics(&mut m);
         inner.archive_metrics(&mut m);
         m.recovery_scanned_records = inner.recovery.scanned_records;
@@ -573,6 +579,10 @@ impl Inner {
             joined = joined.and(self.join("zero-ahead", task));
         }
         let result = self.finish().and(joined);
+        // `finish` made every appended record durable, which completed the asynchronous
+        // appends; if it could not, the poison did, or they are reported closed here.
+        self.view.commit.pending.fail_all(&Outcome::Closed);
+        self.view.commit.pending.detach();
         self.catalog.release();
         self.view.wake_all();
         drop(bg.runtime.take());
@@ -599,7 +609,7 @@ impl Inner {
         self.write_out_locked(&mut w)?;
         let seg = w.active.clone();
         self.sync_segment(&seg)?;
-        self.view.commit.durable.advance(w.next_id - 1);
+        self.view.commit.advance(w.next_id - 1);
         let count = w.next_id - seg.base_id();
         self.catalog
             .close(&seg, w.write_offset, count, w.active_payload, w.next_id - 1)?;

@@ -4,7 +4,7 @@
 //! (each segment in its tier), the background tasks started.
 
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 
 use crate::catalog::Catalog;
@@ -168,6 +168,7 @@ impl Log {
             sync_lock: Mutex::new(()),
             round_demand: AtomicU64::new(0),
             last_sync_ns: AtomicU64::new(0),
+            sync_driver: AtomicBool::new(false),
             view,
             recovery: recovered.report,
             signal: Arc::new(FlusherSignal::default()),

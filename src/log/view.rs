@@ -3,8 +3,9 @@
 //! by id and cursors go through here and never touch the writer's state.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
+use crate::completion::Outcome;
 use crate::config::Visibility;
 use crate::durability::{GroupCommit, Watermark};
 use crate::error::{Error, Result};
@@ -116,8 +117,19 @@ impl View {
     pub fn poison_with(&self, err: Error) -> Error {
         let _ = self.poison.set(err.to_string());
         self.commit.wake_all();
+        self.fail_pending();
         self.written.wake_all();
         err
+    }
+
+    /// Completes every registered asynchronous append with the poison, if poisoned. Also
+    /// called by an append that registered after checking: the poison may have come
+    /// between its check and its registration.
+    pub fn fail_pending(&self) {
+        if let Some(why) = self.poison.get() {
+            let outcome = Outcome::Poisoned(Arc::from(why.as_str()));
+            self.commit.pending.fail_all(&outcome);
+        }
     }
 
     /// Wakes every waiter (close, poison) so it re-checks why it waits.

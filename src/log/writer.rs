@@ -92,6 +92,30 @@ impl Inner {
         payloads: &[P],
         batch: bool,
     ) -> Result<u64> {
+        let last = self.append_records_then(payloads, batch, |_| {})?;
+        let first = last + 1 - payloads.len() as u64;
+        match self.options.flush {
+            FlushPolicy::Sync => self.make_durable(last)?,
+            policy => {
+                let pending = last.saturating_sub(self.view.durable_id());
+                let sync = policy.batch_records().is_some_and(|n| pending >= n);
+                // Poked to write out only if these were the first records in an empty
+                // buffer (see `append_records_then`).
+                self.signal.poke(sync, false);
+            }
+        }
+        Ok(first)
+    }
+
+    /// Appends the records and calls `appended(last id)` under the writer lock, before any
+    /// write-out or sync can cover them. Returns the last id; starts no sync. The flusher is
+    /// poked to write out if the records were the first in an empty buffer.
+    pub(crate) fn append_records_then<P: AsRef<[u8]>>(
+        &self,
+        payloads: &[P],
+        batch: bool,
+        appended: impl FnOnce(u64),
+    ) -> Result<u64> {
         // The handle before the values, as at the C boundary.
         self.view.check_open()?;
         let max = self.options.record_limit();
@@ -105,10 +129,9 @@ impl Inner {
         }
         let timestamp = fsio::now_us();
         let view = &self.view;
-        let (first, last, was_empty, full) = {
+        let (last, was_empty, full) = {
             let mut w = lock(&self.writer);
             view.check_writable()?;
-            let first = w.next_id;
             let was_empty = w.buf.is_empty();
             for p in payloads {
                 self.append_locked(&mut w, p.as_ref(), timestamp)?;
@@ -118,7 +141,8 @@ impl Inner {
             w.appends += payloads.len() as u64;
             w.append_bytes += bytes;
             w.batches += u64::from(batch);
-            (first, last, was_empty, w.buf.len() >= WRITE_OUT_BYTES)
+            appended(last);
+            (last, was_empty, w.buf.len() >= WRITE_OUT_BYTES)
         };
         // A reader waiting at the tail sees the record soonest if the appender writes it
         // out itself: one wake-up (of the reader) instead of two (flusher, then reader).
@@ -126,17 +150,13 @@ impl Inner {
             self.options.visibility == Visibility::Written && view.written.has_waiters();
         let wrote_out = full || tail_waiting;
         if wrote_out {
+            // A failure poisons the log, which completes what `appended` registered.
             self.write_out()?;
         }
-        match self.options.flush {
-            FlushPolicy::Sync => self.make_durable(last)?,
-            policy => {
-                let pending = last.saturating_sub(view.durable_id());
-                let sync = policy.batch_records().is_some_and(|n| pending >= n);
-                self.signal.poke(sync, was_empty && !wrote_out);
-            }
+        if self.options.flush != FlushPolicy::Sync && was_empty && !wrote_out {
+            self.signal.poke(false, true);
         }
-        Ok(first)
+        Ok(last)
     }
 
     fn append_locked(&self, w: &mut Writer, payload: &[u8], timestamp: u64) -> Result<()> {
@@ -387,7 +407,7 @@ impl Inner {
         }
         Metrics::add(&self.view.metrics.segments_sealed, 1);
         self.view.segments.mark_sealed(seg.base_id());
-        self.view.commit.durable.advance(footer.last_id);
+        self.view.commit.advance(footer.last_id);
         Ok(footer)
     }
 
