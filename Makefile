@@ -186,8 +186,8 @@ clippy:
 cargo-test:
 	@echo "== cargo test (unit, integration, header diff)"
 	$(CARGO) test
-	@echo "== cargo test --features failpoints --test failpoints --test manager_failpoints --test catalog_failpoints --test tier_failpoints --test archive_failpoints (fault injection)"
-	$(CARGO) test --features failpoints --test failpoints --test manager_failpoints --test catalog_failpoints --test tier_failpoints --test archive_failpoints
+	@echo "== cargo test --features failpoints --test failpoints --test manager_failpoints --test catalog_failpoints --test tier_failpoints --test archive_failpoints --test async_failpoints (fault injection)"
+	$(CARGO) test --features failpoints --test failpoints --test manager_failpoints --test catalog_failpoints --test tier_failpoints --test archive_failpoints --test async_failpoints
 
 ctest: $(NATIVE_LIBS_FILE)
 	@echo "== C tests (ASan + UBSan)"

@@ -3,7 +3,9 @@
 //! the parent kills it with SIGKILL at a random moment (sometimes in the middle of its
 //! recovery at open), reopens the log and checks that every acknowledged record is there
 //! byte for byte, ids are dense, nothing corrupt is returned, and the log takes new
-//! appends. Each iteration uses one of the flush policies in turn. Every other log
+//! appends. Each iteration uses one of the flush policies in turn, or asynchronous appends
+//! (up to 256 in flight from one thread, each acknowledged only once its completion said
+//! durable: `append_notify` and a completion queue). Every other log
 //! directory is bounded by retention (4 segments), so kills also land while segments are
 //! removed and while the catalogue records rolls and removals: the records from the oldest
 //! kept id on must then be whole.
@@ -18,12 +20,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aof::{FlushPolicy, Log, Options, StartAt};
+use aof::{CompletionQueue, FlushPolicy, Log, Options, Outcome as CompletionOutcome, StartAt};
 
 mod common;
 use common::Rng;
 
-const POLICIES: usize = 4;
+/// The four flush policies, then asynchronous appends (under `Sync`).
+const POLICIES: usize = 5;
+const ASYNC_MODE: usize = 4;
 /// Iterations that share one log directory before it starts afresh (bounds disk use).
 const ITERATIONS_PER_LOG: u64 = 25;
 
@@ -32,10 +36,11 @@ fn policy(n: usize) -> FlushPolicy {
         0 => FlushPolicy::Sync,
         1 => FlushPolicy::Batched { records: 32 },
         2 => FlushPolicy::Async,
-        _ => FlushPolicy::BatchedOrPeriodic {
+        3 => FlushPolicy::BatchedOrPeriodic {
             records: 64,
             interval: Duration::from_millis(2),
         },
+        _ => FlushPolicy::Sync,
     }
 }
 
@@ -86,6 +91,9 @@ fn crash_child() {
     }
     let log = Log::open(&dir, opts).unwrap();
     println!("READY {}", log.last_id());
+    if n % POLICIES == ASYNC_MODE {
+        return append_async_until_killed(&log);
+    }
     let mut rng = Rng(std::process::id() as u64 | 1);
     let mut acked = 0;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -108,6 +116,51 @@ fn crash_child() {
             println!("ACK {acked}");
         }
     }
+}
+
+/// The child in asynchronous mode: one thread keeps up to 256 appends in flight and a
+/// second prints `ACK <id>` for each completion, which must say durable and come in id
+/// order.
+fn append_async_until_killed(log: &Log) {
+    let queue = CompletionQueue::new().unwrap();
+    log.attach_queue(Some(queue.clone()), 0).unwrap();
+    let first = log.last_id() + 1;
+    let done = Arc::new(AtomicU64::new(first - 1));
+    let acker = {
+        let (queue, done) = (queue.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut batch = Vec::new();
+            let mut expected = first;
+            loop {
+                batch.clear();
+                queue.poll(&mut batch, 1024, None).unwrap();
+                for c in &batch {
+                    assert_eq!(c.id, expected, "completions out of id order");
+                    assert_eq!(c.outcome, CompletionOutcome::Durable);
+                    expected += 1;
+                }
+                if let Some(c) = batch.last() {
+                    done.store(c.id, Ordering::SeqCst);
+                    println!("ACK {}", c.id);
+                }
+            }
+        })
+    };
+    let mut rng = Rng(std::process::id() as u64 | 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut in_flight_max = 1 + rng.below(256);
+    while Instant::now() < deadline {
+        if log.last_id() - done.load(Ordering::SeqCst) >= in_flight_max {
+            std::thread::yield_now();
+            continue;
+        }
+        let next = log.last_id() + 1;
+        assert_eq!(log.append_notify(&payload(next), next).unwrap(), next);
+        if rng.below(1000) == 0 {
+            in_flight_max = 1 + rng.below(256);
+        }
+    }
+    drop(acker);
 }
 
 struct Outcome {
@@ -159,6 +212,8 @@ fn crash_loop_kill_9() {
     let root = tempfile::tempdir().unwrap();
     let mut rng = Rng(0x0bad_cafe_f00d_1234);
     let (mut kills, mut verified, mut during_open, mut max_acked_total) = (0u64, 0u64, 0u64, 0u64);
+    // Kills of children in asynchronous mode, and the new ids they acknowledged.
+    let (mut async_kills, mut async_acked) = (0u64, 0u64);
     let mut dir = root.path().join("log-0");
     let mut checked_upto = 0;
     for it in 0..iterations {
@@ -187,9 +242,10 @@ fn crash_loop_kill_9() {
             .unwrap();
         let acked = Arc::new(AtomicU64::new(0));
         let ready = Arc::new(AtomicBool::new(false));
+        let opened_at = Arc::new(AtomicU64::new(u64::MAX));
         let reader = {
             let out = child.stdout.take().unwrap();
-            let (acked, ready) = (acked.clone(), ready.clone());
+            let (acked, ready, opened_at) = (acked.clone(), ready.clone(), opened_at.clone());
             std::thread::spawn(move || {
                 for line in BufReader::new(out).lines() {
                     let Ok(line) = line else { break };
@@ -197,7 +253,9 @@ fn crash_loop_kill_9() {
                     if let Some(at) = line.find("ACK ") {
                         let n = line[at + 4..].trim().parse().unwrap();
                         acked.fetch_max(n, Ordering::SeqCst);
-                    } else if line.contains("READY ") {
+                    } else if let Some(at) = line.find("READY ") {
+                        let n = line[at + 6..].trim().parse().unwrap();
+                        opened_at.store(n, Ordering::SeqCst);
                         ready.store(true, Ordering::SeqCst);
                     }
                 }
@@ -224,12 +282,18 @@ fn crash_loop_kill_9() {
         }
         let acked = acked.load(Ordering::SeqCst);
         let out = check_log(&dir, acked, checked_upto.max(1));
+        if it as usize % POLICIES == ASYNC_MODE {
+            async_kills += 1;
+            async_acked += acked.saturating_sub(opened_at.load(Ordering::SeqCst));
+        }
         verified += out.records_checked;
         max_acked_total += out.acked;
         checked_upto = checked_upto.max(out.acked.saturating_sub(64));
     }
     println!(
         "crash loop: iterations {iterations}, kills {kills} ({during_open} during open), \
-         records verified {verified}, acknowledged ids summed {max_acked_total}, losses 0"
+         records verified {verified}, acknowledged ids summed {max_acked_total}, losses 0; \
+         asynchronous appends: {async_kills} kills, {async_acked} ids acknowledged durable by \
+         their completion"
     );
 }
