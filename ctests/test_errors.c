@@ -7,6 +7,21 @@
 #error "AOF_VERSION_NUMBER must be usable in #if and agree with its parts"
 #endif
 
+/* Each status with its name as written in the header. */
+#define NAMED(s) {s, #s}
+static const struct {
+    int32_t status;
+    const char *name;
+} NAMED_STATUSES[] = {
+    NAMED(AOF_OK), NAMED(AOF_END), NAMED(AOF_TIMED_OUT), NAMED(AOF_ERR_NULL_ARG),
+    NAMED(AOF_ERR_INVALID_ARG), NAMED(AOF_ERR_TOO_LARGE), NAMED(AOF_ERR_NOT_FOUND),
+    NAMED(AOF_ERR_IO), NAMED(AOF_ERR_NO_SPACE), NAMED(AOF_ERR_CORRUPTION), NAMED(AOF_ERR_BUSY),
+    NAMED(AOF_ERR_CLOSED), NAMED(AOF_ERR_POISONED), NAMED(AOF_ERR_PANIC),
+    NAMED(AOF_ERR_INTERNAL), NAMED(AOF_ERR_BUFFER_TOO_SMALL), NAMED(AOF_ERR_MISUSE),
+    NAMED(AOF_ERR_NO_SUCH_LOG), NAMED(AOF_ERR_CATALOG), NAMED(AOF_ERR_TRUNCATED),
+    NAMED(AOF_ERR_WOULD_BLOCK), NAMED(AOF_ERR_REMOTE),
+};
+
 static const int32_t ALL_STATUSES[] = {
     AOF_OK, AOF_END, AOF_TIMED_OUT,
     AOF_ERR_NULL_ARG, AOF_ERR_INVALID_ARG, AOF_ERR_TOO_LARGE, AOF_ERR_NOT_FOUND, AOF_ERR_IO,
@@ -34,6 +49,23 @@ static void test_status_values_are_the_released_ones(void) {
     CHECK(AOF_VISIBILITY_WRITTEN == 0 && AOF_VISIBILITY_DURABLE == 1);
     CHECK(AOF_START_OLDEST == 0 && AOF_START_NEWEST == UINT64_MAX - 1 &&
           AOF_START_END == UINT64_MAX);
+}
+
+static void test_status_names(void) {
+    size_t n = sizeof NAMED_STATUSES / sizeof NAMED_STATUSES[0];
+    CHECK_EQ_U64(n, N_STATUSES);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = aof_status_name(NAMED_STATUSES[i].status);
+        CHECK(name != NULL);
+        if (strcmp(name, NAMED_STATUSES[i].name) != 0) {
+            fprintf(stderr, "aof_status_name(%d) = %s, want %s\n", NAMED_STATUSES[i].status,
+                    name, NAMED_STATUSES[i].name);
+            CHECK(0);
+        }
+    }
+    CHECK(aof_status_name(-20) == NULL);
+    CHECK(aof_status_name(3) == NULL);
+    CHECK(aof_status_name(INT32_MIN) == NULL);
 }
 
 static void test_errstr(void) {
@@ -169,6 +201,7 @@ static void test_version(void) {
 }
 
 int main(void) {
+    RUN(test_status_names);
     RUN(test_status_values_are_the_released_ones);
     RUN(test_errstr);
     RUN(test_last_error_message);

@@ -3,6 +3,7 @@
  * size checks of aof_metrics. */
 #include "aoft.h"
 
+#include <stddef.h>
 #include <sys/wait.h>
 
 /* The first version's size: offset of the end of recovery_clean_shutdown. */
@@ -183,9 +184,102 @@ static void test_struct_size_checks(void) {
     aoft_rmdir(&d);
 }
 
+/* Distributions, the Prometheus text, reset, the run-time field list, status names. */
+static void test_distributions_and_text(void) {
+    aoft_dir d;
+    aoft_mkdir(&d);
+    aof_log_t *log = aoft_open_small(&d, AOF_FLUSH_SYNC, 0, 0);
+    for (uint64_t id = 1; id <= 20; id++) {
+        aoft_append_filled(log, 64, id);
+    }
+    aof_metrics_t m;
+    get(log, &m);
+    CHECK_EQ_U64(m.append_latency_ns_count, 20);
+    CHECK_EQ_U64(m.flushes_sync, 20);
+    CHECK_EQ_U64(m.records_flushed, 20);
+    CHECK_EQ_U64(m.bytes_flushed, 20 * 64);
+    CHECK_EQ_U64(m.sync_records_count, 20);
+    CHECK_EQ_U64(m.sync_records_max, 1);
+    CHECK(m.sync_latency_ns_count >= 20);
+    CHECK(m.append_latency_ns_min <= m.append_latency_ns_p50);
+    CHECK(m.append_latency_ns_p50 <= m.append_latency_ns_p99);
+    CHECK(m.append_latency_ns_p99 <= m.append_latency_ns_max);
+    CHECK(m.append_latency_ns_max > 0);
+
+    /* The size first (NULL buffer), then the text. */
+    size_t needed = 0;
+    CHECK_STATUS(aof_metrics_prometheus(log, NULL, 0, &needed), AOF_ERR_BUFFER_TOO_SMALL);
+    CHECK(needed > 1000);
+    char *text = malloc(needed);
+    CHECK(text != NULL);
+    size_t got = 0;
+    CHECK_STATUS(aof_metrics_prometheus(log, text, needed - 1, &got), AOF_ERR_BUFFER_TOO_SMALL);
+    CHECK_EQ_U64(got, needed);
+    CHECK_OK(aof_metrics_prometheus(log, text, needed, &got));
+    CHECK_EQ_U64(got, needed);
+    CHECK(text[needed - 1] == '\0' && strlen(text) == needed - 1);
+    CHECK(strstr(text, "# TYPE aof_appends_total counter\n") != NULL);
+    CHECK(strstr(text, "aof_appends_total{log=\"") != NULL);
+    CHECK(strstr(text, "\"} 20\n") != NULL);
+    CHECK(strstr(text, "# TYPE aof_append_latency_seconds summary\n") != NULL);
+    free(text);
+    CHECK_STATUS(aof_metrics_prometheus(log, NULL, 8, &got), AOF_ERR_NULL_ARG);
+    CHECK_STATUS(aof_metrics_prometheus(NULL, NULL, 0, &got), AOF_ERR_NULL_ARG);
+
+    /* Reset forgets the distributions, never the counters. */
+    CHECK_OK(aof_metrics_reset(log));
+    get(log, &m);
+    CHECK_EQ_U64(m.append_latency_ns_count, 0);
+    CHECK_EQ_U64(m.append_latency_ns_max, 0);
+    CHECK_EQ_U64(m.appends, 20);
+
+    /* The field list at run time agrees with the struct. */
+    CHECK_EQ_U64(aof_metrics_field_count() * 8, sizeof(aof_metrics_t));
+    CHECK(strcmp(aof_metrics_field_name(0), "appends") == 0);
+    CHECK(strcmp(aof_metrics_field_name(offsetof(aof_metrics_t, flushes_sync) / 8),
+                 "flushes_sync") == 0);
+    CHECK(strcmp(aof_metrics_field_name(aof_metrics_field_count() - 1),
+                 "download_latency_ns_max") == 0);
+    CHECK(aof_metrics_field_name(aof_metrics_field_count()) == NULL);
+
+    CHECK_OK(aof_close(log));
+    CHECK_STATUS(aof_metrics_reset(log), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_metrics_prometheus(log, NULL, 0, &got), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_metrics_reset(NULL), AOF_ERR_NULL_ARG);
+    aoft_rmdir(&d);
+}
+
+/* A manager renders every open log with its name. */
+static void test_manager_text(void) {
+    aoft_dir d;
+    aoft_mkdir(&d);
+    aof_manager_t *mgr = NULL;
+    CHECK_OK(aof_manager_open(d.log, NULL, &mgr));
+    aof_log_t *a = NULL, *b = NULL;
+    CHECK_OK(aof_manager_open_log(mgr, "orders", NULL, &a));
+    CHECK_OK(aof_manager_open_log(mgr, "payments", NULL, &b));
+    CHECK_OK(aof_append(a, (const uint8_t *)"x", 1, NULL));
+    size_t needed = 0;
+    CHECK_STATUS(aof_manager_metrics_prometheus(mgr, NULL, 0, &needed),
+                 AOF_ERR_BUFFER_TOO_SMALL);
+    char *text = malloc(needed);
+    CHECK(text != NULL);
+    CHECK_OK(aof_manager_metrics_prometheus(mgr, text, needed, &needed));
+    CHECK(strstr(text, "aof_appends_total{log=\"orders\"} 1\n") != NULL);
+    CHECK(strstr(text, "aof_appends_total{log=\"payments\"} 0\n") != NULL);
+    free(text);
+    CHECK_OK(aof_close(a));
+    CHECK_OK(aof_close(b));
+    CHECK_OK(aof_manager_close(mgr));
+    CHECK_STATUS(aof_manager_metrics_prometheus(mgr, NULL, 0, &needed), AOF_ERR_CLOSED);
+    aoft_rmdir(&d);
+}
+
 int main(void) {
     RUN(test_recovery_fields); /* first: it forks before this process starts any engine */
     RUN(test_counters);
     RUN(test_struct_size_checks);
+    RUN(test_distributions_and_text);
+    RUN(test_manager_text);
     return 0;
 }

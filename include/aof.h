@@ -453,9 +453,12 @@ typedef struct aof_record_ex_t {
 } aof_record_ex_t;
 
 /**
- * Counters of one log since it was opened (`recovery_*`: what `aof_open` found). Fields
- * are only ever appended in later versions (latency histograms are planned), never
- * reordered or removed; pass `sizeof(aof_metrics_t)` to `aof_metrics`.
+ * Metrics of one log since it was opened (`recovery_*`: what `aof_open` found): counters,
+ * gauges, and from the sixth version the summaries of its distributions (HDR histograms,
+ * within 1 %: `<name>_count`, `_sum`, `_min`, `_p50`, `_p90`, `_p99`, `_p999`, `_max`; 0
+ * while empty, or with histograms off). Fields are only ever appended in later versions,
+ * never reordered or removed; pass `sizeof(aof_metrics_t)` to `aof_metrics`. A binding can
+ * list the fields at run time: `aof_metrics_field_count`, `aof_metrics_field_name`.
  */
 typedef struct aof_metrics_t {
     /**
@@ -659,6 +662,353 @@ typedef struct aof_metrics_t {
      * returned `AOF_ERR_WOULD_BLOCK`). Fifth version.
      */
     uint64_t async_full;
+    /**
+     * Syncs made by `flush`, `close` and a seal (the caller asked for durability). Since the
+     * sixth version of this struct (0.1, 1024 bytes).
+     */
+    uint64_t flushes_forced;
+    /**
+     * Background syncs started by the timer of `Periodic` or `BatchedOrPeriodic`. Sixth
+     * version.
+     */
+    uint64_t flushes_periodic;
+    /**
+     * Background syncs started because records were waiting (`Batched`, `Async`, or an
+     * asynchronous append waiting for room). Sixth version.
+     */
+    uint64_t flushes_batched;
+    /**
+     * Group-commit rounds led for `Sync` appends (blocking, or asynchronous through the sync
+     * driver). Sixth version.
+     */
+    uint64_t flushes_sync;
+    /**
+     * Syncs that failed (each poisons the log). Sixth version.
+     */
+    uint64_t flushes_failed;
+    /**
+     * Records made durable by syncs (the durable id's advance). Sixth version.
+     */
+    uint64_t records_flushed;
+    /**
+     * Payload bytes made durable by syncs. Sixth version.
+     */
+    uint64_t bytes_flushed;
+    /**
+     * Records appended and not durable yet. Sixth version.
+     */
+    uint64_t pending_records;
+    /**
+     * Payload bytes appended and not durable yet. Sixth version.
+     */
+    uint64_t pending_bytes;
+    /**
+     * Damaged bytes found: each read that failed with `AOF_ERR_CORRUPTION`, and each
+     * damaged range a verification reported. Sixth version.
+     */
+    uint64_t corruption_detected;
+    /**
+     * Latency of an append call, in nanoseconds: from the call to its return (under `Sync`,
+     * durable). Its values recorded (each distribution: count, sum, min, p50, p90, p99, p999,
+     * max). Sixth version.
+     */
+    uint64_t append_latency_ns_count;
+    /**
+     * Its sum of the values. Sixth version.
+     */
+    uint64_t append_latency_ns_sum;
+    /**
+     * Its least value. Sixth version.
+     */
+    uint64_t append_latency_ns_min;
+    /**
+     * Its median. Sixth version.
+     */
+    uint64_t append_latency_ns_p50;
+    /**
+     * Its 90th percentile. Sixth version.
+     */
+    uint64_t append_latency_ns_p90;
+    /**
+     * Its 99th percentile. Sixth version.
+     */
+    uint64_t append_latency_ns_p99;
+    /**
+     * Its 99.9th percentile. Sixth version.
+     */
+    uint64_t append_latency_ns_p999;
+    /**
+     * Its greatest value. Sixth version.
+     */
+    uint64_t append_latency_ns_max;
+    /**
+     * Duration of each `fdatasync` of a segment file (and of a seal's), in nanoseconds. Its
+     * values recorded (each distribution: count, sum, min, p50, p90, p99, p999, max). Sixth
+     * version.
+     */
+    uint64_t sync_latency_ns_count;
+    /**
+     * Its sum of the values. Sixth version.
+     */
+    uint64_t sync_latency_ns_sum;
+    /**
+     * Its least value. Sixth version.
+     */
+    uint64_t sync_latency_ns_min;
+    /**
+     * Its median. Sixth version.
+     */
+    uint64_t sync_latency_ns_p50;
+    /**
+     * Its 90th percentile. Sixth version.
+     */
+    uint64_t sync_latency_ns_p90;
+    /**
+     * Its 99th percentile. Sixth version.
+     */
+    uint64_t sync_latency_ns_p99;
+    /**
+     * Its 99.9th percentile. Sixth version.
+     */
+    uint64_t sync_latency_ns_p999;
+    /**
+     * Its greatest value. Sixth version.
+     */
+    uint64_t sync_latency_ns_max;
+    /**
+     * Records made durable by each sync. Its values recorded (each distribution: count, sum,
+     * min, p50, p90, p99, p999, max). Sixth version.
+     */
+    uint64_t sync_records_count;
+    /**
+     * Its sum of the values. Sixth version.
+     */
+    uint64_t sync_records_sum;
+    /**
+     * Its least value. Sixth version.
+     */
+    uint64_t sync_records_min;
+    /**
+     * Its median. Sixth version.
+     */
+    uint64_t sync_records_p50;
+    /**
+     * Its 90th percentile. Sixth version.
+     */
+    uint64_t sync_records_p90;
+    /**
+     * Its 99th percentile. Sixth version.
+     */
+    uint64_t sync_records_p99;
+    /**
+     * Its 99.9th percentile. Sixth version.
+     */
+    uint64_t sync_records_p999;
+    /**
+     * Its greatest value. Sixth version.
+     */
+    uint64_t sync_records_max;
+    /**
+     * Payload bytes made durable by each sync. Its values recorded (each distribution: count,
+     * sum, min, p50, p90, p99, p999, max). Sixth version.
+     */
+    uint64_t sync_bytes_count;
+    /**
+     * Its sum of the values. Sixth version.
+     */
+    uint64_t sync_bytes_sum;
+    /**
+     * Its least value. Sixth version.
+     */
+    uint64_t sync_bytes_min;
+    /**
+     * Its median. Sixth version.
+     */
+    uint64_t sync_bytes_p50;
+    /**
+     * Its 90th percentile. Sixth version.
+     */
+    uint64_t sync_bytes_p90;
+    /**
+     * Its 99th percentile. Sixth version.
+     */
+    uint64_t sync_bytes_p99;
+    /**
+     * Its 99.9th percentile. Sixth version.
+     */
+    uint64_t sync_bytes_p999;
+    /**
+     * Its greatest value. Sixth version.
+     */
+    uint64_t sync_bytes_max;
+    /**
+     * Latency of `read` (by id), in nanoseconds. Its values recorded (each distribution:
+     * count, sum, min, p50, p90, p99, p999, max). Sixth version.
+     */
+    uint64_t read_latency_ns_count;
+    /**
+     * Its sum of the values. Sixth version.
+     */
+    uint64_t read_latency_ns_sum;
+    /**
+     * Its least value. Sixth version.
+     */
+    uint64_t read_latency_ns_min;
+    /**
+     * Its median. Sixth version.
+     */
+    uint64_t read_latency_ns_p50;
+    /**
+     * Its 90th percentile. Sixth version.
+     */
+    uint64_t read_latency_ns_p90;
+    /**
+     * Its 99th percentile. Sixth version.
+     */
+    uint64_t read_latency_ns_p99;
+    /**
+     * Its 99.9th percentile. Sixth version.
+     */
+    uint64_t read_latency_ns_p999;
+    /**
+     * Its greatest value. Sixth version.
+     */
+    uint64_t read_latency_ns_max;
+    /**
+     * Writer to tailing reader, in nanoseconds: from a record's append (its timestamp) to a
+     * cursor that waited at the tail returning it (microsecond resolution: record
+     * timestamps are in microseconds). Its values recorded (each distribution: count, sum,
+     * min, p50, p90, p99, p999, max). Sixth version.
+     */
+    uint64_t tail_latency_ns_count;
+    /**
+     * Its sum of the values. Sixth version.
+     */
+    uint64_t tail_latency_ns_sum;
+    /**
+     * Its least value. Sixth version.
+     */
+    uint64_t tail_latency_ns_min;
+    /**
+     * Its median. Sixth version.
+     */
+    uint64_t tail_latency_ns_p50;
+    /**
+     * Its 90th percentile. Sixth version.
+     */
+    uint64_t tail_latency_ns_p90;
+    /**
+     * Its 99th percentile. Sixth version.
+     */
+    uint64_t tail_latency_ns_p99;
+    /**
+     * Its 99.9th percentile. Sixth version.
+     */
+    uint64_t tail_latency_ns_p999;
+    /**
+     * Its greatest value. Sixth version.
+     */
+    uint64_t tail_latency_ns_max;
+    /**
+     * Asynchronous append to its completion being posted, in nanoseconds. Its values recorded
+     * (each distribution: count, sum, min, p50, p90, p99, p999, max). Sixth version.
+     */
+    uint64_t completion_latency_ns_count;
+    /**
+     * Its sum of the values. Sixth version.
+     */
+    uint64_t completion_latency_ns_sum;
+    /**
+     * Its least value. Sixth version.
+     */
+    uint64_t completion_latency_ns_min;
+    /**
+     * Its median. Sixth version.
+     */
+    uint64_t completion_latency_ns_p50;
+    /**
+     * Its 90th percentile. Sixth version.
+     */
+    uint64_t completion_latency_ns_p90;
+    /**
+     * Its 99th percentile. Sixth version.
+     */
+    uint64_t completion_latency_ns_p99;
+    /**
+     * Its 99.9th percentile. Sixth version.
+     */
+    uint64_t completion_latency_ns_p999;
+    /**
+     * Its greatest value. Sixth version.
+     */
+    uint64_t completion_latency_ns_max;
+    /**
+     * Archive uploads (each object, all its parts), in nanoseconds (the manager's archive
+     * client). Its values recorded (each distribution: count, sum, min, p50, p90, p99, p999,
+     * max). Sixth version.
+     */
+    uint64_t upload_latency_ns_count;
+    /**
+     * Its sum of the values. Sixth version.
+     */
+    uint64_t upload_latency_ns_sum;
+    /**
+     * Its least value. Sixth version.
+     */
+    uint64_t upload_latency_ns_min;
+    /**
+     * Its median. Sixth version.
+     */
+    uint64_t upload_latency_ns_p50;
+    /**
+     * Its 90th percentile. Sixth version.
+     */
+    uint64_t upload_latency_ns_p90;
+    /**
+     * Its 99th percentile. Sixth version.
+     */
+    uint64_t upload_latency_ns_p99;
+    /**
+     * Its 99.9th percentile. Sixth version.
+     */
+    uint64_t upload_latency_ns_p999;
+    /**
+     * Its greatest value. Sixth version.
+     */
+    uint64_t upload_latency_ns_max;
+    /**
+     * Archive read requests, in nanoseconds (the manager's archive client). Its values
+     * recorded (each distribution: count, sum, min, p50, p90, p99, p999, max). Sixth version.
+     */
+    uint64_t download_latency_ns_count;
+    /**
+     * Its sum of the values. Sixth version.
+     */
+    uint64_t download_latency_ns_sum;
+    /**
+     * Its least value. Sixth version.
+     */
+    uint64_t download_latency_ns_min;
+    /**
+     * Its median. Sixth version.
+     */
+    uint64_t download_latency_ns_p50;
+    /**
+     * Its 90th percentile. Sixth version.
+     */
+    uint64_t download_latency_ns_p90;
+    /**
+     * Its 99th percentile. Sixth version.
+     */
+    uint64_t download_latency_ns_p99;
+    /**
+     * Its 99.9th percentile. Sixth version.
+     */
+    uint64_t download_latency_ns_p999;
+    /**
+     * Its greatest value. Sixth version.
+     */
+    uint64_t download_latency_ns_max;
 } aof_metrics_t;
 
 #ifdef __cplusplus
@@ -680,6 +1030,12 @@ uint32_t aof_version_number(void);
  * `"unknown status"`. Does not touch the last-error message.
  */
 const char *aof_errstr(aof_status_t status);
+
+/**
+ * The name of a status constant, e.g. `"AOF_ERR_CLOSED"` for `AOF_ERR_CLOSED` (a static
+ * NUL-terminated string), for bindings and logs; NULL for a code that is not a status.
+ */
+const char *aof_status_name(aof_status_t status);
 
 /**
  * Sets the two caches every log of the manager shares, and whether a read waits for room
@@ -1005,6 +1361,16 @@ aof_status_t aof_options_set_tiering(struct aof_options_t *options,
  */
 aof_status_t aof_options_set_archive_after(struct aof_options_t *options,
                                            uint64_t archive_after_segments);
+
+/**
+ * Turns the log's latency and size distributions on (`on` non-zero, the default) or off
+ * (`aof_metrics_t`'s `*_count` ... `*_max` fields then stay 0 and no clock is read for
+ * them; counters are kept either way). Statuses: `AOF_ERR_NULL_ARG`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_options_new`.
+ */
+aof_status_t aof_options_set_histograms(struct aof_options_t *options, int32_t on);
 
 /**
  * Sets which records readers (cursors, `aof_read`) see: `AOF_VISIBILITY_WRITTEN` (default)
@@ -1495,6 +1861,47 @@ void aof_stream_free(struct aof_stream_t *stream);
 aof_status_t aof_metrics(const struct aof_log_t *log, struct aof_metrics_t *out, size_t out_size);
 
 /**
+ * Renders the log's metrics in the Prometheus text exposition format (version 0.0.4) into
+ * `buf`, NUL-terminated, for a host program to serve on its own `/metrics` endpoint. Every
+ * sample has a `log` label: the log's name under a manager, else its directory. Counters
+ * are `aof_<field>_total`, gauges `aof_<field>`; each distribution is a summary
+ * (`quantile` 0 = min, 0.5, 0.9, 0.99, 0.999, 1 = max, plus `_sum` and `_count`), in
+ * seconds for the `*_ns` ones. `*out_len` receives the bytes needed, NUL included, whether
+ * or not they fit; `AOF_ERR_BUFFER_TOO_SMALL` if they do not (call again with a larger
+ * buffer; a few more bytes may be needed by then as values grow). `buf` may be NULL with
+ * `buf_len` 0 to ask for the size. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`,
+ * `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
+ */
+aof_status_t aof_metrics_prometheus(const struct aof_log_t *log,
+                                    char *buf,
+                                    size_t buf_len,
+                                    size_t *out_len);
+
+/**
+ * Forgets the log's distributions (every `*_count` ... `*_max` field except the archive's,
+ * which belong to its manager), so that the next snapshot reports the interval since
+ * this call. Counters are never reset: take differences between snapshots. Statuses:
+ * `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG`.
+ */
+aof_status_t aof_metrics_reset(struct aof_log_t *log);
+
+/**
+ * The number of `uint64_t` fields of `aof_metrics_t` this library fills (its size is 8
+ * times that): a binding may size its buffer from it and name the fields with
+ * `aof_metrics_field_name`, without a copy of the struct.
+ */
+size_t aof_metrics_field_count(void);
+
+/**
+ * The name of field `index` of `aof_metrics_t` (its C identifier, e.g. `"appends"`), a
+ * static NUL-terminated string; NULL if `index` is not below `aof_metrics_field_count()`.
+ */
+const char *aof_metrics_field_name(size_t index);
+
+/**
  * Creates manager options with the defaults: 2 worker threads, at most 32 blocking
  * threads. On success `*out_options` owns a new handle; free it with
  * `aof_manager_options_free`.
@@ -1629,6 +2036,20 @@ aof_status_t aof_manager_list(const struct aof_manager_t *manager,
  * `name` must be NULL or a NUL-terminated string.
  */
 aof_status_t aof_manager_drop_log(struct aof_manager_t *manager, const char *name);
+
+/**
+ * Renders the metrics of every log the manager has open in the Prometheus text
+ * exposition format, NUL-terminated: each metric family once, one sample per log with its
+ * name as the `log` label (the format is as for `aof_metrics_prometheus`). Size and
+ * statuses as for `aof_metrics_prometheus`, with a manager handle.
+ *
+ * # Safety
+ * `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
+ */
+aof_status_t aof_manager_metrics_prometheus(const struct aof_manager_t *manager,
+                                            char *buf,
+                                            size_t buf_len,
+                                            size_t *out_len);
 
 /**
  * Closes the manager. Every log it opened that is still open is closed first, as by

@@ -62,6 +62,10 @@ pub struct Options {
     /// The bound on asynchronous appends in flight ([`crate::Log::append_async`],
     /// [`crate::Log::append_notify`]) and what an append past it does.
     pub async_limits: AsyncLimits,
+    /// Whether the log records its latency and size distributions (HDR histograms; see
+    /// [`crate::MetricsSnapshot`]). On by default; off, no clock is read for them and
+    /// their fields stay 0.
+    pub histograms: bool,
 }
 
 /// Bounds on what a log keeps. Whole sealed segments go, oldest first, never the active
@@ -210,6 +214,7 @@ impl Default for Options {
             retention: Retention::default(),
             tiering: Tiering::default(),
             async_limits: AsyncLimits::default(),
+            histograms: true,
         }
     }
 }

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::completion::pending::Pending;
 use crate::error::{Error, Result};
+use crate::metrics::Trigger;
 use crate::sync::{lock, Padded, TaskSignal};
 
 /// A monotonically rising id that threads can wait on. Waking costs nothing while no one
@@ -277,8 +278,8 @@ impl FlusherSignal {
 pub trait FlushTarget: Send + Sync + 'static {
     /// Moves buffered records into the file so readers can see them. No sync.
     fn write_out(&self) -> Result<()>;
-    /// Makes everything appended so far durable (group commit).
-    fn sync_all(&self) -> Result<()>;
+    /// Makes everything appended so far durable (group commit); `trigger` says why.
+    fn sync_all(&self, trigger: Trigger) -> Result<()>;
     /// Whether anything appended is not yet durable.
     fn has_unsynced(&self) -> bool;
     /// Records a failure that no caller sees (the flusher has no caller): poisons the log.
@@ -357,7 +358,12 @@ pub async fn run_flusher<T: FlushTarget>(
             let due = signal.sync_due.swap(false, SeqCst);
             if due || (std::mem::take(&mut timer_pending) && target.has_unsynced()) {
                 let t = target.clone();
-                syncing = Some(tokio::task::spawn_blocking(move || t.sync_all()));
+                let trigger = if due {
+                    Trigger::Batched
+                } else {
+                    Trigger::Periodic
+                };
+                syncing = Some(tokio::task::spawn_blocking(move || t.sync_all(trigger)));
             }
         }
     }

@@ -30,6 +30,7 @@ use crate::config::Options;
 use crate::error::{Error, Result};
 use crate::fsio;
 use crate::log::{create_log_dir, Log, LogRef};
+use crate::metrics::MetricsSnapshot;
 use crate::runtime::{self, Runtime, RuntimeOptions};
 use crate::segment::layout::Layout;
 use crate::sync::lock;
@@ -231,6 +232,29 @@ impl Manager {
             st.prune_at = (2 * st.logs.len()).max(64);
         }
         Ok(log)
+    }
+
+    /// The metrics of every log this manager has open, by name (sorted). The archive
+    /// counters in each are the manager's (shared by all its logs).
+    pub fn metrics(&self) -> Result<Vec<(String, MetricsSnapshot)>> {
+        self.check_open()?;
+        let refs: Vec<_> = lock(&self.state)
+            .logs
+            .values()
+            .map(LogRef::clone_ref)
+            .collect();
+        let mut all: Vec<_> = refs.iter().filter_map(LogRef::metrics).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(all)
+    }
+
+    /// [`Manager::metrics`] in the Prometheus text exposition format: each metric family
+    /// once, one sample per open log with its name as the `log` label.
+    pub fn prometheus(&self) -> Result<String> {
+        let all = self.metrics()?;
+        let logs: Vec<(&str, MetricsSnapshot)> =
+            all.iter().map(|(n, m)| (n.as_str(), *m)).collect();
+        Ok(crate::metrics::prometheus::render(&logs))
     }
 
     /// The names of the logs under the root, sorted: its subdirectories with a valid log

@@ -8,7 +8,7 @@
 //! lock is held, so those of one log reach their queue in id order.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 
 use super::queue::{Completion, CompletionQueue, Outcome};
 use crate::error::{Error, Result};
+use crate::metrics::Recorder;
 use crate::sync::lock;
 
 /// The bound on a log's asynchronous appends in flight (appended, not yet complete).
@@ -69,6 +70,8 @@ struct Entry {
     id: u64,
     bytes: u64,
     waiter: Waiter,
+    /// When it was registered, if completion latencies are recorded.
+    since: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -91,6 +94,9 @@ pub(crate) struct Pending {
     /// of a log without asynchronous appends).
     registered: AtomicU64,
     completed: AtomicU64,
+    /// Registration to completion, when `timed` (the log's histograms are on).
+    timed: AtomicBool,
+    latency: Recorder,
 }
 
 impl Pending {
@@ -113,6 +119,15 @@ impl Pending {
         }
         state.queue = queue;
         Ok(())
+    }
+
+    /// Turns the completion-latency distribution on or off (`Options::histograms`).
+    pub fn set_timed(&self, on: bool) {
+        self.timed.store(on, SeqCst);
+    }
+
+    pub fn latency(&self) -> &Recorder {
+        &self.latency
     }
 
     pub fn has_queue(&self) -> bool {
@@ -196,7 +211,13 @@ impl Pending {
     pub fn register(&self, id: u64, bytes: u64, waiter: Waiter) {
         let mut state = lock(&self.state);
         debug_assert!(state.entries.back().is_none_or(|e| e.id < id));
-        state.entries.push_back(Entry { id, bytes, waiter });
+        let since = self.timed.load(SeqCst).then(Instant::now);
+        state.entries.push_back(Entry {
+            id,
+            bytes,
+            waiter,
+            since,
+        });
         self.registered.fetch_add(1, SeqCst);
     }
 
@@ -230,8 +251,13 @@ impl Pending {
         let source = state.queue.as_ref().map_or(0, |(_, s)| *s);
         let mut posts = Vec::new();
         let mut bytes = 0;
+        let now = self.timed.load(SeqCst).then(Instant::now);
         for entry in state.entries.drain(..n) {
             bytes += entry.bytes;
+            if let (Some(now), Some(since)) = (now, entry.since) {
+                self.latency
+                    .record(now.duration_since(since).as_nanos() as u64);
+            }
             match entry.waiter {
                 Waiter::Queue(tag) => posts.push(Completion {
                     source,

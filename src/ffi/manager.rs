@@ -355,6 +355,35 @@ pub unsafe extern "C" fn aof_manager_drop_log(
     })
 }
 
+/// Renders the metrics of every log the manager has open in the Prometheus text
+/// exposition format, NUL-terminated: each metric family once, one sample per log with its
+/// name as the `log` label (the format is as for `aof_metrics_prometheus`). Size and
+/// statuses as for `aof_metrics_prometheus`, with a manager handle.
+///
+/// # Safety
+/// `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_manager_metrics_prometheus(
+    manager: *const aof_manager_t,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> aof_status_t {
+    boundary::guard("aof_manager_metrics_prometheus", || {
+        if manager.is_null() {
+            return Err(Failure::null_arg("manager"));
+        }
+        if buf.is_null() && buf_len > 0 {
+            return Err(Failure::null_arg("buf"));
+        }
+        let out_len = Out::new(out_len, "out_len")?;
+        let text = lookup(manager)?.prometheus()?;
+        // SAFETY: the caller's contracts for `buf` (NULL only with `buf_len` 0, checked
+        // above) and `out_len`.
+        unsafe { super::metrics::copy_text_out(text, buf, buf_len, out_len) }
+    })
+}
+
 /// Closes the manager. Every log it opened that is still open is closed first, as by
 /// `aof_close` (written, synced, marked clean): their handles stay valid, their calls
 /// return `AOF_ERR_CLOSED` from then on, and each must still be released with

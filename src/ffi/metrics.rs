@@ -2,7 +2,9 @@
 
 use std::mem::{offset_of, size_of};
 
-use super::boundary::{self, Failure};
+use std::ffi::c_char;
+
+use super::boundary::{self, Failure, FfiResult, Out};
 use super::log::{aof_log_t, lookup};
 use super::status::{aof_status_t, AOF_OK};
 use crate::MetricsSnapshot;
@@ -10,9 +12,12 @@ use crate::MetricsSnapshot;
 // Written out for cbindgen, which cannot expand macros; its fields must be those of
 // `metrics_list!` (src/metrics.rs), in order, which the checks below enforce at compile
 // time. To add a metric: append it to the list and here, with the next struct version.
-/// Counters of one log since it was opened (`recovery_*`: what `aof_open` found). Fields
-/// are only ever appended in later versions (latency histograms are planned), never
-/// reordered or removed; pass `sizeof(aof_metrics_t)` to `aof_metrics`.
+/// Metrics of one log since it was opened (`recovery_*`: what `aof_open` found): counters,
+/// gauges, and from the sixth version the summaries of its distributions (HDR histograms,
+/// within 1 %: `<name>_count`, `_sum`, `_min`, `_p50`, `_p90`, `_p99`, `_p999`, `_max`; 0
+/// while empty, or with histograms off). Fields are only ever appended in later versions,
+/// never reordered or removed; pass `sizeof(aof_metrics_t)` to `aof_metrics`. A binding can
+/// list the fields at run time: `aof_metrics_field_count`, `aof_metrics_field_name`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct aof_metrics_t {
@@ -125,11 +130,194 @@ pub struct aof_metrics_t {
     /// Times an asynchronous append found the in-flight bound reached (it waited, or
     /// returned `AOF_ERR_WOULD_BLOCK`). Fifth version.
     pub async_full: u64,
+    /// Syncs made by `flush`, `close` and a seal (the caller asked for durability). Since the
+    /// sixth version of this struct (0.1, 1024 bytes).
+    pub flushes_forced: u64,
+    /// Background syncs started by the timer of `Periodic` or `BatchedOrPeriodic`. Sixth
+    /// version.
+    pub flushes_periodic: u64,
+    /// Background syncs started because records were waiting (`Batched`, `Async`, or an
+    /// asynchronous append waiting for room). Sixth version.
+    pub flushes_batched: u64,
+    /// Group-commit rounds led for `Sync` appends (blocking, or asynchronous through the sync
+    /// driver). Sixth version.
+    pub flushes_sync: u64,
+    /// Syncs that failed (each poisons the log). Sixth version.
+    pub flushes_failed: u64,
+    /// Records made durable by syncs (the durable id's advance). Sixth version.
+    pub records_flushed: u64,
+    /// Payload bytes made durable by syncs. Sixth version.
+    pub bytes_flushed: u64,
+    /// Records appended and not durable yet. Sixth version.
+    pub pending_records: u64,
+    /// Payload bytes appended and not durable yet. Sixth version.
+    pub pending_bytes: u64,
+    /// Damaged bytes found: each read that failed with `AOF_ERR_CORRUPTION`, and each
+    /// damaged range a verification reported. Sixth version.
+    pub corruption_detected: u64,
+    /// Latency of an append call, in nanoseconds: from the call to its return (under `Sync`,
+    /// durable). Its values recorded (each distribution: count, sum, min, p50, p90, p99, p999,
+    /// max). Sixth version.
+    pub append_latency_ns_count: u64,
+    /// Its sum of the values. Sixth version.
+    pub append_latency_ns_sum: u64,
+    /// Its least value. Sixth version.
+    pub append_latency_ns_min: u64,
+    /// Its median. Sixth version.
+    pub append_latency_ns_p50: u64,
+    /// Its 90th percentile. Sixth version.
+    pub append_latency_ns_p90: u64,
+    /// Its 99th percentile. Sixth version.
+    pub append_latency_ns_p99: u64,
+    /// Its 99.9th percentile. Sixth version.
+    pub append_latency_ns_p999: u64,
+    /// Its greatest value. Sixth version.
+    pub append_latency_ns_max: u64,
+    /// Duration of each `fdatasync` of a segment file (and of a seal's), in nanoseconds. Its
+    /// values recorded (each distribution: count, sum, min, p50, p90, p99, p999, max). Sixth
+    /// version.
+    pub sync_latency_ns_count: u64,
+    /// Its sum of the values. Sixth version.
+    pub sync_latency_ns_sum: u64,
+    /// Its least value. Sixth version.
+    pub sync_latency_ns_min: u64,
+    /// Its median. Sixth version.
+    pub sync_latency_ns_p50: u64,
+    /// Its 90th percentile. Sixth version.
+    pub sync_latency_ns_p90: u64,
+    /// Its 99th percentile. Sixth version.
+    pub sync_latency_ns_p99: u64,
+    /// Its 99.9th percentile. Sixth version.
+    pub sync_latency_ns_p999: u64,
+    /// Its greatest value. Sixth version.
+    pub sync_latency_ns_max: u64,
+    /// Records made durable by each sync. Its values recorded (each distribution: count, sum,
+    /// min, p50, p90, p99, p999, max). Sixth version.
+    pub sync_records_count: u64,
+    /// Its sum of the values. Sixth version.
+    pub sync_records_sum: u64,
+    /// Its least value. Sixth version.
+    pub sync_records_min: u64,
+    /// Its median. Sixth version.
+    pub sync_records_p50: u64,
+    /// Its 90th percentile. Sixth version.
+    pub sync_records_p90: u64,
+    /// Its 99th percentile. Sixth version.
+    pub sync_records_p99: u64,
+    /// Its 99.9th percentile. Sixth version.
+    pub sync_records_p999: u64,
+    /// Its greatest value. Sixth version.
+    pub sync_records_max: u64,
+    /// Payload bytes made durable by each sync. Its values recorded (each distribution: count,
+    /// sum, min, p50, p90, p99, p999, max). Sixth version.
+    pub sync_bytes_count: u64,
+    /// Its sum of the values. Sixth version.
+    pub sync_bytes_sum: u64,
+    /// Its least value. Sixth version.
+    pub sync_bytes_min: u64,
+    /// Its median. Sixth version.
+    pub sync_bytes_p50: u64,
+    /// Its 90th percentile. Sixth version.
+    pub sync_bytes_p90: u64,
+    /// Its 99th percentile. Sixth version.
+    pub sync_bytes_p99: u64,
+    /// Its 99.9th percentile. Sixth version.
+    pub sync_bytes_p999: u64,
+    /// Its greatest value. Sixth version.
+    pub sync_bytes_max: u64,
+    /// Latency of `read` (by id), in nanoseconds. Its values recorded (each distribution:
+    /// count, sum, min, p50, p90, p99, p999, max). Sixth version.
+    pub read_latency_ns_count: u64,
+    /// Its sum of the values. Sixth version.
+    pub read_latency_ns_sum: u64,
+    /// Its least value. Sixth version.
+    pub read_latency_ns_min: u64,
+    /// Its median. Sixth version.
+    pub read_latency_ns_p50: u64,
+    /// Its 90th percentile. Sixth version.
+    pub read_latency_ns_p90: u64,
+    /// Its 99th percentile. Sixth version.
+    pub read_latency_ns_p99: u64,
+    /// Its 99.9th percentile. Sixth version.
+    pub read_latency_ns_p999: u64,
+    /// Its greatest value. Sixth version.
+    pub read_latency_ns_max: u64,
+    /// Writer to tailing reader, in nanoseconds: from a record's append (its timestamp) to a
+    /// cursor that waited at the tail returning it (microsecond resolution: record
+    /// timestamps are in microseconds). Its values recorded (each distribution: count, sum,
+    /// min, p50, p90, p99, p999, max). Sixth version.
+    pub tail_latency_ns_count: u64,
+    /// Its sum of the values. Sixth version.
+    pub tail_latency_ns_sum: u64,
+    /// Its least value. Sixth version.
+    pub tail_latency_ns_min: u64,
+    /// Its median. Sixth version.
+    pub tail_latency_ns_p50: u64,
+    /// Its 90th percentile. Sixth version.
+    pub tail_latency_ns_p90: u64,
+    /// Its 99th percentile. Sixth version.
+    pub tail_latency_ns_p99: u64,
+    /// Its 99.9th percentile. Sixth version.
+    pub tail_latency_ns_p999: u64,
+    /// Its greatest value. Sixth version.
+    pub tail_latency_ns_max: u64,
+    /// Asynchronous append to its completion being posted, in nanoseconds. Its values recorded
+    /// (each distribution: count, sum, min, p50, p90, p99, p999, max). Sixth version.
+    pub completion_latency_ns_count: u64,
+    /// Its sum of the values. Sixth version.
+    pub completion_latency_ns_sum: u64,
+    /// Its least value. Sixth version.
+    pub completion_latency_ns_min: u64,
+    /// Its median. Sixth version.
+    pub completion_latency_ns_p50: u64,
+    /// Its 90th percentile. Sixth version.
+    pub completion_latency_ns_p90: u64,
+    /// Its 99th percentile. Sixth version.
+    pub completion_latency_ns_p99: u64,
+    /// Its 99.9th percentile. Sixth version.
+    pub completion_latency_ns_p999: u64,
+    /// Its greatest value. Sixth version.
+    pub completion_latency_ns_max: u64,
+    /// Archive uploads (each object, all its parts), in nanoseconds (the manager's archive
+    /// client). Its values recorded (each distribution: count, sum, min, p50, p90, p99, p999,
+    /// max). Sixth version.
+    pub upload_latency_ns_count: u64,
+    /// Its sum of the values. Sixth version.
+    pub upload_latency_ns_sum: u64,
+    /// Its least value. Sixth version.
+    pub upload_latency_ns_min: u64,
+    /// Its median. Sixth version.
+    pub upload_latency_ns_p50: u64,
+    /// Its 90th percentile. Sixth version.
+    pub upload_latency_ns_p90: u64,
+    /// Its 99th percentile. Sixth version.
+    pub upload_latency_ns_p99: u64,
+    /// Its 99.9th percentile. Sixth version.
+    pub upload_latency_ns_p999: u64,
+    /// Its greatest value. Sixth version.
+    pub upload_latency_ns_max: u64,
+    /// Archive read requests, in nanoseconds (the manager's archive client). Its values
+    /// recorded (each distribution: count, sum, min, p50, p90, p99, p999, max). Sixth version.
+    pub download_latency_ns_count: u64,
+    /// Its sum of the values. Sixth version.
+    pub download_latency_ns_sum: u64,
+    /// Its least value. Sixth version.
+    pub download_latency_ns_min: u64,
+    /// Its median. Sixth version.
+    pub download_latency_ns_p50: u64,
+    /// Its 90th percentile. Sixth version.
+    pub download_latency_ns_p90: u64,
+    /// Its 99th percentile. Sixth version.
+    pub download_latency_ns_p99: u64,
+    /// Its 99.9th percentile. Sixth version.
+    pub download_latency_ns_p999: u64,
+    /// Its greatest value. Sixth version.
+    pub download_latency_ns_max: u64,
 }
 
 // Generated from `metrics_list!`: the conversion from the snapshot and the layout checks.
 macro_rules! c_struct_from_list {
-    ($( $(#[$doc:meta])* $name:ident: $version:literal, )*) => {
+    ($( $(#[doc = $doc:literal])* $name:ident: $version:literal $kind:ident, )*) => {
         /// A struct literal naming every listed field: it compiles only if `aof_metrics_t`
         /// has exactly the listed fields, each a `u64`.
         impl From<MetricsSnapshot> for aof_metrics_t {
@@ -223,6 +411,100 @@ pub unsafe extern "C" fn aof_metrics(
     })
 }
 
+/// Renders the log's metrics in the Prometheus text exposition format (version 0.0.4) into
+/// `buf`, NUL-terminated, for a host program to serve on its own `/metrics` endpoint. Every
+/// sample has a `log` label: the log's name under a manager, else its directory. Counters
+/// are `aof_<field>_total`, gauges `aof_<field>`; each distribution is a summary
+/// (`quantile` 0 = min, 0.5, 0.9, 0.99, 0.999, 1 = max, plus `_sum` and `_count`), in
+/// seconds for the `*_ns` ones. `*out_len` receives the bytes needed, NUL included, whether
+/// or not they fit; `AOF_ERR_BUFFER_TOO_SMALL` if they do not (call again with a larger
+/// buffer; a few more bytes may be needed by then as values grow). `buf` may be NULL with
+/// `buf_len` 0 to ask for the size. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`,
+/// `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aof_metrics_prometheus(
+    log: *const aof_log_t,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> aof_status_t {
+    boundary::guard("aof_metrics_prometheus", || {
+        if log.is_null() {
+            return Err(Failure::null_arg("log"));
+        }
+        if buf.is_null() && buf_len > 0 {
+            return Err(Failure::null_arg("buf"));
+        }
+        let out_len = Out::new(out_len, "out_len")?;
+        let text = lookup(log)?.prometheus();
+        // SAFETY: the caller's contracts for `buf` (NULL only with `buf_len` 0, checked
+        // above) and `out_len`.
+        unsafe { copy_text_out(text, buf, buf_len, out_len) }
+    })
+}
+
+/// `text` as a C string into the caller's buffer (see `aof_metrics_prometheus`).
+///
+/// # Safety
+/// As for [`boundary::copy_out`].
+pub(crate) unsafe fn copy_text_out(
+    text: String,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: Out<usize>,
+) -> FfiResult {
+    let mut bytes = text.into_bytes();
+    bytes.push(0);
+    // SAFETY: the caller's contract.
+    unsafe {
+        boundary::copy_out(&bytes, buf, buf_len, out_len, |needed| {
+            format!("the text needs {needed} bytes; the buffer holds {buf_len}")
+        })
+    }
+}
+
+/// Forgets the log's distributions (every `*_count` ... `*_max` field except the archive's,
+/// which belong to its manager), so that the next snapshot reports the interval since
+/// this call. Counters are never reset: take differences between snapshots. Statuses:
+/// `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG`.
+#[no_mangle]
+pub extern "C" fn aof_metrics_reset(log: *mut aof_log_t) -> aof_status_t {
+    boundary::guard("aof_metrics_reset", || {
+        lookup(log)?.reset_histograms();
+        Ok(AOF_OK)
+    })
+}
+
+/// The number of `uint64_t` fields of `aof_metrics_t` this library fills (its size is 8
+/// times that): a binding may size its buffer from it and name the fields with
+/// `aof_metrics_field_name`, without a copy of the struct.
+#[no_mangle]
+pub extern "C" fn aof_metrics_field_count() -> usize {
+    boundary::guard_value("aof_metrics_field_count", 0, || MetricsSnapshot::COUNT)
+}
+
+/// The name of field `index` of `aof_metrics_t` (its C identifier, e.g. `"appends"`), a
+/// static NUL-terminated string; NULL if `index` is not below `aof_metrics_field_count()`.
+#[no_mangle]
+pub extern "C" fn aof_metrics_field_name(index: usize) -> *const c_char {
+    boundary::guard_value("aof_metrics_field_name", std::ptr::null(), || {
+        FIELD_NAMES
+            .get(index)
+            .map_or(std::ptr::null(), |n| n.as_ptr())
+    })
+}
+
+/// The field names as C strings, made once.
+static FIELD_NAMES: std::sync::LazyLock<Vec<std::ffi::CString>> = std::sync::LazyLock::new(|| {
+    MetricsSnapshot::NAMES
+        .iter()
+        .map(|n| std::ffi::CString::new(*n).expect("field names have no NUL"))
+        .collect()
+});
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::ffi::OsStringExt;
@@ -241,7 +523,8 @@ mod tests {
         assert_eq!(size_of_version(3), 18 * 8);
         assert_eq!(size_of_version(4), 42 * 8);
         assert_eq!(size_of_version(5), 46 * 8);
-        assert_eq!(size_of_version(5), size_of::<aof_metrics_t>());
+        assert_eq!(size_of_version(6), 128 * 8);
+        assert_eq!(size_of_version(6), size_of::<aof_metrics_t>());
         assert_eq!(size_of::<aof_metrics_t>() % 8, 0);
         assert!(size_of::<aof_metrics_t>() >= METRICS_V1_SIZE);
     }

@@ -359,6 +359,26 @@ pub unsafe extern "C" fn aof_options_set_archive_after(
     }
 }
 
+/// Turns the log's latency and size distributions on (`on` non-zero, the default) or off
+/// (`aof_metrics_t`'s `*_count` ... `*_max` fields then stay 0 and no clock is read for
+/// them; counters are kept either way). Statuses: `AOF_ERR_NULL_ARG`.
+///
+/// # Safety
+/// `options` must be NULL or a live handle from `aof_options_new`.
+#[no_mangle]
+pub unsafe extern "C" fn aof_options_set_histograms(
+    options: *mut aof_options_t,
+    on: i32,
+) -> aof_status_t {
+    // SAFETY: forwarded to our caller.
+    unsafe {
+        with_options("aof_options_set_histograms", options, |o| {
+            o.histograms = on != 0;
+            Ok(())
+        })
+    }
+}
+
 /// Sets which records readers (cursors, `aof_read`) see: `AOF_VISIBILITY_WRITTEN` (default)
 /// or `AOF_VISIBILITY_DURABLE`. Anything else: `AOF_ERR_INVALID_ARG`, options unchanged.
 ///

@@ -125,6 +125,44 @@ pub extern "C" fn aof_errstr(status: aof_status_t) -> *const c_char {
     boundary::guard_value("aof_errstr", unknown, || describe(status).as_ptr())
 }
 
+/// The name of a status constant, e.g. `"AOF_ERR_CLOSED"` for `AOF_ERR_CLOSED` (a static
+/// NUL-terminated string), for bindings and logs; NULL for a code that is not a status.
+#[no_mangle]
+pub extern "C" fn aof_status_name(status: aof_status_t) -> *const c_char {
+    boundary::guard_value("aof_status_name", std::ptr::null(), || {
+        name(status).map_or(std::ptr::null(), CStr::as_ptr)
+    })
+}
+
+/// The constant's name of each status.
+pub(crate) fn name(status: aof_status_t) -> Option<&'static CStr> {
+    Some(match status {
+        AOF_OK => c"AOF_OK",
+        AOF_END => c"AOF_END",
+        AOF_TIMED_OUT => c"AOF_TIMED_OUT",
+        AOF_ERR_NULL_ARG => c"AOF_ERR_NULL_ARG",
+        AOF_ERR_INVALID_ARG => c"AOF_ERR_INVALID_ARG",
+        AOF_ERR_TOO_LARGE => c"AOF_ERR_TOO_LARGE",
+        AOF_ERR_NOT_FOUND => c"AOF_ERR_NOT_FOUND",
+        AOF_ERR_IO => c"AOF_ERR_IO",
+        AOF_ERR_NO_SPACE => c"AOF_ERR_NO_SPACE",
+        AOF_ERR_CORRUPTION => c"AOF_ERR_CORRUPTION",
+        AOF_ERR_BUSY => c"AOF_ERR_BUSY",
+        AOF_ERR_CLOSED => c"AOF_ERR_CLOSED",
+        AOF_ERR_POISONED => c"AOF_ERR_POISONED",
+        AOF_ERR_PANIC => c"AOF_ERR_PANIC",
+        AOF_ERR_INTERNAL => c"AOF_ERR_INTERNAL",
+        AOF_ERR_BUFFER_TOO_SMALL => c"AOF_ERR_BUFFER_TOO_SMALL",
+        AOF_ERR_MISUSE => c"AOF_ERR_MISUSE",
+        AOF_ERR_NO_SUCH_LOG => c"AOF_ERR_NO_SUCH_LOG",
+        AOF_ERR_CATALOG => c"AOF_ERR_CATALOG",
+        AOF_ERR_TRUNCATED => c"AOF_ERR_TRUNCATED",
+        AOF_ERR_WOULD_BLOCK => c"AOF_ERR_WOULD_BLOCK",
+        AOF_ERR_REMOTE => c"AOF_ERR_REMOTE",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::io;

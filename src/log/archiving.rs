@@ -301,6 +301,8 @@ impl Inner {
         m.archive_bytes_in = r.bytes_downloaded;
         m.archive_failures = r.failures;
         m.archive_retries = r.retries;
+        m.set_summary("upload_latency_ns", r.upload_latency);
+        m.set_summary("download_latency_ns", r.download_latency);
         m.archive_breaker = match r.breaker {
             BreakerState::Closed => 0,
             BreakerState::Open => 1,

@@ -20,7 +20,7 @@ use crate::completion::pending::Waiter;
 use crate::completion::{CompletionQueue, DurableAppend};
 use crate::config::FlushPolicy;
 use crate::error::{Error, Result};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Trigger};
 
 impl Log {
     /// Appends one record now and returns a future that resolves to its id once it is
@@ -161,7 +161,7 @@ impl Inner {
                 fail::fail_point!("background::async_sync", |_| Err(Error::Internal(
                     "injected failure of the asynchronous sync".into()
                 )));
-                self.make_durable(target)
+                self.make_durable(target, Trigger::Sync)
             }));
             let failure = match round {
                 Ok(Ok(())) => None,

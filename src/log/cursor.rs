@@ -36,6 +36,9 @@ pub struct Cursor {
     /// they are added every `COUNT_EVERY` records, at the end of the visible records and on
     /// drop, rather than with two atomic adds per record (a fifth of a 64 B scan).
     uncounted: (u64, u64),
+    /// Set when `wait` slept for a record at the tail: the next record returned is timed
+    /// from its append (the writer-to-tailing-reader latency).
+    waited: bool,
 }
 
 const COUNT_EVERY: u64 = 1024;
@@ -50,6 +53,7 @@ impl Cursor {
             pos: 0,
             spin: Duration::ZERO,
             uncounted: (0, 0),
+            waited: false,
         }
     }
 
@@ -65,12 +69,12 @@ impl Cursor {
             return Ok(None);
         }
         if !self.segment.as_ref().is_some_and(|s| s.may_contain(id)) {
-            let seg = self.view.pin(id)?;
-            (self.offset, self.pos) = seg.locate(id)?;
+            let seg = self.view.noted(self.view.pin(id))?;
+            (self.offset, self.pos) = self.view.noted(seg.locate(id))?;
             self.segment = Some(seg);
         }
         let seg = self.segment.as_ref().expect("set above");
-        let rec = seg.record_at(self.offset, id)?;
+        let rec = self.view.noted(seg.record_at(self.offset, id))?;
         let position = self.pos;
         self.offset += rec.framed_len;
         self.pos += rec.payload.len() as u64;
@@ -79,6 +83,12 @@ impl Cursor {
         self.uncounted.1 += rec.payload.len() as u64;
         if self.uncounted.0 >= COUNT_EVERY {
             count_reads(&self.view, &mut self.uncounted);
+        }
+        if std::mem::take(&mut self.waited) {
+            // Both wall-clock microseconds: the record's timestamp is taken at its append.
+            let hist = &self.view.metrics.hist;
+            let lag_us = crate::fsio::now_us().saturating_sub(rec.timestamp_us);
+            hist.record(&hist.tail_latency, lag_us * 1000);
         }
         Ok(Some(Record {
             id,
@@ -110,7 +120,10 @@ impl Cursor {
             .visible_mark()
             .wait_spinning(self.next_id, deadline, self.spin, stop)
         {
-            Ok(()) => Ok(self.view.visible_id() >= self.next_id),
+            Ok(()) => {
+                self.waited = true;
+                Ok(self.view.visible_id() >= self.next_id)
+            }
             Err(WaitEnd::TimedOut) => Ok(false),
             Err(WaitEnd::Interrupted) => self.view.check_writable().map(|()| false),
         }

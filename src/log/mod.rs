@@ -33,7 +33,7 @@ use crate::config::{FlushPolicy, Options, Visibility};
 use crate::durability::{run_flusher, spawn_supervised, FlusherSignal, WaitEnd};
 use crate::error::{Error, Result};
 use crate::fsio;
-use crate::metrics::MetricsSnapshot;
+use crate::metrics::{Histograms, Metrics, MetricsSnapshot, Trigger};
 use crate::runtime::{self, Runtime, RuntimeOptions};
 use crate::segment::format::{CleanMarker, RecordChain};
 use crate::segment::layout::Layout;
@@ -100,6 +100,12 @@ pub(crate) struct Inner {
     /// for, and for how long at most.
     round_demand: AtomicU64,
     last_sync_ns: AtomicU64,
+    /// Payload bytes appended since open that are durable (see `writer::synced`).
+    durable_bytes: AtomicU64,
+    /// The durable id when the log was opened (records flushed count from there).
+    opened_durable: u64,
+    /// The `log` label of its metrics: its name under a manager, else its directory.
+    label: String,
     /// Whether the sync driver of asynchronous appends runs (see `async_append`).
     sync_driver: AtomicBool,
     recovery: RecoveryReport,
@@ -168,7 +174,7 @@ impl Log {
         runtime::ensure_outside()?;
         let inner = &self.inner;
         inner.view.check_writable()?;
-        inner.make_durable(inner.view.last_id())
+        inner.make_durable(inner.view.last_id(), Trigger::Forced)
     }
 
     /// Waits until record `id` is durable (`Ok(true)`) or the timeout passes (`Ok(false)`);
@@ -212,8 +218,12 @@ impl Log {
     /// append returned is readable at once, whatever the flush policy (unless visibility
     /// is `Durable` and the record is not durable yet).
     pub fn read_with<R>(&self, id: u64, f: impl FnOnce(Record<'_>) -> R) -> Result<R> {
+        let hist = &self.inner.view.metrics.hist;
+        let started = hist.start();
         self.inner.make_readable(id)?;
-        self.inner.view.read_with(id, f)
+        let r = self.inner.view.read_with(id, f)?;
+        Histograms::finish(&hist.read_latency, started);
+        Ok(r)
     }
 
     /// Opens a cursor. It holds what readers share, not this handle: it may outlive
@@ -283,29 +293,27 @@ impl Log {
 
     /// A snapshot of the counters.
     pub fn metrics(&self) -> MetricsSnapshot {
-        let inner = &self.inner;
-        let view = &inner.view;
-        let mut m = view.metrics.snapshot();
-        {
-            let w = lock(&inner.writer);
-            (m.appends, m.append_bytes, m.batches) = (w.appends, w.append_bytes, w.batches);
-        }
-        m.last_id = view.last_id();
-        m.durable_id = view.durable_id();
-        m.segment_count = view.segments.len() as u64;
-        m.first_id = view.first_id();
-        m.async_in_flight = view.commit.pending.in_flight();
-        m.async_completed = view.commit.pending.completed();
-        view.segments.cache_metrics(&mut m);
-        inner.archive_metrics(&mut m);
-        m.recovery_scanned_records = inner.recovery.scanned_records;
-        m.recovery_truncated_bytes = inner
-            .recovery
-            .repaired
-            .as_ref()
-            .map_or(0, |r| r.discarded_bytes);
-        m.recovery_clean_shutdown = u64::from(inner.recovery.clean_shutdown);
-        m
+        self.inner.metrics()
+    }
+
+    /// The metrics in the Prometheus text exposition format, with a `log` label (its name
+    /// under a manager, else its directory); see [`crate::metrics::prometheus`].
+    pub fn prometheus(&self) -> String {
+        crate::metrics::prometheus::render(&[(&self.inner.label, self.metrics())])
+    }
+
+    /// The `log` label of [`Log::prometheus`].
+    pub fn metrics_label(&self) -> &str {
+        &self.inner.label
+    }
+
+    /// Forgets the distributions of [`Log::metrics`] (latencies, sizes per sync), for
+    /// reporting by interval; counters keep counting (take differences). The archive
+    /// client's distributions belong to the manager and are not reset.
+    pub fn reset_histograms(&self) {
+        let view = &self.inner.view;
+        view.metrics.reset_histograms();
+        view.commit.pending.latency().reset();
     }
 
     /// Checks every record checksum, every header and footer and the zero slack of sealed
@@ -425,6 +433,17 @@ impl Log {
 pub(crate) struct LogRef(Weak<Inner>);
 
 impl LogRef {
+    /// Another weak reference to the same log.
+    pub(crate) fn clone_ref(&self) -> LogRef {
+        LogRef(self.0.clone())
+    }
+
+    /// The log's metrics label and metrics, if it is open.
+    pub(crate) fn metrics(&self) -> Option<(String, MetricsSnapshot)> {
+        let inner = self.0.upgrade()?;
+        (!inner.view.is_closed()).then(|| (inner.label.clone(), inner.metrics()))
+    }
+
     pub(crate) fn is_open(&self) -> bool {
         self.0
             .upgrade()
@@ -521,6 +540,44 @@ impl Inner {
         }
     }
 
+    /// A snapshot of the log's metrics (see [`Log::metrics`]).
+    fn metrics(&self) -> MetricsSnapshot {
+        let inner = self;
+        let view = &inner.view;
+        let mut m = view.metrics.snapshot();
+        {
+            let w = lock(&inner.writer);
+            (m.appends, m.append_bytes, m.batches) = (w.appends, w.append_bytes, w.batches);
+        }
+        m.last_id = view.last_id();
+        m.durable_id = view.durable_id();
+        m.segment_count = view.segments.len() as u64;
+        m.first_id = view.first_id();
+        m.async_in_flight = view.commit.pending.in_flight();
+        m.async_completed = view.commit.pending.completed();
+        m.set_summary(
+            "completion_latency_ns",
+            view.commit.pending.latency().summary(),
+        );
+        let durable_bytes = inner
+            .durable_bytes
+            .load(std::sync::atomic::Ordering::SeqCst);
+        m.pending_records = m.last_id.saturating_sub(m.durable_id);
+        m.pending_bytes = m.append_bytes.saturating_sub(durable_bytes);
+        m.records_flushed = m.durable_id.saturating_sub(inner.opened_durable);
+        m.bytes_flushed = durable_bytes;
+        view.segments.cache_metrics(&mut m);
+        inner.archive_metrics(&mut m);
+        m.recovery_scanned_records = inner.recovery.scanned_records;
+        m.recovery_truncated_bytes = inner
+            .recovery
+            .repaired
+            .as_ref()
+            .map_or(0, |r| r.discarded_bytes);
+        m.recovery_clean_shutdown = u64::from(inner.recovery.clean_shutdown);
+        m
+    }
+
     fn verify_all(&self) -> Result<VerifyReport> {
         let view = &self.view;
         view.check_open()?;
@@ -555,6 +612,10 @@ impl Inner {
             };
             verify::check_segment(seg.path(), seg.bytes(), seg.base_id(), extent, &mut report);
         }
+        Metrics::add(
+            &view.metrics.corruption_detected,
+            report.damage.len() as u64,
+        );
         Ok(report)
     }
 
@@ -608,7 +669,12 @@ impl Inner {
         }
         self.write_out_locked(&mut w)?;
         let seg = w.active.clone();
+        let unsynced = (w.next_id - 1).saturating_sub(self.view.durable_id());
+        if unsynced > 0 {
+            self.view.metrics.count_flush(Trigger::Forced);
+        }
         self.sync_segment(&seg)?;
+        self.synced(unsynced, w.append_bytes);
         self.view.commit.advance(w.next_id - 1);
         let count = w.next_id - seg.base_id();
         self.catalog

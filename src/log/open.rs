@@ -43,6 +43,11 @@ impl Log {
         create_log_dir(dir)?;
         let lock_file = fsio::lock_exclusive(&layout.lock_file(), dir)?;
         let mut report = RecoveryReport::default();
+        // Its name under a manager; its directory when opened alone.
+        let label = match &catalog {
+            Some((_, name)) => name.clone(),
+            None => dir.display().to_string(),
+        };
         let (link, known) = match catalog {
             Some((shared, name)) => {
                 CatalogLink::open(shared, name, &options, &layout, &mut report)?
@@ -152,6 +157,8 @@ impl Log {
             durable,
         ));
         crate::metrics::Metrics::add(&view.metrics.segments_created, created);
+        view.metrics.hist.set_on(options.histograms);
+        view.commit.pending.set_timed(options.histograms);
         let zero = zero::ZeroWindow::new(&options, zero::page_up(write_offset));
         let mut writer = Writer::new(active, write_offset, next_id, zero);
         writer.active_first_pos = tail_extent.first_byte_pos;
@@ -168,6 +175,9 @@ impl Log {
             sync_lock: Mutex::new(()),
             round_demand: AtomicU64::new(0),
             last_sync_ns: AtomicU64::new(0),
+            durable_bytes: AtomicU64::new(0),
+            opened_durable: durable,
+            label,
             sync_driver: AtomicBool::new(false),
             view,
             recovery: recovered.report,

@@ -200,9 +200,9 @@ impl View {
         if id < self.first_id() {
             return Err(self.truncated(id));
         }
-        let seg = self.pin(id)?;
-        let (offset, position) = seg.locate(id)?;
-        let rec = seg.record_at(offset, id)?;
+        let seg = self.noted(self.pin(id))?;
+        let (offset, position) = self.noted(seg.locate(id))?;
+        let rec = self.noted(seg.record_at(offset, id))?;
         self.metrics.add_reads(1, rec.payload.len() as u64);
         Ok(f(Record {
             id,
@@ -210,6 +210,14 @@ impl View {
             data: rec.payload,
             position,
         }))
+    }
+
+    /// `r`, having counted it in `corruption_detected` if it is a `Corruption`.
+    pub fn noted<T>(&self, r: Result<T>) -> Result<T> {
+        if let Err(Error::Corruption { .. }) = &r {
+            Metrics::add(&self.metrics.corruption_detected, 1);
+        }
+        r
     }
 
     /// Byte position of visible record `id`.

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::fsio;
 use crate::log::zero::{self, ZeroWindow};
 use crate::log::Inner;
-use crate::metrics::Metrics;
+use crate::metrics::{Histograms, Metrics, Trigger};
 use crate::segment::file::{create_segment_file, prepare_segment, SegmentFile};
 use crate::segment::format::{
     encode_record_unsummed, framed_len, sum_records, RecordChain, SegmentFooter, FOOTER_LEN,
@@ -31,6 +31,10 @@ use crate::sync::lock;
 const WRITE_OUT_BYTES: usize = 1 << 20;
 /// A buffer grown past this by a huge batch is given back after it is written.
 const KEEP_BUFFER_BYTES: usize = 4 << 20;
+
+/// What a write-out returns: the active segment, the id up to which every record is in the
+/// files, and the payload bytes appended (since open) up to that id.
+pub(crate) type WrittenOut = (Arc<SegmentFile>, u64, u64);
 
 /// State owned by whoever holds the writer lock.
 pub(crate) struct Writer {
@@ -92,10 +96,11 @@ impl Inner {
         payloads: &[P],
         batch: bool,
     ) -> Result<u64> {
+        let started = self.view.metrics.hist.start();
         let last = self.append_records_then(payloads, batch, |_| {})?;
         let first = last + 1 - payloads.len() as u64;
         match self.options.flush {
-            FlushPolicy::Sync => self.make_durable(last)?,
+            FlushPolicy::Sync => self.make_durable(last, Trigger::Sync)?,
             policy => {
                 let pending = last.saturating_sub(self.view.durable_id());
                 let sync = policy.batch_records().is_some_and(|n| pending >= n);
@@ -104,6 +109,7 @@ impl Inner {
                 self.signal.poke(sync, false);
             }
         }
+        Histograms::finish(&self.view.metrics.hist.append_latency, started);
         Ok(first)
     }
 
@@ -119,13 +125,11 @@ impl Inner {
         // The handle before the values, as at the C boundary.
         self.view.check_open()?;
         let max = self.options.record_limit();
-        let mut bytes = 0u64;
         for p in payloads {
             let len = p.as_ref().len() as u64;
             if len > max {
                 return Err(Error::RecordTooLarge { len, max });
             }
-            bytes += len;
         }
         let timestamp = fsio::now_us();
         let view = &self.view;
@@ -138,8 +142,6 @@ impl Inner {
             }
             let last = w.next_id - 1;
             view.last_id.store(last, SeqCst);
-            w.appends += payloads.len() as u64;
-            w.append_bytes += bytes;
             w.batches += u64::from(batch);
             appended(last);
             (last, was_empty, w.buf.len() >= WRITE_OUT_BYTES)
@@ -167,6 +169,9 @@ impl Inner {
         }
         encode_record_unsummed(&mut w.buf, w.next_id, timestamp, payload);
         w.next_id += 1;
+        // Per record, so a roll in the middle of a batch counts the records before it.
+        w.appends += 1;
+        w.append_bytes += payload.len() as u64;
         w.active_payload += payload.len() as u64;
         let end = w.end_offset();
         if w.zero.wants_more(end, self.options.zero_ahead) {
@@ -180,21 +185,22 @@ impl Inner {
     }
 
     /// Hands the buffered records to the active segment file with one `write`, outside the
-    /// writer lock. Returns the segment and the id up to which every record is now in the
-    /// files (write-outs are serialised, so no earlier one is still in flight).
-    pub(crate) fn write_out(&self) -> Result<(Arc<SegmentFile>, u64)> {
+    /// writer lock. Returns the segment, the id up to which every record is now in the
+    /// files (write-outs are serialised, so no earlier one is still in flight) and the
+    /// payload bytes appended up to it.
+    pub(crate) fn write_out(&self) -> Result<WrittenOut> {
         let mut spare = lock(&self.io);
-        let (seg, offset, last) = {
+        let (seg, offset, last, bytes) = {
             let mut w = lock(&self.writer);
             let last = w.next_id - 1;
             if w.buf.is_empty() {
-                return Ok((w.active.clone(), last));
+                return Ok((w.active.clone(), last, w.append_bytes));
             }
             std::mem::swap(&mut w.buf, &mut *spare);
             let offset = w.write_offset;
             w.write_offset += spare.len() as u64;
             self.in_flight.begin();
-            (w.active.clone(), offset, last)
+            (w.active.clone(), offset, last, w.append_bytes)
         };
         // The zeroer may be writing just past the bytes assigned before this swap.
         let end = offset + spare.len() as u64;
@@ -212,7 +218,7 @@ impl Inner {
         result.map_err(|e| self.view.poison_with(e))?;
         Metrics::add(&self.view.metrics.write_calls, 1);
         self.view.written.advance(last);
-        Ok((seg, last))
+        Ok((seg, last, bytes))
     }
 
     /// Under the writer lock: waits for write-outs in flight, then writes the buffer
@@ -245,17 +251,20 @@ impl Inner {
 
     /// One round of group commit: write out, then one `fdatasync`, both outside the writer
     /// lock so appenders keep going meanwhile. Returns the id made durable.
-    fn sync_once(&self) -> Result<u64> {
+    fn sync_once(&self, trigger: Trigger) -> Result<u64> {
         self.linger();
-        let (seg, target) = self.write_out()?;
+        let (seg, target, bytes) = self.write_out()?;
         let before = self.view.durable_id();
         if target <= before {
             return Ok(target);
         }
+        let metrics = &self.view.metrics;
+        metrics.count_flush(trigger);
         let started = Instant::now();
         self.sync_segment(&seg)?;
         self.last_sync_ns
             .store(started.elapsed().as_nanos() as u64, SeqCst);
+        self.synced(target - before, bytes);
         // Records appended since this round began: those it covered, and those that came
         // during its sync; all of them will want the next round.
         self.round_demand
@@ -264,13 +273,34 @@ impl Inner {
     }
 
     /// `fdatasync` of a segment file; a failure poisons the log. Serialised with the
-    /// poison check (see `sync_lock`), and counted.
+    /// poison check (see `sync_lock`), counted and timed.
     pub(crate) fn sync_segment(&self, seg: &SegmentFile) -> Result<()> {
         let _serial = lock(&self.sync_lock);
         self.view.check_poison()?;
-        seg.sync().map_err(|e| self.view.poison_with(e))?;
-        Metrics::add(&self.view.metrics.syncs, 1);
+        self.timed_sync(|| seg.sync())
+    }
+
+    /// Runs one sync of the log (`fdatasync`, or a seal's), under `sync_lock`: counts it,
+    /// times it, and poisons the log if it fails.
+    fn timed_sync(&self, sync: impl FnOnce() -> Result<()>) -> Result<()> {
+        let metrics = &self.view.metrics;
+        let started = metrics.hist.start();
+        if let Err(e) = sync() {
+            Metrics::add(&metrics.flushes_failed, 1);
+            return Err(self.view.poison_with(e));
+        }
+        Histograms::finish(&metrics.hist.sync_latency, started);
+        Metrics::add(&metrics.syncs, 1);
         Ok(())
+    }
+
+    /// After a sync that made `records` more records durable, the first `bytes` payload
+    /// bytes appended since open being durable: the flushed totals and per-sync sizes.
+    pub(crate) fn synced(&self, records: u64, bytes: u64) {
+        let before = self.durable_bytes.fetch_max(bytes, SeqCst);
+        let hist = &self.view.metrics.hist;
+        hist.record(&hist.sync_records, records);
+        hist.record(&hist.sync_bytes, bytes.saturating_sub(before));
     }
 
     /// Before a `Sync` group-commit round, when several writers wanted the last one: give
@@ -312,10 +342,12 @@ impl Inner {
         }
     }
 
-    pub(crate) fn make_durable(&self, target: u64) -> Result<()> {
-        self.view
-            .commit
-            .make_durable(target, || self.view.check_writable(), || self.sync_once())
+    pub(crate) fn make_durable(&self, target: u64, trigger: Trigger) -> Result<()> {
+        self.view.commit.make_durable(
+            target,
+            || self.view.check_writable(),
+            || self.sync_once(trigger),
+        )
     }
 
     /// Seals the active segment and starts the next one. Runs under the writer lock: the
@@ -402,11 +434,13 @@ impl Inner {
             // The seal's sync is one of the log's syncs: serialised with the poison check.
             let _serial = lock(&self.sync_lock);
             self.view.check_poison()?;
-            seg.seal(footer).map_err(|e| self.view.poison_with(e))?;
-            Metrics::add(&self.view.metrics.syncs, 1);
+            self.view.metrics.count_flush(Trigger::Forced);
+            self.timed_sync(|| seg.seal(footer))?;
         }
         Metrics::add(&self.view.metrics.segments_sealed, 1);
         self.view.segments.mark_sealed(seg.base_id());
+        let records = footer.last_id.saturating_sub(self.view.durable_id());
+        self.synced(records, w.append_bytes);
         self.view.commit.advance(footer.last_id);
         Ok(footer)
     }
@@ -455,9 +489,9 @@ impl FlushTarget for Inner {
         Inner::write_out(self).map(|_| ())
     }
 
-    fn sync_all(&self) -> Result<()> {
+    fn sync_all(&self, trigger: Trigger) -> Result<()> {
         fail::fail_point!("background::sync");
-        self.make_durable(self.view.last_id())
+        self.make_durable(self.view.last_id(), trigger)
     }
 
     fn has_unsynced(&self) -> bool {

@@ -14,6 +14,7 @@
 //! Time comes from a [`Clock`] (now and sleep) so tests drive the breaker and the backoff
 //! with a [`ManualClock`] instead of waiting.
 
+use crate::metrics::{Recorder, Summary};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -175,6 +176,10 @@ pub struct RemoteStats {
     pub breaker: BreakerState,
     /// Times the breaker opened (from closed, or again after a failed probe).
     pub breaker_trips: u64,
+    /// Durations of upload attempts (whole objects, all parts) and of read attempts
+    /// (whole and ranged), in nanoseconds.
+    pub upload_latency: Summary,
+    pub download_latency: Summary,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,9 +208,20 @@ struct Counters {
     bytes_uploaded: AtomicU64,
     bytes_downloaded: AtomicU64,
     breaker_trips: AtomicU64,
+    upload_latency: Recorder,
+    download_latency: Recorder,
 }
 
 impl Counters {
+    /// Where an attempt of this kind is timed, if it is.
+    fn latency(&self, kind: Kind) -> Option<&Recorder> {
+        match kind {
+            Kind::Put => Some(&self.upload_latency),
+            Kind::Get | Kind::RangedGet => Some(&self.download_latency),
+            Kind::Head | Kind::Delete | Kind::List => None,
+        }
+    }
+
     fn request(&self, kind: Kind) -> &AtomicU64 {
         match kind {
             Kind::Put => &self.puts,
@@ -313,6 +329,8 @@ impl Remote {
             bytes_downloaded: c.bytes_downloaded.load(Relaxed),
             breaker: self.breaker_state(),
             breaker_trips: c.breaker_trips.load(Relaxed),
+            upload_latency: c.upload_latency.summary(),
+            download_latency: c.download_latency.summary(),
         }
     }
 
@@ -402,7 +420,11 @@ impl Remote {
                 remote: self,
                 armed: admit == Admit::Probe,
             };
+            let started = std::time::Instant::now();
             let result = f();
+            if let Some(latency) = self.counters.latency(kind) {
+                latency.record(started.elapsed().as_nanos() as u64);
+            }
             let transient = matches!(&result, Err(e) if e.is_transient());
             probe.disarm();
             self.record(admit == Admit::Probe, transient);
