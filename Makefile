@@ -55,6 +55,9 @@ CTESTS += test_retention
 CTESTS += test_positions
 CTESTS += test_tiers
 CTESTS += test_archive
+# The programs of examples_c/, built with the C tests' flags and run by them (each with a
+# scratch directory as its argument, in which it must succeed on its own).
+EXAMPLES := quickstart event_store metrics_endpoint
 export ASAN_OPTIONS := detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1
 export UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1
 
@@ -198,11 +201,13 @@ ctest: $(NATIVE_LIBS_FILE)
 	    $(CC) $(CTEST_CFLAGS) ctests/$$t.c $(DEBUG_DIR)/libaof.a $$(cat $(NATIVE_LIBS_FILE)) \
 	        -o $(BUILD)/ctests/$$t; \
 	done
-	@echo "cc quickstart (example, same flags)"
-	@$(CC) $(CTEST_CFLAGS) examples_c/quickstart.c $(DEBUG_DIR)/libaof.a \
-	    $$(cat $(NATIVE_LIBS_FILE)) -o $(BUILD)/ctests/example_quickstart
+	@for e in $(EXAMPLES); do \
+	    echo "cc $$e (example, same flags)"; \
+	    $(CC) $(CTEST_CFLAGS) examples_c/$$e.c $(DEBUG_DIR)/libaof.a \
+	        $$(cat $(NATIVE_LIBS_FILE)) -o $(BUILD)/ctests/example_$$e; \
+	done
 	ctests/run.sh $(BUILD)/ctests/summary.txt $(addprefix $(BUILD)/ctests/,$(CTESTS)) \
-	    $(BUILD)/ctests/example_quickstart
+	    $(addprefix $(BUILD)/ctests/example_,$(EXAMPLES))
 
 valgrind: $(NATIVE_LIBS_FILE)
 	@echo "== C tests under valgrind memcheck (no sanitizers)"
@@ -214,14 +219,16 @@ valgrind: $(NATIVE_LIBS_FILE)
 	    $(CC) $(VALGRIND_CFLAGS) ctests/$$t.c $(DEBUG_DIR)/libaof.a $$(cat $(NATIVE_LIBS_FILE)) \
 	        -o $(BUILD)/valgrind/$$t; \
 	done
-	@echo "cc quickstart (example, same flags)"
-	@$(CC) $(VALGRIND_CFLAGS) examples_c/quickstart.c $(DEBUG_DIR)/libaof.a \
-	    $$(cat $(NATIVE_LIBS_FILE)) -o $(BUILD)/valgrind/example_quickstart
+	@for e in $(EXAMPLES); do \
+	    echo "cc $$e (example, same flags)"; \
+	    $(CC) $(VALGRIND_CFLAGS) examples_c/$$e.c $(DEBUG_DIR)/libaof.a \
+	        $$(cat $(NATIVE_LIBS_FILE)) -o $(BUILD)/valgrind/example_$$e; \
+	done
 	CTEST_RUNNER="$(VALGRIND) $(VALGRIND_FLAGS)" \
 	CTEST_SHOW='ERROR SUMMARY|definitely lost|indirectly lost|possibly lost' \
 	AOFT_SCALE_DIV=$(VALGRIND_SCALE_DIV) CTEST_TIMEOUT=600 \
 	    ctests/run.sh $(BUILD)/valgrind/summary.txt $(addprefix $(BUILD)/valgrind/,$(CTESTS)) \
-	    $(BUILD)/valgrind/example_quickstart
+	    $(addprefix $(BUILD)/valgrind/example_,$(EXAMPLES))
 
 cxx-header:
 	@echo "== aof.h as C++17 (included twice)"
