@@ -16,6 +16,13 @@
 //!   bytes (`raw-seq`), raw `pwrite` + `fdatasync` per record or per N records
 //!   (`raw-fsync`, in the Sync and Batched(N) cells); raft-engine, okaywal, walrus-rust at
 //!   their equivalent durability (see `peers.rs`).
+//! - **append-async**: one thread keeping 1, 16, 256 or 4,096 asynchronous appends in
+//!   flight under Sync (`aof-notify-N`: `append_notify` + a completion queue;
+//!   `aof-future-256`: `append_async` futures on a minimal executor), 64 B and 1 KiB;
+//!   latency per record from the append call until the thread sees its completion. A
+//!   filter that names them (`--filter append-async`) also runs the Sync cells they are
+//!   compared with (1 and 16 threads, and `raw-fsync`), and the report adds their table
+//!   and the issue 11 target (`async_append.rs`).
 //! - **scan**: hot sequential cursor scan; **read**: hot random read by id.
 //! - **tail**: writer→tailing-reader latency; engines aof (the reader sleeps in
 //!   `Cursor::wait`) and aof-spin (its cursor busy-polls 1 ms before sleeping).
@@ -31,10 +38,12 @@
 //!
 //! `--filter`: comma-separated terms that must all match a segment of a cell's id
 //! (`append/sync/64B/16t/aof`), e.g. `--filter sync`, `--filter append,64B,1t`,
-//! `--filter scan`. A term with a `/` matches any part of the id. `--list` prints the ids
-//! the filter selects without running them.
+//! `--filter scan`, `--filter append-async` (`async` alone is the Async flush policy). A
+//! term with a `/` matches any part of the id. `--list` prints the ids the filter selects
+//! without running them.
 
 mod append;
+mod async_append;
 mod capi;
 mod drive;
 mod manager;
@@ -157,7 +166,19 @@ struct Bench {
 }
 
 impl Bench {
+    /// Whether the filter selects `c`: its own id matches, or the filter names the
+    /// asynchronous-append cells (`append-async`, `aof-notify-N`, `aof-future-N`) and `c`
+    /// is one of the cells a selected one is compared with (`async_append::companion`).
     fn selected(&self, c: &Cell) -> bool {
+        self.matches(c)
+            || (async_append::companion(c)
+                && self.args.filter.iter().any(|t| async_append::names(t))
+                && async_append::cells(c.size)
+                    .iter()
+                    .any(|(a, _, _)| self.matches(a)))
+    }
+
+    fn matches(&self, c: &Cell) -> bool {
         let id = c.id();
         let segs: Vec<&str> = id.split('/').collect();
         self.args.filter.iter().all(|term| {
@@ -317,6 +338,29 @@ fn append_matrix(b: &mut Bench) {
                     walrus_append_cell(b, c("walrus-nofsync"), "nofsync");
                 }
             }
+        }
+        if async_append::SIZES.contains(&size) {
+            async_append_cells(b, size);
+        }
+    }
+}
+
+/// One thread with N asynchronous appends in flight under Sync (`async_append.rs`); right
+/// after the Sync cells of the same size they are compared with.
+fn async_append_cells(b: &mut Bench, size: usize) {
+    let dir = b.dir.clone();
+    for (cell, depth, futures) in async_append::cells(size) {
+        let id = cell.id();
+        b.calibrated_cell(cell, |plan| {
+            if futures {
+                async_append::future_rep(&dir, size, depth, plan)
+            } else {
+                async_append::notify_rep(&dir, size, depth, plan)
+            }
+        });
+        if let Some(c) = b.cells.last_mut().filter(|c| c.id() == id) {
+            let n = c.note.split(',').next().unwrap_or("").to_string();
+            c.note = format!("{n}, {depth} in flight, every record timed");
         }
     }
 }
@@ -757,7 +801,11 @@ fn main() {
     );
     print!("{}", report::ratio_table(&rows));
     println!();
-    println!("== targets (issue 4), from this run");
+    if let Some(section) = report::async_section(&b.cells, budget.reps) {
+        print!("{section}");
+        println!();
+    }
+    println!("== targets (issues 4 and 11), from this run");
     print!("{}", report::targets_table(&ts));
     println!();
     println!(

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
+use crate::async_append::{self, TARGET_DEPTH, TARGET_THREADS};
 use crate::readers::{spin_label, TAIL_SPIN};
 use crate::stats::{size_label, Cell, Status};
 
@@ -66,7 +67,7 @@ fn status_text(c: &Cell) -> Option<String> {
 
 fn cell_row(c: &Cell) -> String {
     let head = format!(
-        "{:<7} {:<13} {:>6} {:>4}  {:<16}",
+        "{:<12} {:<13} {:>6} {:>4}  {:<16}",
         c.workload,
         c.policy,
         size_label(c.size),
@@ -129,7 +130,7 @@ pub fn cells_table(cells: &[Cell]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<7} {:<13} {:>6} {:>4}  {:<16} {:>24} {:>9} {:>9} {:>9} {:>9} {:>9}  note",
+        "{:<12} {:<13} {:>6} {:>4}  {:<16} {:>24} {:>9} {:>9} {:>9} {:>9} {:>9}  note",
         "work",
         "policy",
         "size",
@@ -145,9 +146,17 @@ pub fn cells_table(cells: &[Cell]) -> String {
     // Execution order interleaves engines per data set; print each workload × size
     // (× threads for appends) together.
     let rank = |w: &str| {
-        ["append", "scan", "read", "tail", "open", "manager"]
-            .iter()
-            .position(|x| *x == w)
+        [
+            "append",
+            "append-async",
+            "scan",
+            "read",
+            "tail",
+            "open",
+            "manager",
+        ]
+        .iter()
+        .position(|x| *x == w)
     };
     let mut sorted: Vec<&Cell> = cells.iter().collect();
     sorted.sort_by_key(|c| {
@@ -426,6 +435,9 @@ pub fn targets(cells: &[Cell]) -> Vec<Target> {
             false,
         ),
     ];
+    // Issue 11: one thread with >= 256 asynchronous appends in flight at least matches 16
+    // threads appending with Sync, at every depth from 256 up and both sizes.
+    v.extend(async_targets(cells));
     // p99 of Sync 64B 1t within 1.2x of raw write+fdatasync's p99.
     v.push(
         match (
@@ -669,4 +681,162 @@ pub fn to_csv(cells: &[Cell], rows: &[RatioRow]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The asynchronous-append targets (issue 11): for each size and each depth of at least
+/// `TARGET_DEPTH`, one thread's `append_notify` rate ÷ that of `TARGET_THREADS` threads
+/// appending with Sync.
+fn async_targets(cells: &[Cell]) -> Vec<Target> {
+    let mut v = Vec::new();
+    for &size in &async_append::SIZES {
+        for &depth in async_append::DEPTHS.iter().filter(|&&d| d >= TARGET_DEPTH) {
+            let a = find(
+                cells,
+                async_append::WORKLOAD,
+                "sync",
+                size,
+                1,
+                &async_append::notify_engine(depth),
+            );
+            let b = find(cells, "append", "sync", size, TARGET_THREADS, "aof");
+            if a.is_none() && b.is_none() {
+                continue;
+            }
+            v.push(check_ratio(
+                &format!(
+                    "async {} 1t {depth} in flight >= Sync {TARGET_THREADS}t",
+                    size_label(size)
+                ),
+                cells,
+                a,
+                b,
+                1.0,
+                false,
+            ));
+        }
+    }
+    v
+}
+
+/// The asynchronous-append section (issue 11): per record size, the raw baseline, Sync
+/// with 1 and 16 threads and one thread with N asynchronous appends in flight, side by
+/// side, then the target's verdict. `None` if no asynchronous-append cell ran.
+pub fn async_section(cells: &[Cell], reps: usize) -> Option<String> {
+    if !cells
+        .iter()
+        .any(|c| c.workload == async_append::WORKLOAD && c.ok())
+    {
+        return None;
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "== asynchronous appends under Sync (issue 11): durable records/s, median of {reps} reps \
+         (min–max); latency per record from the append call until the caller sees it durable, \
+         µs (median over reps)"
+    );
+    let _ = writeln!(
+        out,
+        "{:<6} {:<44} {:>22} {:>8} {:>8} {:>8} {:>8} {:>9} {:>11}",
+        "size",
+        "how",
+        "records/s (min–max)",
+        "p50",
+        "p99",
+        "p99.9",
+        "max",
+        "rec/sync",
+        "÷ Sync 16t"
+    );
+    for &size in &async_append::SIZES {
+        let sync16 = find(cells, "append", "sync", size, TARGET_THREADS, "aof");
+        let mut rows: Vec<(String, Option<&Cell>)> = vec![
+            (
+                "raw pwrite+fdatasync, 1 thread".into(),
+                find(cells, "append", "sync", size, 1, "raw-fsync"),
+            ),
+            (
+                "aof Sync append, 1 thread".into(),
+                find(cells, "append", "sync", size, 1, "aof"),
+            ),
+            (format!("aof Sync append, {TARGET_THREADS} threads"), sync16),
+        ];
+        for (cell, depth, futures) in async_append::cells(size) {
+            let how = if futures {
+                format!("aof append_async (futures), {depth} in flight")
+            } else {
+                format!("aof append_notify, 1 thread, {depth} in flight")
+            };
+            rows.push((
+                how,
+                find(cells, cell.workload, "sync", size, 1, &cell.engine),
+            ));
+        }
+        for (how, c) in rows {
+            let Some(c) = c else {
+                let _ = writeln!(out, "{:<6} {:<44} not measured", size_label(size), how);
+                continue;
+            };
+            let rate = format!(
+                "{} ({}–{})",
+                fmt_rate(c.rate()),
+                fmt_rate(c.rate_min()),
+                fmt_rate(c.rate_max())
+            );
+            let per_sync = c
+                .syncs_per_record()
+                .filter(|&s| s > 0.0)
+                .map_or("-".into(), |s| format!("{:.1}", 1.0 / s));
+            let vs = sync16.map_or("-".into(), |b| format!("{:.2}x", ratio(c, b).median));
+            let _ = writeln!(
+                out,
+                "{:<6} {:<44} {:>22} {:>8} {:>8} {:>8} {:>8} {:>9} {:>11}",
+                size_label(size),
+                how,
+                rate,
+                fmt_us(c.lat(|l| l.p50)),
+                fmt_us(c.lat(|l| l.p99)),
+                fmt_us(c.lat(|l| l.p999)),
+                fmt_us(c.lat(|l| l.max)),
+                per_sync,
+                vs
+            );
+        }
+        out.push('\n');
+    }
+    let ts = async_targets(cells);
+    let verdict = if ts.is_empty() || ts.iter().any(|t| t.met.is_none()) {
+        "NOT MEASURED"
+    } else if ts.iter().all(|t| t.met == Some(true)) {
+        if ts.iter().all(|t| t.robust) {
+            "MET"
+        } else {
+            "MET (within noise)"
+        }
+    } else if ts.iter().any(|t| t.met == Some(false) && t.robust) {
+        "MISSED"
+    } else {
+        "MISSED (within noise)"
+    };
+    let _ = writeln!(
+        out,
+        "target (issue 11): one thread with >= {TARGET_DEPTH} in flight at least matches \
+         {TARGET_THREADS} Sync threads: {verdict}"
+    );
+    for t in &ts {
+        let _ = writeln!(
+            out,
+            "  {:<40} {:<22} {}",
+            t.name,
+            match (t.met, t.robust) {
+                (None, _) => "-",
+                (Some(true), true) => "met",
+                (Some(true), false) => "met (within noise)",
+                (Some(false), true) => "missed",
+                (Some(false), false) => "missed (within noise)",
+            },
+            t.measured
+        );
+    }
+    Some(out)
 }
