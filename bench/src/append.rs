@@ -14,12 +14,22 @@ use crate::drive::{drive, Plan};
 use crate::stats::{Lat, Policy, Rep};
 use crate::util::{fdatasync, fill, fresh_dir, preallocated_file, remove_dir, syncfs};
 
-/// aof with default options (64 MiB segments, pre-allocation at 50 %) and `policy`.
-pub fn aof_rep(dir: &Path, policy: Policy, size: usize, threads: usize, plan: Plan) -> Rep {
+/// aof with default options (64 MiB segments, pre-allocation at 50 %, latency histograms
+/// on) and `policy`; `histograms: false` turns the log's HDR histograms off (the
+/// `aof-nohist` cells: what recording them costs).
+pub fn aof_rep(
+    dir: &Path,
+    policy: Policy,
+    size: usize,
+    threads: usize,
+    plan: Plan,
+    histograms: bool,
+) -> Rep {
     let path = dir.join("aof");
     fresh_dir(&path);
     let opts = Options {
         flush: policy.to_aof(),
+        histograms,
         ..Options::default()
     };
     let log = Log::open(&path, opts).expect("open aof log");

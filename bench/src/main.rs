@@ -302,7 +302,10 @@ fn append_matrix(b: &mut Bench) {
                     });
                 }
                 let cal = b.calibrated_cell(c("aof"), |plan| {
-                    append::aof_rep(&dir, policy, size, threads, plan)
+                    append::aof_rep(&dir, policy, size, threads, plan, true)
+                });
+                b.calibrated_cell(c("aof-nohist"), |plan| {
+                    append::aof_rep(&dir, policy, size, threads, plan, false)
                 });
                 if threads == 1 {
                     if let Some(k) = cal {

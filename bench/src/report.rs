@@ -239,7 +239,7 @@ pub struct RatioRow {
     pub cols: Vec<(&'static str, Option<Ratio>)>,
 }
 
-pub const RATIO_COLS: [&str; 8] = [
+pub const RATIO_COLS: [&str; 9] = [
     "raw-write",
     "raw-seq MiB/s",
     "raw-fsync",
@@ -248,6 +248,7 @@ pub const RATIO_COLS: [&str; 8] = [
     "walrus",
     "walrus-nofsync",
     "C API/Rust",
+    "hist on/off",
 ];
 
 pub fn ratio_rows(cells: &[Cell]) -> Vec<RatioRow> {
@@ -274,6 +275,7 @@ pub fn ratio_rows(cells: &[Cell]) -> Vec<RatioRow> {
                     "C API/Rust",
                     find(cells, w, p, s, t, "aof-c").map(|c| ratio(c, a)),
                 ),
+                ("hist on/off", peer("aof-nohist")),
             ]
         } else if w == "scan" || w == "read" {
             vec![
