@@ -76,16 +76,14 @@ fn a_thousand_appends_and_one_forced_flush_are_counted_exactly() {
     assert_eq!((m.sync_bytes_sum, m.sync_bytes_max), (100_000, 100_000));
     assert_eq!(m.sync_latency_ns_count, 1);
     assert!(m.sync_latency_ns_max > 0 && at_most(m.sync_latency_ns_max, flush_ns));
-    // Every append timed, each within the time measured around its call: so is every
-    // percentile of theirs within the same percentile of ours.
-    assert_eq!(m.append_latency_ns_count, 1000);
+    // Appends that only buffer: every 8th of this thread timed, each within the time
+    // measured around its call, so every percentile of theirs is within the outer maximum.
+    assert_eq!(m.append_latency_ns_count, 1000 / 8);
     assert!(at_most(
         m.append_latency_ns_max,
         *outer.iter().max().unwrap()
     ));
     assert!(at_most(m.append_latency_ns_sum, outer.iter().sum()));
-    assert!(at_most(m.append_latency_ns_p50, quantile(&mut outer, 0.5)));
-    assert!(at_most(m.append_latency_ns_p99, quantile(&mut outer, 0.99)));
     assert!(m.append_latency_ns_min <= m.append_latency_ns_p50);
     assert!(m.append_latency_ns_p50 <= m.append_latency_ns_p90);
     assert!(m.append_latency_ns_p90 <= m.append_latency_ns_p99);
@@ -102,12 +100,23 @@ fn each_trigger_is_counted_as_such() {
     // Sync: one group-commit round per append from a single thread.
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(dir.path(), Options::default()).unwrap();
+    let mut outer = Vec::new();
     for i in 1..=50 {
+        let t0 = Instant::now();
         log.append(&payload(i, 10)).unwrap();
+        outer.push(t0.elapsed().as_nanos() as u64);
     }
     let m = log.metrics();
     assert_eq!((m.flushes_sync, m.flushes_forced, m.syncs), (50, 0, 50));
     assert_eq!((m.sync_records_count, m.sync_records_max), (50, 1));
+    // Under Sync every append is timed, each within the time measured around its call:
+    // so is every percentile of theirs within the same percentile of ours.
+    assert_eq!(m.append_latency_ns_count, 50);
+    assert!(at_most(m.append_latency_ns_p50, quantile(&mut outer, 0.5)));
+    assert!(at_most(m.append_latency_ns_p90, quantile(&mut outer, 0.9)));
+    assert!(at_most(m.append_latency_ns_max, quantile(&mut outer, 1.0)));
+    // Each append's sync is within its append.
+    assert!(at_most(m.sync_latency_ns_p50, m.append_latency_ns_p50));
     drop(log);
 
     // Batched: one background sync per 100 records.

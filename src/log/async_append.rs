@@ -20,7 +20,7 @@ use crate::completion::pending::Waiter;
 use crate::completion::{CompletionQueue, DurableAppend};
 use crate::config::FlushPolicy;
 use crate::error::{Error, Result};
-use crate::metrics::{Metrics, Trigger};
+use crate::metrics::{Histograms, Metrics, Trigger};
 
 impl Log {
     /// Appends one record now and returns a future that resolves to its id once it is
@@ -71,6 +71,7 @@ impl Inner {
     /// it, not to the caller), so the caller sees exactly one of the two.
     fn append_tracked(&self, payload: &[u8], waiter: Waiter) -> Result<u64> {
         let view = &self.view;
+        let started = view.metrics.hist.start_append(false);
         view.check_open()?;
         let len = payload.len() as u64;
         let max = self.options.record_limit();
@@ -108,6 +109,7 @@ impl Inner {
                 self.signal.poke(sync, true);
             }
         }
+        Histograms::finish(&view.metrics.hist.append_latency, started);
         Ok(id)
     }
 

@@ -96,7 +96,8 @@ impl Inner {
         payloads: &[P],
         batch: bool,
     ) -> Result<u64> {
-        let started = self.view.metrics.hist.start();
+        let waits = self.options.flush == FlushPolicy::Sync;
+        let started = self.view.metrics.hist.start_append(waits);
         let last = self.append_records_then(payloads, batch, |_| {})?;
         let first = last + 1 - payloads.len() as u64;
         match self.options.flush {
