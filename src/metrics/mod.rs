@@ -175,7 +175,7 @@ impl Histograms {
             c.set(n.wrapping_add(1));
             n
         });
-        (n % APPEND_SAMPLE == 0).then(Instant::now)
+        n.is_multiple_of(APPEND_SAMPLE).then(Instant::now)
     }
 
     /// Records the time since `start` in `recorder`, if it was started.
