@@ -181,11 +181,14 @@ const fn size_of_version(version: u32) -> usize {
     8 * n
 }
 
-/// Copies a snapshot of the log's counters into `*out`. Pass `out_size =
-/// sizeof(aof_metrics_t)` as your program was compiled: a library newer than the header
-/// fills only the fields the program knows; an older one fills those it has and sets the
-/// rest of `out_size` to 0. `out_size` below the first version's size (120 bytes) or not a
-/// multiple of 8: `AOF_ERR_INVALID_ARG`. Also `AOF_ERR_CLOSED`.
+/// Copies a snapshot of the log's counters into `*out`. Pass `out_size = sizeof(aof_metrics_t)`
+/// as your program was compiled: a library newer than the header fills only the fields the
+/// program knows; an older one fills those it has and sets the rest of `out_size` to 0.
+/// `out_size` below the first version's size (120 bytes) or not a multiple of 8:
+/// `AOF_ERR_INVALID_ARG`.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out`), `AOF_ERR_INVALID_ARG` (`out_size`
+/// below 120 or not a multiple of 8; not a log handle), `AOF_ERR_CLOSED`.
 ///
 /// # Safety
 /// `out` must be NULL or point to `out_size` writable bytes.
