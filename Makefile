@@ -8,6 +8,7 @@
 #   make valgrind              the C tests without sanitizers under valgrind memcheck
 #   make fuzz-ci [FUZZ_SECONDS=60]  each cargo-fuzz target for FUZZ_SECONDS; fails on a crash
 #   make install PREFIX=/usr/local [DESTDIR=...]
+#   make dist                  the libraries make install installs, in build/dist/ (below)
 #   make header                regenerate include/aof.h (cbindgen, as a library, via a test)
 #   make deps                  install what a fresh Debian machine lacks (idempotent; libclang-dev
 #                              for libmdbx's bindgen build, s3s-fs for the S3 archive tests)
@@ -25,6 +26,7 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DOCDIR ?= $(PREFIX)/share/doc/libaof
 DESTDIR ?=
 BUILD := build
 
@@ -89,7 +91,7 @@ S3S_FS_VERSION := 0.14.1
 # The stages of make test, in order.
 TEST_STAGES := check-fmt clippy cargo-test ctest valgrind cxx-header install-test fuzz-ci
 
-.PHONY: all release debug demo test check-fmt clippy cargo-test ctest valgrind cxx-header \
+.PHONY: all release debug dist demo test check-fmt clippy cargo-test ctest valgrind cxx-header \
         fuzz-ci install install-test header deps clean-build
 
 all: release
@@ -110,6 +112,9 @@ deps:
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v g++ >/dev/null || missing="$$missing g++"; \
 	command -v timeout >/dev/null || missing="$$missing coreutils"; \
+	for t in ld ar nm objcopy strip; do \
+	    command -v $$t >/dev/null || { missing="$$missing binutils"; break; }; \
+	done; \
 	command -v valgrind >/dev/null || missing="$$missing valgrind"; \
 	dpkg-query -W -f='$${Status}' libclang-dev 2>/dev/null | grep -q '^install ok installed$$' || \
 	    missing="$$missing libclang-dev"; \
@@ -118,7 +123,7 @@ deps:
 	    $(SUDO) apt-get update -qq; \
 	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing libc6-dev; \
 	else \
-	    echo "deps: pkg-config, gcc, g++, valgrind, libclang-dev present"; \
+	    echo "deps: pkg-config, gcc, g++, binutils, valgrind, libclang-dev present"; \
 	fi
 	@test -x "$(CARGO)" || { echo "error: cargo not found (install Rust: https://rustup.rs)"; exit 1; }
 	@if command -v rustup >/dev/null || [ -x "$(HOME)/.cargo/bin/rustup" ]; then \
@@ -152,11 +157,53 @@ $(NATIVE_LIBS_FILE): Cargo.toml Cargo.lock
 	echo "$$libs" > $@
 	@echo "native static libs: $$(cat $@)"
 
+# --- the libraries make install installs ---------------------------------------------------
+#
+# Made from cargo's release build, in build/dist/ (make demo and make capi-bench link the
+# same static library):
+#   libaof.a   cargo's static library is ~1,300 objects (libaof's, the Rust standard
+#              library's, each dependency's, and the C code of zstd, libmdbx and aws-lc)
+#              with ~51,000 global symbols (digest_new, ZSTD_compress2, mdbx_env_open, ...),
+#              any of which could clash with a program's own. So its objects are partially
+#              linked into one (ld -r; packaging/static.ld says why their sections are
+#              merged; --force-group-allocation dissolves section groups, which a final link
+#              deduplicates by name across all its inputs), and every global symbol but
+#              aof_* is made local (objcopy), which keeps the references inside the object
+#              bound to libaof's own definitions. Debug info goes (--strip-debug; the symbol
+#              table stays, for backtraces), as does the LLVM bitcode the Rust standard
+#              library's objects carry (.llvmbc, .llvmcmd: only rustc's LTO reads it).
+#   libaof.so  cargo's shared library, which exports only aof_* (build.rs: --exclude-libs),
+#              without debug info and the symbols nothing links against
+#              (strip --strip-unneeded; the dynamic symbol table stays).
+# make install-test checks what both show a linker (packaging/check-symbols.sh).
+DIST := $(BUILD)/dist
+
+# A sub-make, so that the libraries' dates are read after cargo has built them. (With the
+# list of system libraries, so that make install after make dist has nothing to build.)
+dist: release $(NATIVE_LIBS_FILE)
+	@$(MAKE) --no-print-directory $(DIST)/libaof.a $(DIST)/libaof.so
+
+$(DIST)/libaof.a: $(RELEASE_DIR)/libaof.a packaging/static.ld
+	@mkdir -p $(DIST)
+	@rm -f $@ $(DIST)/libaof-all.o $(DIST)/libaof.o
+	ld -r --whole-archive --force-group-allocation -T packaging/static.ld $< \
+	    -o $(DIST)/libaof-all.o
+	objcopy --wildcard --keep-global-symbol='aof_*' --strip-debug \
+	    --remove-section=.llvmbc --remove-section=.llvmcmd $(DIST)/libaof-all.o $(DIST)/libaof.o
+	ar rcs $@ $(DIST)/libaof.o
+	@rm -f $(DIST)/libaof-all.o $(DIST)/libaof.o
+	@echo "libaof.a: $$(stat -c %s $<) bytes from cargo, $$(stat -c %s $@) in $@"
+
+$(DIST)/libaof.so: $(RELEASE_DIR)/libaof.so
+	@mkdir -p $(DIST)
+	strip --strip-unneeded -o $@ $<
+	@echo "libaof.so: $$(stat -c %s $<) bytes from cargo, $$(stat -c %s $@) in $@"
+
 # --- demo --------------------------------------------------------------------------------
 
-demo: deps release $(NATIVE_LIBS_FILE)
+demo: deps dist $(NATIVE_LIBS_FILE)
 	@mkdir -p $(BUILD)
-	$(CC) $(WARN_C) -O2 -Iinclude examples_c/quickstart.c $(RELEASE_DIR)/libaof.a \
+	$(CC) $(WARN_C) -O2 -Iinclude examples_c/quickstart.c $(DIST)/libaof.a \
 	    $$(cat $(NATIVE_LIBS_FILE)) -o $(BUILD)/quickstart
 	@echo
 	./$(BUILD)/quickstart $(BUILD)/quickstart-data
@@ -275,36 +322,71 @@ fuzz-ci:
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz targets that failed:$$failed"; exit 1; fi
 
-# Installs into a temporary prefix and builds a program with nothing but pkg-config.
-# (`grep >/dev/null`, not `grep -q`, after `ldd |`: under pipefail, grep -q leaving early can
-# kill ldd with SIGPIPE and fail the stage for nothing.)
-install-test: release $(NATIVE_LIBS_FILE)
-	@echo "== install into a temporary PREFIX, build with pkg-config"
+# Installs into a temporary prefix and builds programs the way the README tells users to,
+# with nothing but pkg-config: the shared library found through the rpath (and through
+# LD_LIBRARY_PATH), the static one (aof-static.pc), the static one under ASan+UBSan. Checks
+# that the installed libraries carry no debug info and show a linker only aof_*
+# (packaging/check-symbols.sh), and that a program defining names libaof's dependencies
+# use (ctests/install_clash.c) links and runs against either library.
+# (`grep >/dev/null`, not `grep -q`, after a pipe: under pipefail, grep -q leaving early can
+# kill the writer with SIGPIPE and fail the stage for nothing. And `if ...; then exit 1`,
+# not `! ...`: bash's -e ignores the status of a negated command.)
+install-test: dist $(NATIVE_LIBS_FILE)
+	@echo "== install into a temporary PREFIX, build programs with pkg-config as the README says"
 	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/aof-install-XXXXXX"); \
 	trap 'rm -rf "$$tmp"' EXIT; \
 	$(MAKE) --no-print-directory install PREFIX="$$tmp/prefix" >/dev/null; \
-	export PKG_CONFIG_PATH="$$tmp/prefix/lib/pkgconfig"; \
-	pkg-config --exists --print-errors aof; \
-	echo "pkg-config --modversion aof: $$(pkg-config --modversion aof)"; \
-	test "$$(pkg-config --modversion aof)" = "$(VERSION)"; \
-	echo "shared: $(CC) smoke.c $$(pkg-config --cflags --libs aof)"; \
-	$(CC) $(WARN_C) ctests/install_smoke.c $$(pkg-config --cflags --libs aof) -o "$$tmp/smoke-shared"; \
-	LD_LIBRARY_PATH="$$tmp/prefix/lib" "$$tmp/smoke-shared" "$$tmp/log-shared"; \
-	LD_LIBRARY_PATH="$$tmp/prefix/lib" ldd "$$tmp/smoke-shared" | grep "libaof.so.$(SONAME_VERSION) => $$tmp" >/dev/null; \
-	static_libs=$$(pkg-config --static --libs aof | sed 's/-laof\b/-l:libaof.a/'); \
-	echo "static: $(CC) smoke.c $$(pkg-config --cflags aof) $$static_libs"; \
-	$(CC) $(WARN_C) ctests/install_smoke.c $$(pkg-config --cflags aof) $$static_libs -o "$$tmp/smoke-static"; \
-	! ldd "$$tmp/smoke-static" | grep libaof >/dev/null; \
-	"$$tmp/smoke-static" "$$tmp/log-static"; \
+	lib="$$tmp/prefix/lib"; \
+	export PKG_CONFIG_PATH="$$lib/pkgconfig"; \
+	unset LD_LIBRARY_PATH; \
+	for m in aof aof-static; do \
+	    pkg-config --exists --print-errors $$m; \
+	    echo "pkg-config --modversion $$m: $$(pkg-config --modversion $$m)"; \
+	    test "$$(pkg-config --modversion $$m)" = "$(VERSION)"; \
+	done; \
+	for f in libaof.a libaof.so.$(VERSION); do \
+	    echo "installed $$f: $$(stat -c %s "$$lib/$$f") bytes, no debug info"; \
+	    if readelf -SW "$$lib/$$f" | grep -E '\.(debug_[a-z]+|llvmbc)\b' >/dev/null; then \
+	        echo "$$f: debug info installed"; exit 1; \
+	    fi; \
+	done; \
+	test -s "$$tmp/prefix/share/doc/libaof/LICENSE"; \
+	packaging/check-symbols.sh "$$lib" "$$tmp/prefix/include/aof.h"; \
+	shared="$$(pkg-config --cflags --libs aof) -Wl,-rpath,$$(pkg-config --variable=libdir aof)"; \
+	static="$$(pkg-config --cflags --libs aof-static)"; \
+	echo "shared: $(CC) prog.c $$shared"; \
+	for t in install_smoke install_clash; do \
+	    $(CC) $(WARN_C) ctests/$$t.c $$shared -o "$$tmp/$$t-shared"; \
+	    ldd "$$tmp/$$t-shared" | grep "libaof.so.$(SONAME_VERSION) => $$lib/" >/dev/null; \
+	    "$$tmp/$$t-shared" "$$tmp/log-$$t-shared"; \
+	done; \
+	echo "shared, without rpath: $(CC) prog.c $$(pkg-config --cflags --libs aof), run with LD_LIBRARY_PATH"; \
+	$(CC) $(WARN_C) ctests/install_smoke.c $$(pkg-config --cflags --libs aof) -o "$$tmp/smoke-ldpath"; \
+	LD_LIBRARY_PATH="$$lib" "$$tmp/smoke-ldpath" "$$tmp/log-ldpath"; \
+	echo "static: $(CC) prog.c $$static"; \
+	for t in install_smoke install_clash; do \
+	    $(CC) $(WARN_C) ctests/$$t.c $$static -o "$$tmp/$$t-static"; \
+	    if readelf -d "$$tmp/$$t-static" | grep libaof >/dev/null; then \
+	        echo "$$t-static needs libaof.so"; exit 1; \
+	    fi; \
+	    "$$tmp/$$t-static" "$$tmp/log-$$t-static"; \
+	done; \
+	echo "static, under ASan+UBSan: $(CC) $(SAN) -g -O1 prog.c $$static"; \
+	$(CC) $(WARN_C) $(SAN) -g -O1 ctests/install_clash.c $$static -o "$$tmp/install_clash-asan"; \
+	"$$tmp/install_clash-asan" "$$tmp/log-install_clash-asan"; \
 	echo "install test ok"
 
 # --- install -----------------------------------------------------------------------------
 
-install: release $(NATIVE_LIBS_FILE)
-	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+# aof.pc: the shared library (its Libs.private are what the static library needs, for
+# `pkg-config --static`, which adds them but leaves -laof, and so the shared library when
+# both are installed); aof-static.pc: the static library, by path, and what it needs.
+install: dist $(NATIVE_LIBS_FILE)
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	    $(DESTDIR)$(DOCDIR)
 	install -m 644 include/aof.h $(DESTDIR)$(INCLUDEDIR)/aof.h
-	install -m 644 $(RELEASE_DIR)/libaof.a $(DESTDIR)$(LIBDIR)/libaof.a
-	install -m 755 $(RELEASE_DIR)/libaof.so $(DESTDIR)$(LIBDIR)/libaof.so.$(VERSION)
+	install -m 644 $(DIST)/libaof.a $(DESTDIR)$(LIBDIR)/libaof.a
+	install -m 755 $(DIST)/libaof.so $(DESTDIR)$(LIBDIR)/libaof.so.$(VERSION)
 	ln -sf libaof.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaof.so.$(SONAME_VERSION)
 	ln -sf libaof.so.$(SONAME_VERSION) $(DESTDIR)$(LIBDIR)/libaof.so
 	{ \
@@ -313,12 +395,24 @@ install: release $(NATIVE_LIBS_FILE)
 	    echo "includedir=$(INCLUDEDIR)"; \
 	    echo; \
 	    echo "Name: aof"; \
-	    echo "Description: libaof, a durable segmented append-only log"; \
+	    echo "Description: libaof, a durable segmented append-only log (shared library; aof-static: the static one)"; \
 	    echo "Version: $(VERSION)"; \
 	    echo "Cflags: -I\$${includedir}"; \
 	    echo "Libs: -L\$${libdir} -laof"; \
 	    echo "Libs.private: $$(cat $(NATIVE_LIBS_FILE))"; \
 	} > $(DESTDIR)$(PKGCONFIGDIR)/aof.pc
+	{ \
+	    echo "prefix=$(PREFIX)"; \
+	    echo "libdir=$(LIBDIR)"; \
+	    echo "includedir=$(INCLUDEDIR)"; \
+	    echo; \
+	    echo "Name: aof-static"; \
+	    echo "Description: libaof, a durable segmented append-only log (static library)"; \
+	    echo "Version: $(VERSION)"; \
+	    echo "Cflags: -I\$${includedir}"; \
+	    echo "Libs: \$${libdir}/libaof.a $$(cat $(NATIVE_LIBS_FILE))"; \
+	} > $(DESTDIR)$(PKGCONFIGDIR)/aof-static.pc
+	install -m 644 LICENSE docs/C_API.md $(DESTDIR)$(DOCDIR)/
 	@echo "installed libaof $(VERSION) into $(DESTDIR)$(PREFIX)"
 
 # --- maintenance -------------------------------------------------------------------------
@@ -346,10 +440,10 @@ BENCH_RUN = $(CARGO) run --release --quiet --manifest-path bench/Cargo.toml --
 
 .PHONY: bench bench-quick capi-bench
 
-# The C API benchmark, against the release static library (like the demo).
-capi-bench: release $(NATIVE_LIBS_FILE)
+# The C API benchmark, against the static library make install installs (like the demo).
+capi-bench: dist $(NATIVE_LIBS_FILE)
 	@mkdir -p $(BUILD)
-	$(CC) $(WARN_C) -O2 -Iinclude bench/c/capi_bench.c $(RELEASE_DIR)/libaof.a \
+	$(CC) $(WARN_C) -O2 -Iinclude bench/c/capi_bench.c $(DIST)/libaof.a \
 	    $$(cat $(NATIVE_LIBS_FILE)) -o $(BUILD)/capi_bench
 
 bench: capi-bench

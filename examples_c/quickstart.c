@@ -33,6 +33,23 @@ static void sleep_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
+/* Formats a record's timestamp (microseconds since the Unix epoch) as ISO 8601 in UTC with
+ * microseconds, e.g. "2026-11-26T19:14:03.123456Z", into buf; returns buf. */
+static const char *format_time(uint64_t timestamp_us, char *buf, size_t len) {
+    time_t secs = (time_t)(timestamp_us / 1000000u);
+    struct tm tm;
+    size_t n = 0;
+    if (gmtime_r(&secs, &tm) != NULL) {
+        n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    }
+    if (n == 0) { /* out of struct tm's range, or buf too small: the raw value */
+        snprintf(buf, len, "%" PRIu64 " us since the epoch", timestamp_us);
+        return buf;
+    }
+    snprintf(buf + n, len - n, ".%06uZ", (unsigned)(timestamp_us % 1000000u));
+    return buf;
+}
+
 enum { TAIL_COUNT = 5 };
 
 /* The tailing thread: owns the cursor it is given (one thread at a time per cursor). */
@@ -97,8 +114,9 @@ int main(int argc, char **argv) {
         uint64_t ts = 0;
         check(aof_read(log, ids[i], (uint8_t *)buf, sizeof buf - 1, &len, &ts), "aof_read");
         buf[len] = '\0';
-        printf("3. read #%" PRIu64 ": \"%s\" (%zu bytes, appended at %" PRIu64 " us)\n", ids[i],
-               buf, len, ts);
+        char when[48];
+        printf("3. read #%" PRIu64 ": \"%s\" (%zu bytes, appended at %s)\n", ids[i], buf, len,
+               format_time(ts, when, sizeof when));
     }
 
     /* 4. Scan this run's records with a cursor, starting at the first new id. */

@@ -12,7 +12,9 @@
  *   < 0    an error, AOF_ERR_*. Error values are stable: a value keeps its meaning and is
  *          never reused for another error.
  * aof_errstr(status) describes a status with static text. A NULL required pointer gives
- * AOF_ERR_NULL_ARG before any other argument is looked at.
+ * AOF_ERR_NULL_ARG before any other argument is looked at. The comment of each function
+ * has a paragraph starting "Statuses:" that names every status it returns (the same list
+ * as docs/C_API.md); any call may also return AOF_ERR_PANIC or AOF_ERR_INTERNAL (a bug).
  *
  * Last error. Every call that returns an error (a negative status) stores a detailed
  * message for the calling thread; read it with aof_last_error_message() or copy it with
@@ -1056,10 +1058,12 @@ const char *aof_status_name(aof_status_t status);
  *   once with `AOF_ERR_WOULD_BLOCK`, as it does when the wait ends. Default
  *   `AOF_CACHE_DEFAULT_WAIT_MS` (10 s).
  *
- * Entries not pinned are evicted least recently used first; a file evicted and needed
- * again is opened again (metric `files_opened`). A budget below `AOF_CACHE_MIN_BYTES`
- * (64 KiB): `AOF_ERR_INVALID_ARG`, options unchanged. Statuses: `AOF_ERR_NULL_ARG`,
- * `AOF_ERR_INVALID_ARG`.
+ * Entries not pinned are evicted least recently used first; a file evicted and needed again is
+ * opened again (metric `files_opened`). A budget below `AOF_CACHE_MIN_BYTES` (64 KiB):
+ * `AOF_ERR_INVALID_ARG`, options unchanged.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (a budget below
+ * `AOF_CACHE_MIN_BYTES`; options unchanged).
  *
  * # Safety
  * `options` must be NULL or a live handle from `aof_manager_options_new`.
@@ -1070,19 +1074,21 @@ aof_status_t aof_manager_options_set_cache(struct aof_manager_options_t *options
                                            int64_t wait_ms);
 
 /**
- * Gives the manager an archive in a directory (a local disk, an NFS mount): the cold
- * tier. Sealed segments of its logs are uploaded there, as files, when a log says so
- * (`aof_options_set_archive_after`, `aof_archive_now`), and read back frame by frame.
- * `root` is a path (any bytes, like the root of `aof_manager_open`); `aof_manager_open`
- * creates it if missing (and fails with `AOF_ERR_REMOTE` if it cannot). `prefix` (UTF-8;
- * NULL or `""` for none) starts every object key; it usually ends with `/`. The object
- * of a segment is `<prefix><log uid, 16 hex digits>/<base id, 20 digits>.seg.zst`, a file
- * at that path under `root`. Replaces an archive set before; the limits and retries set
- * with `aof_manager_options_set_archive_limits` and `_retries` apply whenever they were
- * set. The strings are copied: the caller keeps ownership. See `aof_manager_options_set_archive_s3`
- * for what an archive does. Statuses: `AOF_ERR_NULL_ARG` (`options`, `root`),
- * `AOF_ERR_INVALID_ARG` (empty `root`; `prefix` not UTF-8, or making bad keys: a leading
- * `/`, an empty, `.` or `..` component), options unchanged.
+ * Gives the manager an archive in a directory (a local disk, an NFS mount): the cold tier.
+ * Sealed segments of its logs are uploaded there, as files, when a log says so
+ * (`aof_options_set_archive_after`, `aof_archive_now`), and read back frame by frame. `root`
+ * is a path (any bytes, like the root of `aof_manager_open`); `aof_manager_open` creates it if
+ * missing (and fails with `AOF_ERR_REMOTE` if it cannot). `prefix` (UTF-8; NULL or `""` for
+ * none) starts every object key; it usually ends with `/`. The object of a segment is
+ * `<prefix><log uid, 16 hex digits>/<base id, 20 digits>.seg.zst`, a file at that path under
+ * `root`. Replaces an archive set before; the limits and retries set with
+ * `aof_manager_options_set_archive_limits` and `_retries` apply whenever they were set. The
+ * strings are copied: the caller keeps ownership. See `aof_manager_options_set_archive_s3` for
+ * what an archive does.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`options`, `root`), `AOF_ERR_INVALID_ARG` (an empty
+ * `root`; a `prefix` not UTF-8, or making bad keys: a leading `/`, an empty, `.` or `..`
+ * component; options unchanged).
  *
  * # Safety
  * `options` must be NULL or a live handle; `root` NULL or a NUL-terminated string;
@@ -1122,14 +1128,16 @@ aof_status_t aof_manager_options_set_archive_fs(struct aof_manager_options_t *op
  * `aof_manager_options_set_archive_limits` are reached. Retention and
  * `aof_truncate_before` delete the objects of the segments they remove.
  *
- * Replaces an archive set before; the limits and retries apply whenever they were set.
- * No request is made here, nor by `aof_manager_open` (which sets up the client, reading
- * the environment and profile for the default credential chain): the first upload or
- * read reports an unreachable store. Statuses: `AOF_ERR_NULL_ARG` (`options`, `region`,
- * `bucket`, or one of `access_key` and `secret_key` without the other),
- * `AOF_ERR_INVALID_ARG` (a string not UTF-8; an empty region, bucket or key; an endpoint
- * that is not an `http://` or `https://` URL; `path_style` not 0 or 1; a prefix making
- * bad keys; a library built without the `s3` feature), options unchanged.
+ * Replaces an archive set before; the limits and retries apply whenever they were set. No
+ * request is made here, nor by `aof_manager_open` (which sets up the client, reading the
+ * environment and profile for the default credential chain): the first upload or read reports
+ * an unreachable store.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`options`, `region`, `bucket`, or one of
+ * `access_key` and `secret_key` without the other), `AOF_ERR_INVALID_ARG` (a string not UTF-8;
+ * an empty region, bucket or key; an endpoint that is not an `http://` or `https://` URL;
+ * `path_style` not 0 or 1; a prefix making bad keys; a library built without the `s3` feature;
+ * options unchanged).
  *
  * # Safety
  * `options` must be NULL or a live handle; each string NULL or NUL-terminated.
@@ -1144,15 +1152,16 @@ aof_status_t aof_manager_options_set_archive_s3(struct aof_manager_options_t *op
                                                 const char *secret_key);
 
 /**
- * Sets the backpressure of the archive: a log that archives
- * (`aof_options_set_archive_after`) may hold at most `max_pending_segments` sealed
- * segments not archived yet, and at most `max_pending_bytes` bytes of their files (plain
- * or compressed); 0 leaves a bound unset. Default: no bound. Past a bound, an append that
- * needs a new segment waits up to `backpressure_wait_ms` for the archive to catch up, then
- * fails with `AOF_ERR_WOULD_BLOCK` (nothing appended; metric `backpressure_waits`); a
- * negative wait fails at once. Default wait 30 s. So an archive that is down fills the
- * local disk only up to the bounds. May be called before or after the archive is set,
- * and applies to any archive set later. Statuses: `AOF_ERR_NULL_ARG`.
+ * Sets the backpressure of the archive: a log that archives (`aof_options_set_archive_after`)
+ * may hold at most `max_pending_segments` sealed segments not archived yet, and at most
+ * `max_pending_bytes` bytes of their files (plain or compressed); 0 leaves a bound unset.
+ * Default: no bound. Past a bound, an append that needs a new segment waits up to
+ * `backpressure_wait_ms` for the archive to catch up, then fails with `AOF_ERR_WOULD_BLOCK`
+ * (nothing appended; metric `backpressure_waits`); a negative wait fails at once. Default wait
+ * 30 s. So an archive that is down fills the local disk only up to the bounds. May be called
+ * before or after the archive is set, and applies to any archive set later.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`.
  *
  * # Safety
  * `options` must be NULL or a live handle from `aof_manager_options_new`.
@@ -1163,17 +1172,17 @@ aof_status_t aof_manager_options_set_archive_limits(struct aof_manager_options_t
                                                     int64_t backpressure_wait_ms);
 
 /**
- * Sets how every archive request is retried, and the archive's circuit breaker.
- * `max_attempts` (at least 1; 1 = no retry) attempts per request; a retry waits
- * `backoff_base_ms`, doubled for each further one up to `backoff_max_ms` (a wait drawn
- * between half of it and all of it), and only a transient failure (unreachable, timeout,
- * 5xx, throttling) is retried. After `breaker_threshold` (at least 1) transient failures
- * in a row the breaker opens: requests fail at once with `AOF_ERR_REMOTE` (metric
- * `archive_breaker`) until `breaker_probe_ms` (at least 1) have passed, when one request
- * probes the store. Defaults: 4 attempts, 100 ms, 5000 ms, 8, 30000 ms. May be called
- * before or after the archive is set. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG`
- * (0 attempts, a threshold or probe interval of 0, `backoff_base_ms` above
- * `backoff_max_ms`), options unchanged.
+ * Sets how every archive request is retried, and the archive's circuit breaker. `max_attempts`
+ * (at least 1; 1 = no retry) attempts per request; a retry waits `backoff_base_ms`, doubled
+ * for each further one up to `backoff_max_ms` (a wait drawn between half of it and all of it),
+ * and only a transient failure (unreachable, timeout, 5xx, throttling) is retried. After
+ * `breaker_threshold` (at least 1) transient failures in a row the breaker opens: requests
+ * fail at once with `AOF_ERR_REMOTE` (metric `archive_breaker`) until `breaker_probe_ms` (at
+ * least 1) have passed, when one request probes the store. Defaults: 4 attempts, 100 ms, 5000
+ * ms, 8, 30000 ms. May be called before or after the archive is set.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (0 attempts, a threshold or
+ * probe interval of 0, `backoff_base_ms` above `backoff_max_ms`; options unchanged).
  *
  * # Safety
  * `options` must be NULL or a live handle from `aof_manager_options_new`.
@@ -1212,6 +1221,8 @@ size_t aof_last_error_copy(char *buf, size_t buf_len);
  * `AOF_VISIBILITY_WRITTEN`. On success `*out_options` owns a new handle; free it with
  * `aof_options_free`.
  *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`out_options`).
+ *
  * # Safety
  * `out_options` must be NULL or valid for a write of a pointer.
  */
@@ -1236,6 +1247,9 @@ void aof_options_free(struct aof_options_t *options);
  * smaller segments need no other setting. An explicit maximum above the rule makes
  * `aof_open` fail with `AOF_ERR_INVALID_ARG`.
  *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (out of range; options
+ * unchanged).
+ *
  * # Safety
  * `options` must be NULL or a live handle from `aof_options_new`.
  */
@@ -1251,6 +1265,9 @@ aof_status_t aof_options_set_segment_size(struct aof_options_t *options, uint64_
  * one); `aof_open` fails with `AOF_ERR_INVALID_ARG` otherwise, and the last-error message
  * states the rule.
  *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (0 or above `UINT32_MAX`;
+ * options unchanged).
+ *
  * # Safety
  * `options` must be NULL or a live handle from `aof_options_new`.
  */
@@ -1262,6 +1279,9 @@ aof_status_t aof_options_set_max_record_size(struct aof_options_t *options, uint
  * `AOF_FLUSH_PERIODIC` and `AOF_FLUSH_BATCHED_OR_PERIODIC`; a parameter the policy does not
  * use is ignored. Unknown policy or a used parameter of 0: `AOF_ERR_INVALID_ARG`, options
  * unchanged.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (an unknown policy, or a used
+ * parameter of 0; options unchanged).
  *
  * # Safety
  * `options` must be NULL or a live handle from `aof_options_new`.
@@ -1277,6 +1297,9 @@ aof_status_t aof_options_set_flush_policy(struct aof_options_t *options,
  * segment is created when the active one fills). Default 50. Above 100:
  * `AOF_ERR_INVALID_ARG`, options unchanged.
  *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (above 100; options
+ * unchanged).
+ *
  * # Safety
  * `options` must be NULL or a live handle from `aof_options_new`.
  */
@@ -1289,6 +1312,9 @@ aof_status_t aof_options_set_preallocate_threshold(struct aof_options_t *options
  * written twice, so the task skips zeroing while more than 256 KiB are appended per sync).
  * Rounded up to 4 KiB pages. 0 turns it off. Default 4 MiB. Above 1 GiB:
  * `AOF_ERR_INVALID_ARG`, options unchanged.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (above 1 GiB; options
+ * unchanged).
  *
  * # Safety
  * `options` must be NULL or a live handle from `aof_options_new`.
@@ -1304,6 +1330,8 @@ aof_status_t aof_options_set_zero_ahead(struct aof_options_t *options, uint64_t 
  * the oldest id kept then returns `AOF_ERR_TRUNCATED` (see `aof_bounds`). Default: keep
  * everything. `max_bytes` below the segment size (checked at `aof_open`, since the
  * segment size may be set later) is `AOF_ERR_INVALID_ARG` there.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`.
  *
  * # Safety
  * `options` must be NULL or a live handle from `aof_options_new`.
@@ -1334,6 +1362,9 @@ aof_status_t aof_options_set_retention(struct aof_options_t *options,
  * file. Values are checked here: a level outside zstd's range or a frame size outside
  * the range is `AOF_ERR_INVALID_ARG`, options unchanged.
  *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (a level or a frame size out
+ * of range; options unchanged).
+ *
  * # Safety
  * `options` must be NULL or a live handle from `aof_options_new`.
  */
@@ -1346,17 +1377,19 @@ aof_status_t aof_options_set_tiering(struct aof_options_t *options,
 /**
  * Sets when sealed segments move to the cold tier, the archive of the log's manager
  * (`aof_manager_options_set_archive_fs`, `aof_manager_options_set_archive_s3`): a sealed
- * segment is archived in the background (after each roll, on the log's runtime) once at
- * least `archive_after_segments` segments are newer than it (the active one included);
- * 0 (the default) turns it off, and then only `aof_archive_now` archives. A segment is
- * compressed first if it is not yet (with the level and frame size of
- * `aof_options_set_tiering`), uploaded, verified, recorded, and only then unlinked
- * locally; see `aof_manager_options_set_archive_s3`. A background upload that fails
- * changes nothing and is tried again later (metric `tier_failures`,
- * `aof_last_tier_error`); with the limits of `aof_manager_options_set_archive_limits`,
- * appends then meet backpressure (`AOF_ERR_WOULD_BLOCK`). Ignored by a log without an
- * archive (opened with `aof_open`, or by a manager without one). Independent of the other
- * settings of `aof_options_set_tiering`, which keeps it. Statuses: `AOF_ERR_NULL_ARG`.
+ * segment is archived in the background (after each roll, on the log's runtime) once at least
+ * `archive_after_segments` segments are newer than it (the active one included); 0 (the
+ * default) turns it off, and then only `aof_archive_now` archives. A segment is compressed
+ * first if it is not yet (with the level and frame size of `aof_options_set_tiering`),
+ * uploaded, verified, recorded, and only then unlinked locally; see
+ * `aof_manager_options_set_archive_s3`. A background upload that fails changes nothing and is
+ * tried again later (metric `tier_failures`, `aof_last_tier_error`); with the limits of
+ * `aof_manager_options_set_archive_limits`, appends then meet backpressure
+ * (`AOF_ERR_WOULD_BLOCK`). Ignored by a log without an archive (opened with `aof_open`, or by
+ * a manager without one). Independent of the other settings of `aof_options_set_tiering`,
+ * which keeps it.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`.
  *
  * # Safety
  * `options` must be NULL or a live handle from `aof_options_new`.
@@ -1367,7 +1400,9 @@ aof_status_t aof_options_set_archive_after(struct aof_options_t *options,
 /**
  * Turns the log's latency and size distributions on (`on` non-zero, the default) or off
  * (`aof_metrics_t`'s `*_count` ... `*_max` fields then stay 0 and no clock is read for
- * them; counters are kept either way). Statuses: `AOF_ERR_NULL_ARG`.
+ * them; counters are kept either way).
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`.
  *
  * # Safety
  * `options` must be NULL or a live handle from `aof_options_new`.
@@ -1378,21 +1413,28 @@ aof_status_t aof_options_set_histograms(struct aof_options_t *options, int32_t o
  * Sets which records readers (cursors, `aof_read`) see: `AOF_VISIBILITY_WRITTEN` (default)
  * or `AOF_VISIBILITY_DURABLE`. Anything else: `AOF_ERR_INVALID_ARG`, options unchanged.
  *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (an unknown visibility;
+ * options unchanged).
+ *
  * # Safety
  * `options` must be NULL or a live handle from `aof_options_new`.
  */
 aof_status_t aof_options_set_visibility(struct aof_options_t *options, int32_t visibility);
 
 /**
- * Opens the log in directory `path`, creating that directory if it is missing, but never
- * its parents: if the parent of `path` does not exist, the call fails with `AOF_ERR_IO`
- * and creates nothing (a typo in a parent is an error, not a new tree). `options` may be
- * NULL for the defaults; they are copied, so the caller may free them right after. On
- * success `*out_log` receives a new handle, to be closed with `aof_close`; on failure it
- * is left untouched. Statuses: `AOF_ERR_INVALID_ARG` (inconsistent options, empty path),
- * `AOF_ERR_BUSY` (the directory is open elsewhere, in this process or another),
- * `AOF_ERR_IO` (also: a missing parent directory, or `path` is a file),
- * `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION` (damage recovery cannot repair).
+ * Opens the log in directory `path`, creating that directory if it is missing, but never its
+ * parents: if the parent of `path` does not exist, the call fails with `AOF_ERR_IO` and
+ * creates nothing (a typo in a parent is an error, not a new tree). `options` may be NULL for
+ * the defaults; they are copied, so the caller may free them right after. On success
+ * `*out_log` receives a new handle, to be closed with `aof_close`; on failure it is left
+ * untouched.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`path`, `out_log`), `AOF_ERR_INVALID_ARG` (an empty
+ * path, inconsistent options, a log whose segments are archived: open it through its manager),
+ * `AOF_ERR_BUSY` (the directory is open elsewhere, in this process or another), `AOF_ERR_IO`
+ * (also: a missing parent directory, or `path` is a file), `AOF_ERR_NO_SPACE`,
+ * `AOF_ERR_CORRUPTION` (damage recovery cannot repair), `AOF_ERR_CATALOG` (the log's catalogue
+ * cannot be opened or written), `AOF_ERR_MISUSE` (from a libaof runtime thread).
  *
  * # Safety
  * `path` must be NULL or a NUL-terminated string; `options` NULL or a live options handle;
@@ -1403,24 +1445,35 @@ aof_status_t aof_open(const char *path,
                       struct aof_log_t **out_log);
 
 /**
- * Closes the log: writes and syncs everything appended, seals it with a clean-shutdown
- * marker and releases the directory. NULL is a no-op returning `AOF_OK`. The handle is
- * invalid afterwards whatever the status: the status only reports whether the final
- * write and sync succeeded (`AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_POISONED`). Calls
- * made with the handle later, including a second `aof_close`, return `AOF_ERR_CLOSED`;
- * calls running concurrently in other threads finish or fail with `AOF_ERR_CLOSED`.
- * Cursors of the log stay valid to free, and return `AOF_ERR_CLOSED`; the `data` of the
- * last record each cursor returned stays readable until that cursor's next call or free.
+ * Closes the log: writes and syncs everything appended, seals it with a clean-shutdown marker
+ * and releases the directory. NULL is a no-op returning `AOF_OK`. The handle is invalid
+ * afterwards whatever the status, but for `AOF_ERR_MISUSE`: the status only reports whether
+ * the final write and sync succeeded. Calls made with the handle later, including a second
+ * `aof_close`, return `AOF_ERR_CLOSED`; calls running concurrently in other threads finish or
+ * fail with `AOF_ERR_CLOSED`. Cursors of the log stay valid to free, and return
+ * `AOF_ERR_CLOSED`; the `data` of the last record each cursor returned stays readable until
+ * that cursor's next call or free.
+ *
+ * Statuses: `AOF_OK` (also for NULL), `AOF_ERR_INVALID_ARG` (not a log handle),
+ * `AOF_ERR_CLOSED` (closed already), `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_POISONED`
+ * (this or an earlier write or sync failed), `AOF_ERR_CATALOG` (the catalogue could not record
+ * the clean close), `AOF_ERR_MISUSE` (from a libaof runtime thread: nothing closed, the handle
+ * stays valid).
  */
 aof_status_t aof_close(struct aof_log_t *log);
 
 /**
- * Appends one record of `len` bytes and stores its id in `*out_id` (if not NULL). Ids
- * start at 1 and are dense. `data` may be NULL only if `len` is 0 (an empty record).
- * When the call returns depends on the flush policy: with `AOF_FLUSH_SYNC` the record is
- * durable; otherwise it is durable after a later sync (`aof_flush`, `aof_sync_until`).
- * Statuses: `AOF_ERR_NULL_ARG` (NULL `data` with `len > 0`), `AOF_ERR_TOO_LARGE` (nothing
- * written), `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`.
+ * Appends one record of `len` bytes and stores its id in `*out_id` (if not NULL). Ids start at
+ * 1 and are dense. `data` may be NULL only if `len` is 0 (an empty record). When the call
+ * returns depends on the flush policy: with `AOF_FLUSH_SYNC` the record is durable; otherwise
+ * it is durable after a later sync (`aof_flush`, `aof_sync_until`).
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, or `data` with `len > 0`),
+ * `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_CLOSED`, `AOF_ERR_TOO_LARGE` (nothing
+ * written), `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CATALOG` (the
+ * catalogue could not record a new segment; the log is poisoned), `AOF_ERR_WOULD_BLOCK` (a new
+ * segment is needed and the archive is behind the bounds of
+ * `aof_manager_options_set_archive_limits`).
  *
  * # Safety
  * `data` must be NULL or point to `len` readable bytes; `out_id` NULL or writable.
@@ -1429,11 +1482,18 @@ aof_status_t aof_append(struct aof_log_t *log, const uint8_t *data, size_t len, 
 
 /**
  * Appends `count` records as one batch: record `i` is `lens[i]` bytes at `datas[i]` (NULL
- * allowed where `lens[i]` is 0). They get consecutive ids, no other append interleaves,
- * and the first id is stored in `*out_first_id` (if not NULL). A batch is written with one
- * write but is not atomic across a crash: a prefix of it may survive one. `count == 0`:
+ * allowed where `lens[i]` is 0). They get consecutive ids, no other append interleaves, and
+ * the first id is stored in `*out_first_id` (if not NULL). A batch is written with one write
+ * but is not atomic across a crash: a prefix of it may survive one. `count == 0`:
  * `AOF_ERR_INVALID_ARG` (the arrays may then be NULL). If any record is too large,
- * `AOF_ERR_TOO_LARGE` and nothing is written. Other statuses as for `aof_append`.
+ * `AOF_ERR_TOO_LARGE` and nothing is written.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`; `datas` or `lens` with `count > 0`; a
+ * `datas[i]` with `lens[i] > 0`), `AOF_ERR_INVALID_ARG` (`count` is 0; not a log handle),
+ * `AOF_ERR_CLOSED`, `AOF_ERR_TOO_LARGE` (nothing written), `AOF_ERR_POISONED`, `AOF_ERR_IO`,
+ * `AOF_ERR_NO_SPACE`, `AOF_ERR_CATALOG` (the catalogue could not record a new segment; the log
+ * is poisoned), `AOF_ERR_WOULD_BLOCK` (a new segment is needed and the archive is behind the
+ * bounds of `aof_manager_options_set_archive_limits`).
  *
  * # Safety
  * `datas` and `lens` must be NULL or point to `count` elements each, and every non-NULL
@@ -1446,19 +1506,23 @@ aof_status_t aof_append_batch(struct aof_log_t *log,
                               uint64_t *out_first_id);
 
 /**
- * Writes and `fdatasync`s every record appended so far (by any thread) and returns when
- * they are durable. Statuses: `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`,
- * `AOF_ERR_NO_SPACE`; `AOF_ERR_MISUSE` if called from a libaof runtime thread.
+ * Writes and `fdatasync`s every record appended so far (by any thread) and returns when they
+ * are durable.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle),
+ * `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_MISUSE`
+ * (from a libaof runtime thread).
  */
 aof_status_t aof_flush(struct aof_log_t *log);
 
 /**
- * Waits, without forcing a sync, until record `id` is durable (synced by the flush
- * policy, another thread's `aof_flush` or a `AOF_FLUSH_SYNC` append). Returns `AOF_OK`
- * once it is, or `AOF_TIMED_OUT` after `timeout_ms` milliseconds (0: just check;
- * `UINT32_MAX`: no limit). `id` above the last appended id: `AOF_ERR_INVALID_ARG`.
- * Also `AOF_ERR_CLOSED` (including when the log is closed during the wait),
- * `AOF_ERR_POISONED`, `AOF_ERR_MISUSE`.
+ * Waits, without forcing a sync, until record `id` is durable (synced by the flush policy,
+ * another thread's `aof_flush` or a `AOF_FLUSH_SYNC` append). Returns `AOF_OK` once it is, or
+ * `AOF_TIMED_OUT` after `timeout_ms` milliseconds (0: just check; `UINT32_MAX`: no limit).
+ *
+ * Statuses: `AOF_OK`, `AOF_TIMED_OUT`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (`id` above
+ * the last appended id; not a log handle), `AOF_ERR_CLOSED` (also when the log is closed
+ * during the wait), `AOF_ERR_POISONED`, `AOF_ERR_MISUSE` (from a libaof runtime thread).
  */
 aof_status_t aof_sync_until(struct aof_log_t *log, uint64_t id, uint32_t timeout_ms);
 
@@ -1469,6 +1533,10 @@ aof_status_t aof_sync_until(struct aof_log_t *log, uint64_t id, uint32_t timeout
  * it; reads below the new first id return `AOF_ERR_TRUNCATED`. `id` from 1 to one past the
  * last id, else `AOF_ERR_INVALID_ARG`. Crash-safe: a crash during the removal leaves
  * every kept record and the next open finishes it.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (`id` 0 or more than one past
+ * the last id; not a log handle), `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`,
+ * `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE` (from a libaof runtime thread).
  */
 aof_status_t aof_truncate_before(struct aof_log_t *log, uint64_t id);
 
@@ -1477,6 +1545,9 @@ aof_status_t aof_truncate_before(struct aof_log_t *log, uint64_t id);
  * (raised by retention and `aof_truncate_before`), and `*out_last`, the newest visible id
  * (`*out_last == *out_first - 1` when there is none).
  *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_first`, `out_last`),
+ * `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_CLOSED`.
+ *
  * # Safety
  * `out_first` and `out_last` must be NULL or writable.
  */
@@ -1484,14 +1555,16 @@ aof_status_t aof_bounds(const struct aof_log_t *log, uint64_t *out_first, uint64
 
 /**
  * Seals the active segment now if it holds a record: writes its footer and syncs it (its
- * records are then durable) and starts the next segment. The sealed segment then counts
- * for retention and the warm tier like any other (`aof_options_set_tiering`,
- * `aof_compress_now`, which never touch the active segment). `*out_sealed` (may be NULL)
- * gets 1 if a segment was sealed, 0 if the active one held no record (nothing changed).
- * Blocks on the seal's write and sync: from one of libaof's runtime threads it returns
- * `AOF_ERR_MISUSE`. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG`
- * (not a log handle), `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`,
- * `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+ * records are then durable) and starts the next segment. The sealed segment then counts for
+ * retention and the warm tier like any other (`aof_options_set_tiering`, `aof_compress_now`,
+ * which never touch the active segment). `*out_sealed` (may be NULL) gets 1 if a segment was
+ * sealed, 0 if the active one held no record (nothing changed). Blocks on the seal's write and
+ * sync: from one of libaof's runtime threads it returns `AOF_ERR_MISUSE`.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle),
+ * `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CATALOG`,
+ * `AOF_ERR_WOULD_BLOCK` (the archive is behind the bounds of
+ * `aof_manager_options_set_archive_limits`), `AOF_ERR_MISUSE` (from a libaof runtime thread).
  *
  * # Safety
  * `out_sealed` must be NULL or writable.
@@ -1501,20 +1574,22 @@ aof_status_t aof_seal_now(struct aof_log_t *log, int32_t *out_sealed);
 /**
  * Compresses every sealed segment still in a plain file now, whatever the thresholds of
  * `aof_options_set_tiering` say (its level and frame size apply), and stores how many it
- * compressed in `*out_count` (may be NULL; 0 when there was none). Never the active
- * segment: call `aof_seal_now` first to include its records. Each segment goes to
- * `<base id>.seg.zst` (zstd seekable format; stock `zstd -d` restores the exact segment
- * file), is recorded in the catalogue, and only then is its plain `.seg` file removed;
- * a crash in between leaves one of the two, which the next open settles. Appends, reads
- * and cursors go on meanwhile: a reader already inside a plain file keeps reading it, and
- * every read finds each record in one file or the other, byte-exact. The metrics
- * `segments_compressed`, `compress_bytes_in` and `compress_bytes_out` count the work.
- * Blocks until done (file I/O on the calling thread): from one of libaof's runtime
- * threads it returns `AOF_ERR_MISUSE`. A failure stops at the segment that failed; the
- * segments compressed before it stay compressed. Statuses: `AOF_ERR_NULL_ARG`,
- * `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_POISONED`,
- * `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION` (a segment's bytes fail their
- * checksums while being compressed), `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+ * compressed in `*out_count` (may be NULL; 0 when there was none). Never the active segment:
+ * call `aof_seal_now` first to include its records. Each segment goes to `<base id>.seg.zst`
+ * (zstd seekable format; stock `zstd -d` restores the exact segment file), is recorded in the
+ * catalogue, and only then is its plain `.seg` file removed; a crash in between leaves one of
+ * the two, which the next open settles. Appends, reads and cursors go on meanwhile: a reader
+ * already inside a plain file keeps reading it, and every read finds each record in one file
+ * or the other, byte-exact. The metrics `segments_compressed`, `compress_bytes_in` and
+ * `compress_bytes_out` count the work. Blocks until done (file I/O on the calling thread):
+ * from one of libaof's runtime threads it returns `AOF_ERR_MISUSE`. A failure stops at the
+ * segment that failed; the segments compressed before it stay compressed.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle),
+ * `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION`
+ * (a segment fails its checksums while being compressed), `AOF_ERR_CATALOG`,
+ * `AOF_ERR_WOULD_BLOCK` (no room in the hot cache to map a segment), `AOF_ERR_MISUSE` (from a
+ * libaof runtime thread).
  *
  * # Safety
  * `out_count` must be NULL or writable.
@@ -1523,27 +1598,27 @@ aof_status_t aof_compress_now(struct aof_log_t *log, uint64_t *out_count);
 
 /**
  * Archives every sealed segment of the log not archived yet now, whatever
- * `aof_options_set_archive_after` says, through the archive of the log's manager, and
- * stores how many it archived in `*out_count` (may be NULL; 0 when there was none).
- * Never the active segment: call `aof_seal_now` first to include its records. Each
- * segment is compressed first if it is not yet (`aof_options_set_tiering`: its level and
- * frame size), uploaded as `<prefix><log uid, 16 hex digits>/<base id, 20
- * digits>.seg.zst`, verified (the object's size and seek table must be the local file's),
- * recorded in the catalogue, and only then unlinked locally: nothing is unlinked before
- * its archived copy is verified, and a crash in between leaves the local file, which
- * stays authoritative (an object left behind is removed by `aof_sweep_archive`). An object
- * is a standard zstd seekable file: stock `zstd -d` restores the exact segment file.
- * Appends, reads and cursors go on meanwhile; records of archived segments are read
- * back transparently, frame by frame. The metrics `segments_archived`,
- * `archive_bytes_out` and `archive_uploads` count the work. Blocks until done (uploads on
- * the calling thread): from one of libaof's runtime threads it returns `AOF_ERR_MISUSE`.
- * A failure stops at the segment that failed; the segments archived before it stay
- * archived. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (not a
- * log handle; the log has no archive: opened with `aof_open`, or by a manager without
- * one), `AOF_ERR_REMOTE` (the archive cannot be reached after the retries, its circuit
- * breaker is open, or it refused the upload; the segment stays local and is whole),
- * `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION`,
- * `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+ * `aof_options_set_archive_after` says, through the archive of the log's manager, and stores
+ * how many it archived in `*out_count` (may be NULL; 0 when there was none). Never the active
+ * segment: call `aof_seal_now` first to include its records. Each segment is compressed first
+ * if it is not yet (`aof_options_set_tiering`: its level and frame size), uploaded as
+ * `<prefix><log uid, 16 hex digits>/<base id, 20 digits>.seg.zst`, verified (the object's size
+ * and seek table must be the local file's), recorded in the catalogue, and only then unlinked
+ * locally: nothing is unlinked before its archived copy is verified, and a crash in between
+ * leaves the local file, which stays authoritative (an object left behind is removed by
+ * `aof_sweep_archive`). An object is a standard zstd seekable file: stock `zstd -d` restores
+ * the exact segment file. Appends, reads and cursors go on meanwhile; records of archived
+ * segments are read back transparently, frame by frame. The metrics `segments_archived`,
+ * `archive_bytes_out` and `archive_uploads` count the work. Blocks until done (uploads on the
+ * calling thread): from one of libaof's runtime threads it returns `AOF_ERR_MISUSE`. A failure
+ * stops at the segment that failed; the segments archived before it stay archived.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle; no archive:
+ * a log of `aof_open`, or of a manager without one), `AOF_ERR_CLOSED`, `AOF_ERR_REMOTE` (the
+ * archive cannot be reached after the retries, its circuit breaker is open, or it refused the
+ * upload; the segment stays local and whole), `AOF_ERR_POISONED`, `AOF_ERR_IO`,
+ * `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION`, `AOF_ERR_CATALOG`, `AOF_ERR_WOULD_BLOCK` (no room
+ * in the hot cache to map a segment), `AOF_ERR_MISUSE` (from a libaof runtime thread).
  *
  * # Safety
  * `out_count` must be NULL or writable.
@@ -1551,14 +1626,16 @@ aof_status_t aof_compress_now(struct aof_log_t *log, uint64_t *out_count);
 aof_status_t aof_archive_now(struct aof_log_t *log, uint64_t *out_count);
 
 /**
- * Deletes the objects of this log in the archive that no segment of the log refers to
- * (left by a crash between an upload and the catalogue, or by a removal whose delete
- * failed), and stores how many in `*out_count` (may be NULL). Only keys under the log's
- * own `<prefix><log uid>/`; never an object a segment refers to. A log without an archive
- * has none: 0. Counted in the metric `archive_orphans_removed`. Blocks on the archive's
- * list and delete requests: from one of libaof's runtime threads it returns
- * `AOF_ERR_MISUSE`. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG`
- * (not a log handle), `AOF_ERR_REMOTE`, `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+ * Deletes the objects of this log in the archive that no segment of the log refers to (left by
+ * a crash between an upload and the catalogue, or by a removal whose delete failed), and
+ * stores how many in `*out_count` (may be NULL). Only keys under the log's own
+ * `<prefix><log uid>/`; never an object a segment refers to. A log without an archive has
+ * none: 0. Counted in the metric `archive_orphans_removed`. Blocks on the archive's list and
+ * delete requests: from one of libaof's runtime threads it returns `AOF_ERR_MISUSE`.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle),
+ * `AOF_ERR_CLOSED`, `AOF_ERR_REMOTE`, `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE` (from a libaof
+ * runtime thread).
  *
  * # Safety
  * `out_count` must be NULL or writable.
@@ -1567,17 +1644,19 @@ aof_status_t aof_sweep_archive(struct aof_log_t *log, uint64_t *out_count);
 
 /**
  * Copies the message of the last move between tiers that failed in the background (the
- * compression the thresholds of `aof_options_set_tiering` start) into `buf`,
- * NUL-terminated: `""` if none has failed since the log was opened. Such a failure
- * changes nothing (the segment stays in its plain file and is tried again later) and is
- * counted in the metric `tier_failures`; the message stays until a later failure replaces
- * it. Failures of `aof_compress_now` are returned by it instead. `*out_len` receives the
- * bytes written, NUL included (1 for `""`). If they do not fit in `buf_len` bytes,
- * returns `AOF_ERR_BUFFER_TOO_SMALL` with the size needed in `*out_len` (the one
- * out-param written on failure; `buf` is untouched): call with `buf_len = 0` (and `buf`
- * NULL) to size a buffer. The copy is the caller's; nothing to free. Statuses:
- * `AOF_ERR_NULL_ARG` (`log`, `out_len`, or `buf` with `buf_len > 0`), `AOF_ERR_CLOSED`,
- * `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_BUFFER_TOO_SMALL`.
+ * compression the thresholds of `aof_options_set_tiering` start) into `buf`, NUL-terminated:
+ * `""` if none has failed since the log was opened. Such a failure changes nothing (the
+ * segment stays in its plain file and is tried again later) and is counted in the metric
+ * `tier_failures`; the message stays until a later failure replaces it. Failures of
+ * `aof_compress_now` are returned by it instead. `*out_len` receives the bytes written, NUL
+ * included (1 for `""`). If they do not fit in `buf_len` bytes, returns
+ * `AOF_ERR_BUFFER_TOO_SMALL` with the size needed in `*out_len` (the one out-param written on
+ * failure; `buf` is untouched): call with `buf_len = 0` (and `buf` NULL) to size a buffer. The
+ * copy is the caller's; nothing to free.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_len`, or `buf` with `buf_len > 0`),
+ * `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_CLOSED`, `AOF_ERR_BUFFER_TOO_SMALL` (the
+ * size needed in `*out_len`).
  *
  * # Safety
  * `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
@@ -1590,6 +1669,9 @@ aof_status_t aof_last_tier_error(const struct aof_log_t *log,
 /**
  * Stores the highest durable id in `*out_id` (0: none yet).
  *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_id`), `AOF_ERR_INVALID_ARG` (not a log
+ * handle), `AOF_ERR_CLOSED`.
+ *
  * # Safety
  * `out_id` must be NULL or writable.
  */
@@ -1599,19 +1681,30 @@ aof_status_t aof_durable_id(const struct aof_log_t *log, uint64_t *out_id);
  * Stores the highest appended id in `*out_id` (0: the log is empty). With
  * `AOF_VISIBILITY_DURABLE` this may be above what readers can see yet.
  *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_id`), `AOF_ERR_INVALID_ARG` (not a log
+ * handle), `AOF_ERR_CLOSED`.
+ *
  * # Safety
  * `out_id` must be NULL or writable.
  */
 aof_status_t aof_last_id(const struct aof_log_t *log, uint64_t *out_id);
 
 /**
- * Copies record `id` into `buf` (`buf_len` bytes), stores its length in `*out_len` and,
- * if `out_timestamp_us` is not NULL, its append time (microseconds since the Unix epoch).
- * `buf` may be NULL only if `buf_len` is 0. If the record is longer than `buf_len`, returns
+ * Copies record `id` into `buf` (`buf_len` bytes), stores its length in `*out_len` and, if
+ * `out_timestamp_us` is not NULL, its append time (microseconds since the Unix epoch). `buf`
+ * may be NULL only if `buf_len` is 0. If the record is longer than `buf_len`, returns
  * `AOF_ERR_BUFFER_TOO_SMALL` and stores the needed size in `*out_len` (the one out-param
  * written on failure; `buf` and `*out_timestamp_us` are untouched), so a caller can size a
  * buffer with `buf_len = 0` first. A record that does not exist or is not visible yet:
- * `AOF_ERR_NOT_FOUND`. Also `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`, `AOF_ERR_CLOSED`.
+ * `AOF_ERR_NOT_FOUND`.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_len`, or `buf` with `buf_len > 0`),
+ * `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_CLOSED`, `AOF_ERR_BUFFER_TOO_SMALL` (the
+ * size needed in `*out_len`), `AOF_ERR_NOT_FOUND` (id 0, not appended, or not visible yet),
+ * `AOF_ERR_TRUNCATED` (removed by retention or `aof_truncate_before`), `AOF_ERR_CORRUPTION`,
+ * `AOF_ERR_IO`, `AOF_ERR_NO_SPACE` (writing out records appended but still buffered),
+ * `AOF_ERR_WOULD_BLOCK` (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived
+ * segment could not be fetched).
  *
  * # Safety
  * `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable;
@@ -1625,12 +1718,16 @@ aof_status_t aof_read(const struct aof_log_t *log,
                       uint64_t *out_timestamp_us);
 
 /**
- * Reads every record written to the segment files and checks its checksum and framing
- * (and every sealed segment's footer). On success stores the number of records checked in
- * `*out_records` (if not NULL). Under a background flush policy, records still waiting in
- * the write buffer are not checked: call `aof_flush` first to include them. Damage:
- * `AOF_ERR_CORRUPTION` (the last-error message names the file and offset). Also
- * `AOF_ERR_IO`, `AOF_ERR_CLOSED`.
+ * Reads every record written to the segment files and checks its checksum and framing (and
+ * every sealed segment's footer). On success stores the number of records checked in
+ * `*out_records` (if not NULL). Under a background flush policy, records still waiting in the
+ * write buffer are not checked: call `aof_flush` first to include them. Damage:
+ * `AOF_ERR_CORRUPTION` (the last-error message names the file and offset).
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle),
+ * `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION` (the message names the file and offset),
+ * `AOF_ERR_IO`, `AOF_ERR_WOULD_BLOCK` (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an
+ * archived segment could not be fetched).
  *
  * # Safety
  * `out_records` must be NULL or writable.
@@ -1638,11 +1735,16 @@ aof_status_t aof_read(const struct aof_log_t *log,
 aof_status_t aof_verify(const struct aof_log_t *log, uint64_t *out_records);
 
 /**
- * Opens a cursor on `log`, starting at `start_id`: `AOF_START_OLDEST`,
- * `AOF_START_NEWEST`, `AOF_START_END` or a record id (from the oldest id up to one past the
- * newest). On success `*out_cursor` owns a new cursor, to be freed with `aof_cursor_free`
- * (before or after `aof_close`). An id outside that range: `AOF_ERR_NOT_FOUND`. Also
- * `AOF_ERR_CLOSED`.
+ * Opens a cursor on `log`, starting at `start_id`: `AOF_START_OLDEST`, `AOF_START_NEWEST`,
+ * `AOF_START_END` or a record id (from the oldest id up to one past the newest). On success
+ * `*out_cursor` owns a new cursor, to be freed with `aof_cursor_free` (before or after
+ * `aof_close`). An id past that range: `AOF_ERR_NOT_FOUND`; below it (removed by retention or
+ * `aof_truncate_before`): `AOF_ERR_TRUNCATED`.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_cursor`), `AOF_ERR_INVALID_ARG` (not a
+ * log handle), `AOF_ERR_CLOSED`, `AOF_ERR_NOT_FOUND` (an id past one after the newest),
+ * `AOF_ERR_TRUNCATED` (an id below the oldest kept), `AOF_ERR_IO`, `AOF_ERR_NO_SPACE` (writing
+ * out records appended but still buffered).
  *
  * # Safety
  * `out_cursor` must be NULL or valid for a write of a pointer.
@@ -1654,9 +1756,14 @@ aof_status_t aof_cursor_open(struct aof_log_t *log,
 /**
  * Moves to the next record and describes it in `*out_record`: `AOF_OK`; or `AOF_END` when
  * there is no further visible record yet (`*out_record` untouched; more may come: see
- * `aof_cursor_wait`). The record's `data` is valid until the next call on this cursor or
- * its free, even if the log is closed in between. Errors: `AOF_ERR_CLOSED` (the log was
- * closed), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ * `aof_cursor_wait`). The record's `data` is valid until the next call on this cursor or its
+ * free, even if the log is closed in between.
+ *
+ * Statuses: `AOF_OK`, `AOF_END` (no further visible record yet; `*out_record` untouched),
+ * `AOF_ERR_NULL_ARG` (`cursor`, `out_record`), `AOF_ERR_CLOSED` (the log was closed),
+ * `AOF_ERR_TRUNCATED` (the next record was removed by retention or `aof_truncate_before`
+ * before the cursor reached it), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`, `AOF_ERR_WOULD_BLOCK` (no
+ * room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived segment could not be fetched).
  *
  * # Safety
  * `cursor` must be NULL or a live cursor not used by another thread during the call;
@@ -1665,16 +1772,21 @@ aof_status_t aof_cursor_open(struct aof_log_t *log,
 aof_status_t aof_cursor_next(struct aof_cursor_t *cursor, struct aof_record_t *out_record);
 
 /**
- * Opens a cursor on `log` at byte position `position`: its first record is the first
- * record at or after that position (as `aof_id_at_position` says: the record whose payload
- * holds the byte at `position`, else the first record starting at or after it, so records
- * of 0 bytes at `position` come first). `position` may be anything from the oldest
- * record's position to the end of the visible records (`aof_position_range`); at the end
- * the cursor sees only records appended later. Past that end: `AOF_ERR_NOT_FOUND`; before
- * its start (removed by retention or `aof_truncate_before`): `AOF_ERR_TRUNCATED`.
- * Otherwise as `aof_cursor_open`: on success `*out_cursor` owns a new cursor, freed with
- * `aof_cursor_free`, used by one thread at a time. Also `AOF_ERR_CLOSED`,
- * `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ * Opens a cursor on `log` at byte position `position`: its first record is the first record at
+ * or after that position (as `aof_id_at_position` says: the record whose payload holds the
+ * byte at `position`, else the first record starting at or after it, so records of 0 bytes at
+ * `position` come first). `position` may be anything from the oldest record's position to the
+ * end of the visible records (`aof_position_range`); at the end the cursor sees only records
+ * appended later. Past that end: `AOF_ERR_NOT_FOUND`; before its start (removed by retention
+ * or `aof_truncate_before`): `AOF_ERR_TRUNCATED`. Otherwise as `aof_cursor_open`: on success
+ * `*out_cursor` owns a new cursor, freed with `aof_cursor_free`, used by one thread at a time.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_cursor`), `AOF_ERR_INVALID_ARG` (not a
+ * log handle), `AOF_ERR_CLOSED`, `AOF_ERR_NOT_FOUND` (past the end of the visible records),
+ * `AOF_ERR_TRUNCATED` (before the oldest record held), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`,
+ * `AOF_ERR_NO_SPACE` (writing out records appended but still buffered), `AOF_ERR_WOULD_BLOCK`
+ * (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived segment could not be
+ * fetched).
  *
  * # Safety
  * `out_cursor` must be NULL or valid for a write of a pointer.
@@ -1694,6 +1806,13 @@ aof_status_t aof_cursor_open_at_position(struct aof_log_t *log,
  * borrowed as with `aof_cursor_next`: valid until the next call on this cursor or its
  * free. `aof_cursor_next` and `aof_cursor_next_ex` may be mixed on one cursor.
  *
+ * Statuses: `AOF_OK`, `AOF_END` (no further visible record yet; `*out` untouched),
+ * `AOF_ERR_NULL_ARG` (`cursor`, `out`), `AOF_ERR_INVALID_ARG` (`out_size` below the first
+ * version's size; the cursor unmoved), `AOF_ERR_CLOSED` (the log was closed),
+ * `AOF_ERR_TRUNCATED` (the next record was removed by retention or `aof_truncate_before`
+ * before the cursor reached it), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`, `AOF_ERR_WOULD_BLOCK` (no
+ * room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived segment could not be fetched).
+ *
  * # Safety
  * `cursor` must be NULL or a live cursor not used by another thread during the call;
  * `out` NULL or pointing to `out_size` writable bytes.
@@ -1703,11 +1822,14 @@ aof_status_t aof_cursor_next_ex(struct aof_cursor_t *cursor,
                                 size_t out_size);
 
 /**
- * Waits until `aof_cursor_next` has a record: `AOF_OK` at once if one is already visible,
- * else when an append (or, with `AOF_VISIBILITY_DURABLE`, a sync) makes one visible;
+ * Waits until `aof_cursor_next` has a record: `AOF_OK` at once if one is already visible, else
+ * when an append (or, with `AOF_VISIBILITY_DURABLE`, a sync) makes one visible;
  * `AOF_TIMED_OUT` after `timeout_ms` milliseconds (0: just check; `UINT32_MAX`: no limit).
- * Also `AOF_ERR_CLOSED` (including when the log is closed during the wait),
- * `AOF_ERR_MISUSE`. Invalidates the `data` of the cursor's previous record.
+ * Invalidates the `data` of the cursor's previous record.
+ *
+ * Statuses: `AOF_OK`, `AOF_TIMED_OUT`, `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED` (also when the log
+ * is closed during the wait), `AOF_ERR_POISONED` (no record can become visible any more),
+ * `AOF_ERR_MISUSE` (from a libaof runtime thread).
  *
  * # Safety
  * `cursor` must be NULL or a live cursor not used by another thread during the call.
@@ -1715,14 +1837,17 @@ aof_status_t aof_cursor_next_ex(struct aof_cursor_t *cursor,
 aof_status_t aof_cursor_wait(struct aof_cursor_t *cursor, uint32_t timeout_ms);
 
 /**
- * Makes `aof_cursor_wait` busy-poll for up to `spin_us` microseconds before it sleeps.
- * Trades a core (spinning at 100 % while it polls) for wake-up latency: a record that
- * lands during the spin is seen within a few microseconds instead of after the wake-up of
- * a sleeping thread (tens of microseconds or more). Useful when records arrive more often
- * than the spin, so the reader is usually polling when one lands. 0 (the default) never
- * spins. The spin never outlasts the wait's timeout, and closing the log still ends a
- * spinning wait. `spin_us` above `AOF_CURSOR_MAX_SPIN_US`: `AOF_ERR_INVALID_ARG`, the
- * spin unchanged. Also `AOF_ERR_CLOSED`. Does not invalidate the cursor's last record.
+ * Makes `aof_cursor_wait` busy-poll for up to `spin_us` microseconds before it sleeps. Trades
+ * a core (spinning at 100 % while it polls) for wake-up latency: a record that lands during
+ * the spin is seen within a few microseconds instead of after the wake-up of a sleeping thread
+ * (tens of microseconds or more). Useful when records arrive more often than the spin, so the
+ * reader is usually polling when one lands. 0 (the default) never spins. The spin never
+ * outlasts the wait's timeout, and closing the log still ends a spinning wait. `spin_us` above
+ * `AOF_CURSOR_MAX_SPIN_US`: `AOF_ERR_INVALID_ARG`, the spin unchanged. Does not invalidate the
+ * cursor's last record.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (above
+ * `AOF_CURSOR_MAX_SPIN_US`; the spin unchanged), `AOF_ERR_CLOSED`.
  *
  * # Safety
  * `cursor` must be NULL or a live cursor not used by another thread during the call.
@@ -1740,11 +1865,17 @@ aof_status_t aof_cursor_set_spin(struct aof_cursor_t *cursor, uint32_t spin_us);
 void aof_cursor_free(struct aof_cursor_t *cursor);
 
 /**
- * Stores the byte position of record `id` in `*out_position`: the payload bytes the log
- * held before it (removed records included). Any id `aof_read` can read; as with it, an id
- * not appended or not visible yet gives `AOF_ERR_NOT_FOUND`, a removed one
- * `AOF_ERR_TRUNCATED`. Also `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`. The log
- * handle may be shared by threads, as for every log call.
+ * Stores the byte position of record `id` in `*out_position`: the payload bytes the log held
+ * before it (removed records included). Any id `aof_read` can read; as with it, an id not
+ * appended or not visible yet gives `AOF_ERR_NOT_FOUND`, a removed one `AOF_ERR_TRUNCATED`.
+ * The log handle may be shared by threads, as for every log call.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_position`), `AOF_ERR_INVALID_ARG` (not a
+ * log handle), `AOF_ERR_CLOSED`, `AOF_ERR_NOT_FOUND` (id 0, not appended, or not visible yet),
+ * `AOF_ERR_TRUNCATED` (removed by retention or `aof_truncate_before`), `AOF_ERR_CORRUPTION`,
+ * `AOF_ERR_IO`, `AOF_ERR_NO_SPACE` (writing out records appended but still buffered),
+ * `AOF_ERR_WOULD_BLOCK` (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived
+ * segment could not be fetched).
  *
  * # Safety
  * `out_position` must be NULL or writable.
@@ -1752,15 +1883,21 @@ void aof_cursor_free(struct aof_cursor_t *cursor);
 aof_status_t aof_position_of(const struct aof_log_t *log, uint64_t id, uint64_t *out_position);
 
 /**
- * Stores in `*out_id` the id of the first record at or after byte position `position`:
- * the record whose payload holds the byte at `position`; else the first record starting
- * at or after it. So records of 0 bytes at `position` come before the record that starts
- * there (they share its position), and `aof_id_at_position(aof_position_of(id))` is `id`
- * unless `id` follows records of 0 bytes at the same position. At the end of the visible
- * records: the id the next record will get. O(log n). A position past the end of
- * `aof_position_range`: `AOF_ERR_NOT_FOUND`; before its start (removed by retention or
- * `aof_truncate_before`): `AOF_ERR_TRUNCATED`. Also `AOF_ERR_CLOSED`,
- * `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ * Stores in `*out_id` the id of the first record at or after byte position `position`: the
+ * record whose payload holds the byte at `position`; else the first record starting at or
+ * after it. So records of 0 bytes at `position` come before the record that starts there (they
+ * share its position), and `aof_id_at_position(aof_position_of(id))` is `id` unless `id`
+ * follows records of 0 bytes at the same position. At the end of the visible records: the id
+ * the next record will get. O(log n). A position past the end of `aof_position_range`:
+ * `AOF_ERR_NOT_FOUND`; before its start (removed by retention or `aof_truncate_before`):
+ * `AOF_ERR_TRUNCATED`.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_id`), `AOF_ERR_INVALID_ARG` (not a log
+ * handle), `AOF_ERR_CLOSED`, `AOF_ERR_NOT_FOUND` (past the end of the visible records),
+ * `AOF_ERR_TRUNCATED` (before the oldest record held), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`,
+ * `AOF_ERR_NO_SPACE` (writing out records appended but still buffered), `AOF_ERR_WOULD_BLOCK`
+ * (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived segment could not be
+ * fetched).
  *
  * # Safety
  * `out_id` must be NULL or writable.
@@ -1768,12 +1905,17 @@ aof_status_t aof_position_of(const struct aof_log_t *log, uint64_t id, uint64_t 
 aof_status_t aof_id_at_position(const struct aof_log_t *log, uint64_t position, uint64_t *out_id);
 
 /**
- * Stores the byte positions the log holds: `*out_first`, the position of the oldest
- * record held (0 until retention or `aof_truncate_before` removes records; the position of
- * the first id `aof_bounds` gives), and `*out_end`, the end of the visible
- * records (the payload bytes appended so far, once visible). Cursors and streams open at
- * any position from `*out_first` to `*out_end`, both included. Also `AOF_ERR_CLOSED`,
- * `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ * Stores the byte positions the log holds: `*out_first`, the position of the oldest record
+ * held (0 until retention or `aof_truncate_before` removes records; the position of the first
+ * id `aof_bounds` gives), and `*out_end`, the end of the visible records (the payload bytes
+ * appended so far, once visible). Cursors and streams open at any position from `*out_first`
+ * to `*out_end`, both included.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_first`, `out_end`),
+ * `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION`,
+ * `AOF_ERR_IO`, `AOF_ERR_NO_SPACE` (writing out records appended but still buffered),
+ * `AOF_ERR_WOULD_BLOCK` (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived
+ * segment could not be fetched).
  *
  * # Safety
  * `out_first` and `out_end` must be NULL or writable.
@@ -1783,13 +1925,19 @@ aof_status_t aof_position_range(const struct aof_log_t *log,
                                 uint64_t *out_end);
 
 /**
- * Opens a byte stream over the payloads of `log`, at byte position `position` (from the
- * oldest record's position to the end of the visible records, as `aof_position_range`
- * gives; past the end: `AOF_ERR_NOT_FOUND`, before the start: `AOF_ERR_TRUNCATED`). It
- * sees every record appended before it was opened, and later ones as they become visible.
- * On success `*out_stream` owns a new stream, to be freed with `aof_stream_free` (before
- * or after `aof_close`); one thread at a time. Also `AOF_ERR_CLOSED`,
- * `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ * Opens a byte stream over the payloads of `log`, at byte position `position` (from the oldest
+ * record's position to the end of the visible records, as `aof_position_range` gives; past the
+ * end: `AOF_ERR_NOT_FOUND`, before the start: `AOF_ERR_TRUNCATED`). It sees every record
+ * appended before it was opened, and later ones as they become visible. On success
+ * `*out_stream` owns a new stream, to be freed with `aof_stream_free` (before or after
+ * `aof_close`); one thread at a time.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_stream`), `AOF_ERR_INVALID_ARG` (not a
+ * log handle), `AOF_ERR_CLOSED`, `AOF_ERR_NOT_FOUND` (past the end of the visible records),
+ * `AOF_ERR_TRUNCATED` (before the oldest record held), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`,
+ * `AOF_ERR_NO_SPACE` (writing out records appended but still buffered), `AOF_ERR_WOULD_BLOCK`
+ * (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived segment could not be
+ * fetched).
  *
  * # Safety
  * `out_stream` must be NULL or valid for a write of a pointer.
@@ -1799,17 +1947,23 @@ aof_status_t aof_stream_open(struct aof_log_t *log,
                              struct aof_stream_t **out_stream);
 
 /**
- * Copies up to `cap` bytes of payload from the stream's position into `buf`, across
- * record boundaries, stores how many in `*out_len` and moves the position past them:
- * `AOF_OK` with `*out_len` between 1 and `cap` (below `cap` only when the visible records
- * end first). `AOF_END` when no byte is visible at the position yet (the end of the
- * visible records, or past it after `aof_stream_seek`): `*out_len` untouched; a later
- * read returns what is appended meanwhile. `cap` of 0: `AOF_ERR_INVALID_ARG` (after the
- * stream's log is checked; `buf` may then be NULL). Records removed by retention or
- * `aof_truncate_before` before the stream reached them: `AOF_ERR_TRUNCATED` (the record
- * the stream is in stays readable to its end: the stream keeps its segment mapped); the
- * bytes read before an error are returned first, the error by the next call. Also
- * `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+ * Copies up to `cap` bytes of payload from the stream's position into `buf`, across record
+ * boundaries, stores how many in `*out_len` and moves the position past them: `AOF_OK` with
+ * `*out_len` between 1 and `cap` (below `cap` only when the visible records end first).
+ * `AOF_END` when no byte is visible at the position yet (the end of the visible records, or
+ * past it after `aof_stream_seek`): `*out_len` untouched; a later read returns what is
+ * appended meanwhile. `cap` of 0: `AOF_ERR_INVALID_ARG` (after the stream's log is checked;
+ * `buf` may then be NULL). Records removed by retention or `aof_truncate_before` before the
+ * stream reached them: `AOF_ERR_TRUNCATED` (the record the stream is in stays readable to its
+ * end: the stream keeps its segment mapped); the bytes read before an error are returned
+ * first, the error by the next call.
+ *
+ * Statuses: `AOF_OK`, `AOF_END` (no byte visible at the position yet; `*out_len` untouched),
+ * `AOF_ERR_NULL_ARG` (`stream`, `out_len`, or `buf` with `cap > 0`), `AOF_ERR_INVALID_ARG`
+ * (`cap` of 0), `AOF_ERR_CLOSED`, `AOF_ERR_TRUNCATED` (records removed by retention or
+ * `aof_truncate_before` before the stream reached them), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`,
+ * `AOF_ERR_WOULD_BLOCK` (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived
+ * segment could not be fetched).
  *
  * # Safety
  * `stream` must be NULL or a live stream not used by another thread during the call; `buf`
@@ -1821,10 +1975,13 @@ aof_status_t aof_stream_read(struct aof_stream_t *stream,
                              size_t *out_len);
 
 /**
- * Moves the stream to byte position `position`: anywhere from the oldest record's
- * position on, past the end of the visible records included (reads there return
- * `AOF_END` until the log grows that far, as with a file). Below the oldest record held:
- * `AOF_ERR_TRUNCATED` (the position is unchanged). Also `AOF_ERR_CLOSED`.
+ * Moves the stream to byte position `position`: anywhere from the oldest record's position on,
+ * past the end of the visible records included (reads there return `AOF_END` until the log
+ * grows that far, as with a file). Below the oldest record held: `AOF_ERR_TRUNCATED` (the
+ * position is unchanged).
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_TRUNCATED` (below the
+ * oldest record held; the position unchanged).
  *
  * # Safety
  * `stream` must be NULL or a live stream not used by another thread during the call.
@@ -1833,7 +1990,9 @@ aof_status_t aof_stream_seek(struct aof_stream_t *stream, uint64_t position);
 
 /**
  * Stores the stream's position (of the next byte `aof_stream_read` returns) in
- * `*out_position`. Also `AOF_ERR_CLOSED`.
+ * `*out_position`.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`stream`, `out_position`), `AOF_ERR_CLOSED`.
  *
  * # Safety
  * `stream` must be NULL or a live stream not used by another thread during the call;
@@ -1851,11 +2010,14 @@ aof_status_t aof_stream_position(const struct aof_stream_t *stream, uint64_t *ou
 void aof_stream_free(struct aof_stream_t *stream);
 
 /**
- * Copies a snapshot of the log's counters into `*out`. Pass `out_size =
- * sizeof(aof_metrics_t)` as your program was compiled: a library newer than the header
- * fills only the fields the program knows; an older one fills those it has and sets the
- * rest of `out_size` to 0. `out_size` below the first version's size (120 bytes) or not a
- * multiple of 8: `AOF_ERR_INVALID_ARG`. Also `AOF_ERR_CLOSED`.
+ * Copies a snapshot of the log's counters into `*out`. Pass `out_size = sizeof(aof_metrics_t)`
+ * as your program was compiled: a library newer than the header fills only the fields the
+ * program knows; an older one fills those it has and sets the rest of `out_size` to 0.
+ * `out_size` below the first version's size (120 bytes) or not a multiple of 8:
+ * `AOF_ERR_INVALID_ARG`.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out`), `AOF_ERR_INVALID_ARG` (`out_size`
+ * below 120 or not a multiple of 8; not a log handle), `AOF_ERR_CLOSED`.
  *
  * # Safety
  * `out` must be NULL or point to `out_size` writable bytes.
@@ -1871,8 +2033,10 @@ aof_status_t aof_metrics(const struct aof_log_t *log, struct aof_metrics_t *out,
  * seconds for the `*_ns` ones. `*out_len` receives the bytes needed, NUL included, whether
  * or not they fit; `AOF_ERR_BUFFER_TOO_SMALL` if they do not (call again with a larger
  * buffer; a few more bytes may be needed by then as values grow). `buf` may be NULL with
- * `buf_len` 0 to ask for the size. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`,
- * `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_BUFFER_TOO_SMALL`.
+ * `buf_len` 0 to ask for the size.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_len`, `buf` with `buf_len` > 0),
+ * `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_CLOSED`, `AOF_ERR_BUFFER_TOO_SMALL`.
  *
  * # Safety
  * `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
@@ -1885,8 +2049,10 @@ aof_status_t aof_metrics_prometheus(const struct aof_log_t *log,
 /**
  * Forgets the log's distributions (every `*_count` ... `*_max` field except the archive's,
  * which belong to its manager), so that the next snapshot reports the interval since
- * this call. Counters are never reset: take differences between snapshots. Statuses:
- * `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG`.
+ * this call. Counters are never reset: take differences between snapshots.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle),
+ * `AOF_ERR_CLOSED`.
  */
 aof_status_t aof_metrics_reset(struct aof_log_t *log);
 
@@ -1908,6 +2074,8 @@ const char *aof_metrics_field_name(size_t index);
  * threads. On success `*out_options` owns a new handle; free it with
  * `aof_manager_options_free`.
  *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`out_options`).
+ *
  * # Safety
  * `out_options` must be NULL or valid for a write of a pointer.
  */
@@ -1928,6 +2096,9 @@ void aof_manager_options_free(struct aof_manager_options_t *options);
  * (timers, wake-ups), never blocking file I/O. Out of range: `AOF_ERR_INVALID_ARG`,
  * options unchanged.
  *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (outside 1 ..=
+ * `AOF_MANAGER_MAX_THREADS`; options unchanged).
+ *
  * # Safety
  * `options` must be NULL or a live handle from `aof_manager_options_new`.
  */
@@ -1941,6 +2112,9 @@ aof_status_t aof_manager_options_set_worker_threads(struct aof_manager_options_t
  * pre-allocation); its threads start on demand and end after 10 s idle. Out of range:
  * `AOF_ERR_INVALID_ARG`, options unchanged.
  *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (outside 1 ..=
+ * `AOF_MANAGER_MAX_THREADS`; options unchanged).
+ *
  * # Safety
  * `options` must be NULL or a live handle from `aof_manager_options_new`.
  */
@@ -1948,18 +2122,20 @@ aof_status_t aof_manager_options_set_max_blocking_threads(struct aof_manager_opt
                                                           uint32_t threads);
 
 /**
- * Opens the manager of directory `root`, creating the directory (not its parents) if it
- * is missing, and finishes any drop a crash interrupted (see `aof_manager_drop_log`).
- * `options` may be NULL for the defaults; they are copied. It starts the manager's
- * runtime: `worker_threads` threads at once, blocking threads on demand up to
- * `max_blocking_threads`; that is every thread the manager and all its logs use,
- * whatever the number of logs. On success `*out_manager` receives a new handle, to be
- * closed with `aof_manager_close`; on failure it is left untouched. Statuses:
- * `AOF_ERR_NULL_ARG` (`root` or `out_manager`), `AOF_ERR_INVALID_ARG` (empty `root`),
- * `AOF_ERR_BUSY` (another manager, in this process or another, has `root` open),
- * `AOF_ERR_IO` (also: `root` is a file or its parent is missing), `AOF_ERR_NO_SPACE`,
- * `AOF_ERR_MISUSE`, `AOF_ERR_REMOTE` (the directory of a filesystem archive cannot be
- * created, or the S3 client cannot be set up).
+ * Opens the manager of directory `root`, creating the directory (not its parents) if it is
+ * missing, and finishes any drop a crash interrupted (see `aof_manager_drop_log`). `options`
+ * may be NULL for the defaults; they are copied. It starts the manager's runtime:
+ * `worker_threads` threads at once, blocking threads on demand up to `max_blocking_threads`;
+ * that is every thread the manager and all its logs use, whatever the number of logs. On
+ * success `*out_manager` receives a new handle, to be closed with `aof_manager_close`; on
+ * failure it is left untouched.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`root`, `out_manager`), `AOF_ERR_INVALID_ARG` (an
+ * empty `root`), `AOF_ERR_BUSY` (another manager, in this process or another, has `root`
+ * open), `AOF_ERR_IO` (also: `root` is a file, or its parent is missing), `AOF_ERR_NO_SPACE`,
+ * `AOF_ERR_CATALOG` (the root's catalogue cannot be opened or written), `AOF_ERR_REMOTE` (the
+ * archive cannot be set up: a directory that cannot be created, an S3 client that cannot be
+ * built), `AOF_ERR_MISUSE` (from a libaof runtime thread).
  *
  * # Safety
  * `root` must be NULL or a NUL-terminated string; `options` NULL or a live options
@@ -1987,11 +2163,11 @@ aof_status_t aof_manager_open(const char *root,
  * page cache mapped (shared and reclaimable, not private); measured by the bench's
  * `manager` cell, see docs/C_API.md.
  *
- * Statuses: `AOF_ERR_NULL_ARG` (`manager`, `name` or `out_log`), `AOF_ERR_CLOSED`,
- * `AOF_ERR_INVALID_ARG` (a bad name, inconsistent options, not a manager handle),
- * `AOF_ERR_BUSY` (the log is open already, in this process or another, or another
- * thread is opening or dropping it), `AOF_ERR_IO` (also: out of file descriptors),
- * `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION`, `AOF_ERR_MISUSE`.
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`manager`, `name`, `out_log`), `AOF_ERR_INVALID_ARG`
+ * (a bad name, inconsistent options, not a manager handle), `AOF_ERR_CLOSED`, `AOF_ERR_BUSY`
+ * (the log is open already, in this process or another, or another thread is opening or
+ * dropping it), `AOF_ERR_IO` (also: out of file descriptors), `AOF_ERR_NO_SPACE`,
+ * `AOF_ERR_CORRUPTION`, `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE` (from a libaof runtime thread).
  *
  * # Safety
  * `name` must be NULL or a NUL-terminated string; `options` NULL or a live options
@@ -2003,15 +2179,16 @@ aof_status_t aof_manager_open_log(struct aof_manager_t *manager,
                                   struct aof_log_t **out_log);
 
 /**
- * Lists the logs under the manager's root, open or not, sorted bytewise, into `buf`:
- * each name followed by a NUL, then one more NUL (`"a\0b\0\0"`; no logs: `"\0"`).
- * `*out_len` receives the bytes written, final NUL included. If they do not fit in
- * `buf_len` bytes, returns `AOF_ERR_BUFFER_TOO_SMALL` with the size needed in `*out_len`
- * (the one out-param written on failure; `buf` is untouched): call with `buf_len = 0`
- * (and `buf` NULL) to size a buffer, and again if logs were created meanwhile. `buf` may
- * be NULL only if `buf_len` is 0. Statuses: `AOF_ERR_NULL_ARG` (`manager`, `out_len`, or
- * `buf` with `buf_len > 0`), `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (not a manager
- * handle), `AOF_ERR_BUFFER_TOO_SMALL`, `AOF_ERR_IO`.
+ * Lists the logs under the manager's root, open or not, sorted bytewise, into `buf`: each name
+ * followed by a NUL, then one more NUL (`"a\0b\0\0"`; no logs: `"\0"`). `*out_len` receives
+ * the bytes written, final NUL included. If they do not fit in `buf_len` bytes, returns
+ * `AOF_ERR_BUFFER_TOO_SMALL` with the size needed in `*out_len` (the one out-param written on
+ * failure; `buf` is untouched): call with `buf_len = 0` (and `buf` NULL) to size a buffer, and
+ * again if logs were created meanwhile. `buf` may be NULL only if `buf_len` is 0.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`manager`, `out_len`, or `buf` with `buf_len > 0`),
+ * `AOF_ERR_INVALID_ARG` (not a manager handle), `AOF_ERR_CLOSED`, `AOF_ERR_BUFFER_TOO_SMALL`
+ * (the size needed in `*out_len`), `AOF_ERR_IO`.
  *
  * # Safety
  * `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
@@ -2022,17 +2199,20 @@ aof_status_t aof_manager_list(const struct aof_manager_t *manager,
                               size_t *out_len);
 
 /**
- * Drops the log `name` for good: its directory and every record in it. The log must be
- * closed (`aof_close`). Durable and crash-safe: when this returns `AOF_OK` the log is
- * gone, and a crash during the call leaves either the whole log under its name or
- * nothing under its name (the directory is first renamed to a reserved name and only
- * then emptied; the next `aof_manager_open` removes what a crash left; docs/FORMAT.md
- * gives the steps). If a step after the rename fails, the log is already gone under its
- * name and the error is returned; the rest is removed by the next drop of that name or
- * the next `aof_manager_open`. Statuses: `AOF_ERR_NULL_ARG` (`manager`, `name`),
- * `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (a bad name, not a manager handle),
- * `AOF_ERR_NO_SUCH_LOG`, `AOF_ERR_BUSY` (the log is open, in this process or another, or
- * another thread is opening or dropping it), `AOF_ERR_IO`, `AOF_ERR_MISUSE`.
+ * Drops the log `name` for good: its directory and every record in it. The log must be closed
+ * (`aof_close`). Durable and crash-safe: when this returns `AOF_OK` the log is gone, and a
+ * crash during the call leaves either the whole log under its name or nothing under its name
+ * (the directory is first renamed to a reserved name and only then emptied; the next
+ * `aof_manager_open` removes what a crash left; docs/FORMAT.md gives the steps). If a step
+ * after the rename fails, the log is already gone under its name and the error is returned;
+ * the rest is removed by the next drop of that name or the next `aof_manager_open`.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`manager`, `name`), `AOF_ERR_INVALID_ARG` (a bad
+ * name, not a manager handle), `AOF_ERR_CLOSED`, `AOF_ERR_NO_SUCH_LOG`, `AOF_ERR_BUSY` (the
+ * log is open, in this process or another, or another thread is opening or dropping it),
+ * `AOF_ERR_IO` (if after the rename: the log is gone under its name, and the rest is removed
+ * by the next drop of the name or the next `aof_manager_open`), `AOF_ERR_CATALOG`,
+ * `AOF_ERR_MISUSE` (from a libaof runtime thread).
  *
  * # Safety
  * `name` must be NULL or a NUL-terminated string.
@@ -2042,8 +2222,12 @@ aof_status_t aof_manager_drop_log(struct aof_manager_t *manager, const char *nam
 /**
  * Renders the metrics of every log the manager has open in the Prometheus text
  * exposition format, NUL-terminated: each metric family once, one sample per log with its
- * name as the `log` label (the format is as for `aof_metrics_prometheus`). Size and
- * statuses as for `aof_metrics_prometheus`, with a manager handle.
+ * name as the `log` label (the format is as for `aof_metrics_prometheus`). The size as
+ * for `aof_metrics_prometheus`.
+ *
+ * Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`manager`, `out_len`, `buf` with `buf_len` > 0),
+ * `AOF_ERR_INVALID_ARG` (not a manager handle), `AOF_ERR_CLOSED`,
+ * `AOF_ERR_BUFFER_TOO_SMALL`.
  *
  * # Safety
  * `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
@@ -2055,16 +2239,19 @@ aof_status_t aof_manager_metrics_prometheus(const struct aof_manager_t *manager,
 
 /**
  * Closes the manager. Every log it opened that is still open is closed first, as by
- * `aof_close` (written, synced, marked clean): their handles stay valid, their calls
- * return `AOF_ERR_CLOSED` from then on, and each must still be released with
- * `aof_close` (which then returns `AOF_OK`). Opens and drops running on other threads
- * finish first. Then the root is released and the manager's threads stop. NULL is a
- * no-op returning `AOF_OK`. The handle is invalid afterwards whatever the status, which
- * is the first error of a log's close (`AOF_ERR_IO`, `AOF_ERR_NO_SPACE`,
- * `AOF_ERR_POISONED`; every log is closed anyway). Later calls with the handle, a second
- * `aof_manager_close` included, return `AOF_ERR_CLOSED`; calls running concurrently on
- * other threads finish or fail with `AOF_ERR_CLOSED`. Not a handle:
- * `AOF_ERR_INVALID_ARG`. From a libaof thread: `AOF_ERR_MISUSE` (nothing closed).
+ * `aof_close` (written, synced, marked clean): their handles stay valid, their calls return
+ * `AOF_ERR_CLOSED` from then on, and each must still be released with `aof_close` (which then
+ * returns `AOF_OK`). Opens and drops running on other threads finish first. Then the root is
+ * released and the manager's threads stop. NULL is a no-op returning `AOF_OK`. The handle is
+ * invalid afterwards whatever the status but `AOF_ERR_MISUSE`; the status is the first error
+ * of a log's close (every log is closed anyway). Later calls with the handle, a second
+ * `aof_manager_close` included, return `AOF_ERR_CLOSED`; calls running concurrently on other
+ * threads finish or fail with `AOF_ERR_CLOSED`.
+ *
+ * Statuses: `AOF_OK` (also for NULL), `AOF_ERR_INVALID_ARG` (not a manager handle),
+ * `AOF_ERR_CLOSED` (closed already), `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_POISONED`,
+ * `AOF_ERR_CATALOG` (the first error of a log's close; every log is closed anyway),
+ * `AOF_ERR_MISUSE` (from a libaof runtime thread: nothing closed).
  */
 aof_status_t aof_manager_close(struct aof_manager_t *manager);
 

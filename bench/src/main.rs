@@ -1,4 +1,4 @@
-//! aof-bench: libaof's benchmark harness (issue 4).
+//! aof-bench: libaof's benchmark harness.
 //!
 //! ```text
 //! cargo run --release --manifest-path bench/Cargo.toml -- [--quick] [--reps N] [--secs S]
@@ -8,7 +8,7 @@
 //!
 //! It runs a matrix of cells, each a workload × policy × record size × writer threads ×
 //! engine, and prints one table of every cell, a table of aof's ratios to the baselines
-//! and peers of the same cell, and the issue's targets, met or missed.
+//! and peers of the same cell, and the design targets, met or missed.
 //!
 //! - **append**: 64 B, 1 KiB, 16 KiB, 64 KiB records; Sync, Batched(100),
 //!   Batched(1000), Async; 1, 4 and 16 threads. Engines: aof; aof through the C API
@@ -804,11 +804,15 @@ fn main() {
     );
     print!("{}", report::ratio_table(&rows));
     println!();
+<<<<<<< HEAD
     if let Some(section) = report::async_section(&b.cells, budget.reps) {
         print!("{section}");
         println!();
     }
     println!("== targets (issues 4 and 11), from this run");
+=======
+    println!("== design targets, from this run");
+>>>>>>> pkg
     print!("{}", report::targets_table(&ts));
     println!();
     println!(

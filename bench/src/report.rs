@@ -1,5 +1,5 @@
 //! The tables: every cell; aof's ratios to the baselines and peers of the same cell; the
-//! issue's targets, met or missed. Also JSON and CSV.
+//! design targets, met or missed. Also JSON and CSV.
 
 use std::fmt::Write as _;
 
@@ -315,7 +315,7 @@ pub fn ratio_table(rows: &[RatioRow]) -> String {
     out
 }
 
-/// One of the targets, checked against this run.
+/// One of the design targets, checked against this run.
 pub struct Target {
     pub name: String,
     pub measured: String,

@@ -93,11 +93,16 @@ fn start_at(start_id: u64) -> StartAt {
     }
 }
 
-/// Opens a cursor on `log`, starting at `start_id`: `AOF_START_OLDEST`,
-/// `AOF_START_NEWEST`, `AOF_START_END` or a record id (from the oldest id up to one past the
-/// newest). On success `*out_cursor` owns a new cursor, to be freed with `aof_cursor_free`
-/// (before or after `aof_close`). An id outside that range: `AOF_ERR_NOT_FOUND`. Also
-/// `AOF_ERR_CLOSED`.
+/// Opens a cursor on `log`, starting at `start_id`: `AOF_START_OLDEST`, `AOF_START_NEWEST`,
+/// `AOF_START_END` or a record id (from the oldest id up to one past the newest). On success
+/// `*out_cursor` owns a new cursor, to be freed with `aof_cursor_free` (before or after
+/// `aof_close`). An id past that range: `AOF_ERR_NOT_FOUND`; below it (removed by retention or
+/// `aof_truncate_before`): `AOF_ERR_TRUNCATED`.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_cursor`), `AOF_ERR_INVALID_ARG` (not a
+/// log handle), `AOF_ERR_CLOSED`, `AOF_ERR_NOT_FOUND` (an id past one after the newest),
+/// `AOF_ERR_TRUNCATED` (an id below the oldest kept), `AOF_ERR_IO`, `AOF_ERR_NO_SPACE` (writing
+/// out records appended but still buffered).
 ///
 /// # Safety
 /// `out_cursor` must be NULL or valid for a write of a pointer.
@@ -119,9 +124,14 @@ pub unsafe extern "C" fn aof_cursor_open(
 
 /// Moves to the next record and describes it in `*out_record`: `AOF_OK`; or `AOF_END` when
 /// there is no further visible record yet (`*out_record` untouched; more may come: see
-/// `aof_cursor_wait`). The record's `data` is valid until the next call on this cursor or
-/// its free, even if the log is closed in between. Errors: `AOF_ERR_CLOSED` (the log was
-/// closed), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+/// `aof_cursor_wait`). The record's `data` is valid until the next call on this cursor or its
+/// free, even if the log is closed in between.
+///
+/// Statuses: `AOF_OK`, `AOF_END` (no further visible record yet; `*out_record` untouched),
+/// `AOF_ERR_NULL_ARG` (`cursor`, `out_record`), `AOF_ERR_CLOSED` (the log was closed),
+/// `AOF_ERR_TRUNCATED` (the next record was removed by retention or `aof_truncate_before`
+/// before the cursor reached it), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`, `AOF_ERR_WOULD_BLOCK` (no
+/// room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived segment could not be fetched).
 ///
 /// # Safety
 /// `cursor` must be NULL or a live cursor not used by another thread during the call;
@@ -150,16 +160,21 @@ pub unsafe extern "C" fn aof_cursor_next(
     })
 }
 
-/// Opens a cursor on `log` at byte position `position`: its first record is the first
-/// record at or after that position (as `aof_id_at_position` says: the record whose payload
-/// holds the byte at `position`, else the first record starting at or after it, so records
-/// of 0 bytes at `position` come first). `position` may be anything from the oldest
-/// record's position to the end of the visible records (`aof_position_range`); at the end
-/// the cursor sees only records appended later. Past that end: `AOF_ERR_NOT_FOUND`; before
-/// its start (removed by retention or `aof_truncate_before`): `AOF_ERR_TRUNCATED`.
-/// Otherwise as `aof_cursor_open`: on success `*out_cursor` owns a new cursor, freed with
-/// `aof_cursor_free`, used by one thread at a time. Also `AOF_ERR_CLOSED`,
-/// `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+/// Opens a cursor on `log` at byte position `position`: its first record is the first record at
+/// or after that position (as `aof_id_at_position` says: the record whose payload holds the
+/// byte at `position`, else the first record starting at or after it, so records of 0 bytes at
+/// `position` come first). `position` may be anything from the oldest record's position to the
+/// end of the visible records (`aof_position_range`); at the end the cursor sees only records
+/// appended later. Past that end: `AOF_ERR_NOT_FOUND`; before its start (removed by retention
+/// or `aof_truncate_before`): `AOF_ERR_TRUNCATED`. Otherwise as `aof_cursor_open`: on success
+/// `*out_cursor` owns a new cursor, freed with `aof_cursor_free`, used by one thread at a time.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_cursor`), `AOF_ERR_INVALID_ARG` (not a
+/// log handle), `AOF_ERR_CLOSED`, `AOF_ERR_NOT_FOUND` (past the end of the visible records),
+/// `AOF_ERR_TRUNCATED` (before the oldest record held), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`,
+/// `AOF_ERR_NO_SPACE` (writing out records appended but still buffered), `AOF_ERR_WOULD_BLOCK`
+/// (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived segment could not be
+/// fetched).
 ///
 /// # Safety
 /// `out_cursor` must be NULL or valid for a write of a pointer.
@@ -188,6 +203,13 @@ pub unsafe extern "C" fn aof_cursor_open_at_position(
 /// `AOF_ERR_CLOSED` first). `AOF_END` leaves `*out` untouched. The record's `data` is
 /// borrowed as with `aof_cursor_next`: valid until the next call on this cursor or its
 /// free. `aof_cursor_next` and `aof_cursor_next_ex` may be mixed on one cursor.
+///
+/// Statuses: `AOF_OK`, `AOF_END` (no further visible record yet; `*out` untouched),
+/// `AOF_ERR_NULL_ARG` (`cursor`, `out`), `AOF_ERR_INVALID_ARG` (`out_size` below the first
+/// version's size; the cursor unmoved), `AOF_ERR_CLOSED` (the log was closed),
+/// `AOF_ERR_TRUNCATED` (the next record was removed by retention or `aof_truncate_before`
+/// before the cursor reached it), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`, `AOF_ERR_WOULD_BLOCK` (no
+/// room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived segment could not be fetched).
 ///
 /// # Safety
 /// `cursor` must be NULL or a live cursor not used by another thread during the call;
@@ -237,11 +259,14 @@ pub unsafe extern "C" fn aof_cursor_next_ex(
     })
 }
 
-/// Waits until `aof_cursor_next` has a record: `AOF_OK` at once if one is already visible,
-/// else when an append (or, with `AOF_VISIBILITY_DURABLE`, a sync) makes one visible;
+/// Waits until `aof_cursor_next` has a record: `AOF_OK` at once if one is already visible, else
+/// when an append (or, with `AOF_VISIBILITY_DURABLE`, a sync) makes one visible;
 /// `AOF_TIMED_OUT` after `timeout_ms` milliseconds (0: just check; `UINT32_MAX`: no limit).
-/// Also `AOF_ERR_CLOSED` (including when the log is closed during the wait),
-/// `AOF_ERR_MISUSE`. Invalidates the `data` of the cursor's previous record.
+/// Invalidates the `data` of the cursor's previous record.
+///
+/// Statuses: `AOF_OK`, `AOF_TIMED_OUT`, `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED` (also when the log
+/// is closed during the wait), `AOF_ERR_POISONED` (no record can become visible any more),
+/// `AOF_ERR_MISUSE` (from a libaof runtime thread).
 ///
 /// # Safety
 /// `cursor` must be NULL or a live cursor not used by another thread during the call.
@@ -258,14 +283,17 @@ pub unsafe extern "C" fn aof_cursor_wait(
     })
 }
 
-/// Makes `aof_cursor_wait` busy-poll for up to `spin_us` microseconds before it sleeps.
-/// Trades a core (spinning at 100 % while it polls) for wake-up latency: a record that
-/// lands during the spin is seen within a few microseconds instead of after the wake-up of
-/// a sleeping thread (tens of microseconds or more). Useful when records arrive more often
-/// than the spin, so the reader is usually polling when one lands. 0 (the default) never
-/// spins. The spin never outlasts the wait's timeout, and closing the log still ends a
-/// spinning wait. `spin_us` above `AOF_CURSOR_MAX_SPIN_US`: `AOF_ERR_INVALID_ARG`, the
-/// spin unchanged. Also `AOF_ERR_CLOSED`. Does not invalidate the cursor's last record.
+/// Makes `aof_cursor_wait` busy-poll for up to `spin_us` microseconds before it sleeps. Trades
+/// a core (spinning at 100 % while it polls) for wake-up latency: a record that lands during
+/// the spin is seen within a few microseconds instead of after the wake-up of a sleeping thread
+/// (tens of microseconds or more). Useful when records arrive more often than the spin, so the
+/// reader is usually polling when one lands. 0 (the default) never spins. The spin never
+/// outlasts the wait's timeout, and closing the log still ends a spinning wait. `spin_us` above
+/// `AOF_CURSOR_MAX_SPIN_US`: `AOF_ERR_INVALID_ARG`, the spin unchanged. Does not invalidate the
+/// cursor's last record.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (above
+/// `AOF_CURSOR_MAX_SPIN_US`; the spin unchanged), `AOF_ERR_CLOSED`.
 ///
 /// # Safety
 /// `cursor` must be NULL or a live cursor not used by another thread during the call.

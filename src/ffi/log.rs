@@ -53,15 +53,19 @@ pub(crate) fn timeout(ms: u32) -> Option<Duration> {
     (ms != u32::MAX).then(|| Duration::from_millis(u64::from(ms)))
 }
 
-/// Opens the log in directory `path`, creating that directory if it is missing, but never
-/// its parents: if the parent of `path` does not exist, the call fails with `AOF_ERR_IO`
-/// and creates nothing (a typo in a parent is an error, not a new tree). `options` may be
-/// NULL for the defaults; they are copied, so the caller may free them right after. On
-/// success `*out_log` receives a new handle, to be closed with `aof_close`; on failure it
-/// is left untouched. Statuses: `AOF_ERR_INVALID_ARG` (inconsistent options, empty path),
-/// `AOF_ERR_BUSY` (the directory is open elsewhere, in this process or another),
-/// `AOF_ERR_IO` (also: a missing parent directory, or `path` is a file),
-/// `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION` (damage recovery cannot repair).
+/// Opens the log in directory `path`, creating that directory if it is missing, but never its
+/// parents: if the parent of `path` does not exist, the call fails with `AOF_ERR_IO` and
+/// creates nothing (a typo in a parent is an error, not a new tree). `options` may be NULL for
+/// the defaults; they are copied, so the caller may free them right after. On success
+/// `*out_log` receives a new handle, to be closed with `aof_close`; on failure it is left
+/// untouched.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`path`, `out_log`), `AOF_ERR_INVALID_ARG` (an empty
+/// path, inconsistent options, a log whose segments are archived: open it through its manager),
+/// `AOF_ERR_BUSY` (the directory is open elsewhere, in this process or another), `AOF_ERR_IO`
+/// (also: a missing parent directory, or `path` is a file), `AOF_ERR_NO_SPACE`,
+/// `AOF_ERR_CORRUPTION` (damage recovery cannot repair), `AOF_ERR_CATALOG` (the log's catalogue
+/// cannot be opened or written), `AOF_ERR_MISUSE` (from a libaof runtime thread).
 ///
 /// # Safety
 /// `path` must be NULL or a NUL-terminated string; `options` NULL or a live options handle;
@@ -96,31 +100,44 @@ pub unsafe extern "C" fn aof_open(
     })
 }
 
-/// Closes the log: writes and syncs everything appended, seals it with a clean-shutdown
-/// marker and releases the directory. NULL is a no-op returning `AOF_OK`. The handle is
-/// invalid afterwards whatever the status: the status only reports whether the final
-/// write and sync succeeded (`AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_POISONED`). Calls
-/// made with the handle later, including a second `aof_close`, return `AOF_ERR_CLOSED`;
-/// calls running concurrently in other threads finish or fail with `AOF_ERR_CLOSED`.
-/// Cursors of the log stay valid to free, and return `AOF_ERR_CLOSED`; the `data` of the
-/// last record each cursor returned stays readable until that cursor's next call or free.
+/// Closes the log: writes and syncs everything appended, seals it with a clean-shutdown marker
+/// and releases the directory. NULL is a no-op returning `AOF_OK`. The handle is invalid
+/// afterwards whatever the status, but for `AOF_ERR_MISUSE`: the status only reports whether
+/// the final write and sync succeeded. Calls made with the handle later, including a second
+/// `aof_close`, return `AOF_ERR_CLOSED`; calls running concurrently in other threads finish or
+/// fail with `AOF_ERR_CLOSED`. Cursors of the log stay valid to free, and return
+/// `AOF_ERR_CLOSED`; the `data` of the last record each cursor returned stays readable until
+/// that cursor's next call or free.
+///
+/// Statuses: `AOF_OK` (also for NULL), `AOF_ERR_INVALID_ARG` (not a log handle),
+/// `AOF_ERR_CLOSED` (closed already), `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_POISONED`
+/// (this or an earlier write or sync failed), `AOF_ERR_CATALOG` (the catalogue could not record
+/// the clean close), `AOF_ERR_MISUSE` (from a libaof runtime thread: nothing closed, the handle
+/// stays valid).
 #[no_mangle]
 pub extern "C" fn aof_close(log: *mut aof_log_t) -> aof_status_t {
     boundary::guard("aof_close", || {
         if log.is_null() {
             return Ok(AOF_OK);
         }
+        // Before the handle leaves the table: from a runtime thread nothing is closed.
+        crate::runtime::ensure_outside()?;
         LOGS.remove(log.addr())?.close()?;
         Ok(AOF_OK)
     })
 }
 
-/// Appends one record of `len` bytes and stores its id in `*out_id` (if not NULL). Ids
-/// start at 1 and are dense. `data` may be NULL only if `len` is 0 (an empty record).
-/// When the call returns depends on the flush policy: with `AOF_FLUSH_SYNC` the record is
-/// durable; otherwise it is durable after a later sync (`aof_flush`, `aof_sync_until`).
-/// Statuses: `AOF_ERR_NULL_ARG` (NULL `data` with `len > 0`), `AOF_ERR_TOO_LARGE` (nothing
-/// written), `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`.
+/// Appends one record of `len` bytes and stores its id in `*out_id` (if not NULL). Ids start at
+/// 1 and are dense. `data` may be NULL only if `len` is 0 (an empty record). When the call
+/// returns depends on the flush policy: with `AOF_FLUSH_SYNC` the record is durable; otherwise
+/// it is durable after a later sync (`aof_flush`, `aof_sync_until`).
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, or `data` with `len > 0`),
+/// `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_CLOSED`, `AOF_ERR_TOO_LARGE` (nothing
+/// written), `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CATALOG` (the
+/// catalogue could not record a new segment; the log is poisoned), `AOF_ERR_WOULD_BLOCK` (a new
+/// segment is needed and the archive is behind the bounds of
+/// `aof_manager_options_set_archive_limits`).
 ///
 /// # Safety
 /// `data` must be NULL or point to `len` readable bytes; `out_id` NULL or writable.
@@ -145,11 +162,18 @@ pub unsafe extern "C" fn aof_append(
 }
 
 /// Appends `count` records as one batch: record `i` is `lens[i]` bytes at `datas[i]` (NULL
-/// allowed where `lens[i]` is 0). They get consecutive ids, no other append interleaves,
-/// and the first id is stored in `*out_first_id` (if not NULL). A batch is written with one
-/// write but is not atomic across a crash: a prefix of it may survive one. `count == 0`:
+/// allowed where `lens[i]` is 0). They get consecutive ids, no other append interleaves, and
+/// the first id is stored in `*out_first_id` (if not NULL). A batch is written with one write
+/// but is not atomic across a crash: a prefix of it may survive one. `count == 0`:
 /// `AOF_ERR_INVALID_ARG` (the arrays may then be NULL). If any record is too large,
-/// `AOF_ERR_TOO_LARGE` and nothing is written. Other statuses as for `aof_append`.
+/// `AOF_ERR_TOO_LARGE` and nothing is written.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`; `datas` or `lens` with `count > 0`; a
+/// `datas[i]` with `lens[i] > 0`), `AOF_ERR_INVALID_ARG` (`count` is 0; not a log handle),
+/// `AOF_ERR_CLOSED`, `AOF_ERR_TOO_LARGE` (nothing written), `AOF_ERR_POISONED`, `AOF_ERR_IO`,
+/// `AOF_ERR_NO_SPACE`, `AOF_ERR_CATALOG` (the catalogue could not record a new segment; the log
+/// is poisoned), `AOF_ERR_WOULD_BLOCK` (a new segment is needed and the archive is behind the
+/// bounds of `aof_manager_options_set_archive_limits`).
 ///
 /// # Safety
 /// `datas` and `lens` must be NULL or point to `count` elements each, and every non-NULL
@@ -204,9 +228,12 @@ pub unsafe extern "C" fn aof_append_batch(
     })
 }
 
-/// Writes and `fdatasync`s every record appended so far (by any thread) and returns when
-/// they are durable. Statuses: `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`,
-/// `AOF_ERR_NO_SPACE`; `AOF_ERR_MISUSE` if called from a libaof runtime thread.
+/// Writes and `fdatasync`s every record appended so far (by any thread) and returns when they
+/// are durable.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle),
+/// `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_MISUSE`
+/// (from a libaof runtime thread).
 #[no_mangle]
 pub extern "C" fn aof_flush(log: *mut aof_log_t) -> aof_status_t {
     boundary::guard("aof_flush", || {
@@ -215,12 +242,13 @@ pub extern "C" fn aof_flush(log: *mut aof_log_t) -> aof_status_t {
     })
 }
 
-/// Waits, without forcing a sync, until record `id` is durable (synced by the flush
-/// policy, another thread's `aof_flush` or a `AOF_FLUSH_SYNC` append). Returns `AOF_OK`
-/// once it is, or `AOF_TIMED_OUT` after `timeout_ms` milliseconds (0: just check;
-/// `UINT32_MAX`: no limit). `id` above the last appended id: `AOF_ERR_INVALID_ARG`.
-/// Also `AOF_ERR_CLOSED` (including when the log is closed during the wait),
-/// `AOF_ERR_POISONED`, `AOF_ERR_MISUSE`.
+/// Waits, without forcing a sync, until record `id` is durable (synced by the flush policy,
+/// another thread's `aof_flush` or a `AOF_FLUSH_SYNC` append). Returns `AOF_OK` once it is, or
+/// `AOF_TIMED_OUT` after `timeout_ms` milliseconds (0: just check; `UINT32_MAX`: no limit).
+///
+/// Statuses: `AOF_OK`, `AOF_TIMED_OUT`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (`id` above
+/// the last appended id; not a log handle), `AOF_ERR_CLOSED` (also when the log is closed
+/// during the wait), `AOF_ERR_POISONED`, `AOF_ERR_MISUSE` (from a libaof runtime thread).
 #[no_mangle]
 pub extern "C" fn aof_sync_until(log: *mut aof_log_t, id: u64, timeout_ms: u32) -> aof_status_t {
     boundary::guard("aof_sync_until", || {
@@ -235,6 +263,10 @@ pub extern "C" fn aof_sync_until(log: *mut aof_log_t, id: u64, timeout_ms: u32) 
 /// it; reads below the new first id return `AOF_ERR_TRUNCATED`. `id` from 1 to one past the
 /// last id, else `AOF_ERR_INVALID_ARG`. Crash-safe: a crash during the removal leaves
 /// every kept record and the next open finishes it.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (`id` 0 or more than one past
+/// the last id; not a log handle), `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`,
+/// `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE` (from a libaof runtime thread).
 #[no_mangle]
 pub extern "C" fn aof_truncate_before(log: *mut aof_log_t, id: u64) -> aof_status_t {
     boundary::guard("aof_truncate_before", || {
@@ -246,6 +278,9 @@ pub extern "C" fn aof_truncate_before(log: *mut aof_log_t, id: u64) -> aof_statu
 /// Stores the range of ids a read may ask for now: `*out_first`, the oldest id kept
 /// (raised by retention and `aof_truncate_before`), and `*out_last`, the newest visible id
 /// (`*out_last == *out_first - 1` when there is none).
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_first`, `out_last`),
+/// `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_CLOSED`.
 ///
 /// # Safety
 /// `out_first` and `out_last` must be NULL or writable.
@@ -269,14 +304,16 @@ pub unsafe extern "C" fn aof_bounds(
 }
 
 /// Seals the active segment now if it holds a record: writes its footer and syncs it (its
-/// records are then durable) and starts the next segment. The sealed segment then counts
-/// for retention and the warm tier like any other (`aof_options_set_tiering`,
-/// `aof_compress_now`, which never touch the active segment). `*out_sealed` (may be NULL)
-/// gets 1 if a segment was sealed, 0 if the active one held no record (nothing changed).
-/// Blocks on the seal's write and sync: from one of libaof's runtime threads it returns
-/// `AOF_ERR_MISUSE`. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG`
-/// (not a log handle), `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`,
-/// `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+/// records are then durable) and starts the next segment. The sealed segment then counts for
+/// retention and the warm tier like any other (`aof_options_set_tiering`, `aof_compress_now`,
+/// which never touch the active segment). `*out_sealed` (may be NULL) gets 1 if a segment was
+/// sealed, 0 if the active one held no record (nothing changed). Blocks on the seal's write and
+/// sync: from one of libaof's runtime threads it returns `AOF_ERR_MISUSE`.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle),
+/// `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CATALOG`,
+/// `AOF_ERR_WOULD_BLOCK` (the archive is behind the bounds of
+/// `aof_manager_options_set_archive_limits`), `AOF_ERR_MISUSE` (from a libaof runtime thread).
 ///
 /// # Safety
 /// `out_sealed` must be NULL or writable.
@@ -293,20 +330,22 @@ pub unsafe extern "C" fn aof_seal_now(log: *mut aof_log_t, out_sealed: *mut i32)
 
 /// Compresses every sealed segment still in a plain file now, whatever the thresholds of
 /// `aof_options_set_tiering` say (its level and frame size apply), and stores how many it
-/// compressed in `*out_count` (may be NULL; 0 when there was none). Never the active
-/// segment: call `aof_seal_now` first to include its records. Each segment goes to
-/// `<base id>.seg.zst` (zstd seekable format; stock `zstd -d` restores the exact segment
-/// file), is recorded in the catalogue, and only then is its plain `.seg` file removed;
-/// a crash in between leaves one of the two, which the next open settles. Appends, reads
-/// and cursors go on meanwhile: a reader already inside a plain file keeps reading it, and
-/// every read finds each record in one file or the other, byte-exact. The metrics
-/// `segments_compressed`, `compress_bytes_in` and `compress_bytes_out` count the work.
-/// Blocks until done (file I/O on the calling thread): from one of libaof's runtime
-/// threads it returns `AOF_ERR_MISUSE`. A failure stops at the segment that failed; the
-/// segments compressed before it stay compressed. Statuses: `AOF_ERR_NULL_ARG`,
-/// `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_POISONED`,
-/// `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION` (a segment's bytes fail their
-/// checksums while being compressed), `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+/// compressed in `*out_count` (may be NULL; 0 when there was none). Never the active segment:
+/// call `aof_seal_now` first to include its records. Each segment goes to `<base id>.seg.zst`
+/// (zstd seekable format; stock `zstd -d` restores the exact segment file), is recorded in the
+/// catalogue, and only then is its plain `.seg` file removed; a crash in between leaves one of
+/// the two, which the next open settles. Appends, reads and cursors go on meanwhile: a reader
+/// already inside a plain file keeps reading it, and every read finds each record in one file
+/// or the other, byte-exact. The metrics `segments_compressed`, `compress_bytes_in` and
+/// `compress_bytes_out` count the work. Blocks until done (file I/O on the calling thread):
+/// from one of libaof's runtime threads it returns `AOF_ERR_MISUSE`. A failure stops at the
+/// segment that failed; the segments compressed before it stay compressed.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle),
+/// `AOF_ERR_CLOSED`, `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION`
+/// (a segment fails its checksums while being compressed), `AOF_ERR_CATALOG`,
+/// `AOF_ERR_WOULD_BLOCK` (no room in the hot cache to map a segment), `AOF_ERR_MISUSE` (from a
+/// libaof runtime thread).
 ///
 /// # Safety
 /// `out_count` must be NULL or writable.
@@ -325,27 +364,27 @@ pub unsafe extern "C" fn aof_compress_now(
 }
 
 /// Archives every sealed segment of the log not archived yet now, whatever
-/// `aof_options_set_archive_after` says, through the archive of the log's manager, and
-/// stores how many it archived in `*out_count` (may be NULL; 0 when there was none).
-/// Never the active segment: call `aof_seal_now` first to include its records. Each
-/// segment is compressed first if it is not yet (`aof_options_set_tiering`: its level and
-/// frame size), uploaded as `<prefix><log uid, 16 hex digits>/<base id, 20
-/// digits>.seg.zst`, verified (the object's size and seek table must be the local file's),
-/// recorded in the catalogue, and only then unlinked locally: nothing is unlinked before
-/// its archived copy is verified, and a crash in between leaves the local file, which
-/// stays authoritative (an object left behind is removed by `aof_sweep_archive`). An object
-/// is a standard zstd seekable file: stock `zstd -d` restores the exact segment file.
-/// Appends, reads and cursors go on meanwhile; records of archived segments are read
-/// back transparently, frame by frame. The metrics `segments_archived`,
-/// `archive_bytes_out` and `archive_uploads` count the work. Blocks until done (uploads on
-/// the calling thread): from one of libaof's runtime threads it returns `AOF_ERR_MISUSE`.
-/// A failure stops at the segment that failed; the segments archived before it stay
-/// archived. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (not a
-/// log handle; the log has no archive: opened with `aof_open`, or by a manager without
-/// one), `AOF_ERR_REMOTE` (the archive cannot be reached after the retries, its circuit
-/// breaker is open, or it refused the upload; the segment stays local and is whole),
-/// `AOF_ERR_POISONED`, `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION`,
-/// `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+/// `aof_options_set_archive_after` says, through the archive of the log's manager, and stores
+/// how many it archived in `*out_count` (may be NULL; 0 when there was none). Never the active
+/// segment: call `aof_seal_now` first to include its records. Each segment is compressed first
+/// if it is not yet (`aof_options_set_tiering`: its level and frame size), uploaded as
+/// `<prefix><log uid, 16 hex digits>/<base id, 20 digits>.seg.zst`, verified (the object's size
+/// and seek table must be the local file's), recorded in the catalogue, and only then unlinked
+/// locally: nothing is unlinked before its archived copy is verified, and a crash in between
+/// leaves the local file, which stays authoritative (an object left behind is removed by
+/// `aof_sweep_archive`). An object is a standard zstd seekable file: stock `zstd -d` restores
+/// the exact segment file. Appends, reads and cursors go on meanwhile; records of archived
+/// segments are read back transparently, frame by frame. The metrics `segments_archived`,
+/// `archive_bytes_out` and `archive_uploads` count the work. Blocks until done (uploads on the
+/// calling thread): from one of libaof's runtime threads it returns `AOF_ERR_MISUSE`. A failure
+/// stops at the segment that failed; the segments archived before it stay archived.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle; no archive:
+/// a log of `aof_open`, or of a manager without one), `AOF_ERR_CLOSED`, `AOF_ERR_REMOTE` (the
+/// archive cannot be reached after the retries, its circuit breaker is open, or it refused the
+/// upload; the segment stays local and whole), `AOF_ERR_POISONED`, `AOF_ERR_IO`,
+/// `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION`, `AOF_ERR_CATALOG`, `AOF_ERR_WOULD_BLOCK` (no room
+/// in the hot cache to map a segment), `AOF_ERR_MISUSE` (from a libaof runtime thread).
 ///
 /// # Safety
 /// `out_count` must be NULL or writable.
@@ -360,14 +399,16 @@ pub unsafe extern "C" fn aof_archive_now(log: *mut aof_log_t, out_count: *mut u6
     })
 }
 
-/// Deletes the objects of this log in the archive that no segment of the log refers to
-/// (left by a crash between an upload and the catalogue, or by a removal whose delete
-/// failed), and stores how many in `*out_count` (may be NULL). Only keys under the log's
-/// own `<prefix><log uid>/`; never an object a segment refers to. A log without an archive
-/// has none: 0. Counted in the metric `archive_orphans_removed`. Blocks on the archive's
-/// list and delete requests: from one of libaof's runtime threads it returns
-/// `AOF_ERR_MISUSE`. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG`
-/// (not a log handle), `AOF_ERR_REMOTE`, `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE`.
+/// Deletes the objects of this log in the archive that no segment of the log refers to (left by
+/// a crash between an upload and the catalogue, or by a removal whose delete failed), and
+/// stores how many in `*out_count` (may be NULL). Only keys under the log's own
+/// `<prefix><log uid>/`; never an object a segment refers to. A log without an archive has
+/// none: 0. Counted in the metric `archive_orphans_removed`. Blocks on the archive's list and
+/// delete requests: from one of libaof's runtime threads it returns `AOF_ERR_MISUSE`.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle),
+/// `AOF_ERR_CLOSED`, `AOF_ERR_REMOTE`, `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE` (from a libaof
+/// runtime thread).
 ///
 /// # Safety
 /// `out_count` must be NULL or writable.
@@ -386,17 +427,19 @@ pub unsafe extern "C" fn aof_sweep_archive(
 }
 
 /// Copies the message of the last move between tiers that failed in the background (the
-/// compression the thresholds of `aof_options_set_tiering` start) into `buf`,
-/// NUL-terminated: `""` if none has failed since the log was opened. Such a failure
-/// changes nothing (the segment stays in its plain file and is tried again later) and is
-/// counted in the metric `tier_failures`; the message stays until a later failure replaces
-/// it. Failures of `aof_compress_now` are returned by it instead. `*out_len` receives the
-/// bytes written, NUL included (1 for `""`). If they do not fit in `buf_len` bytes,
-/// returns `AOF_ERR_BUFFER_TOO_SMALL` with the size needed in `*out_len` (the one
-/// out-param written on failure; `buf` is untouched): call with `buf_len = 0` (and `buf`
-/// NULL) to size a buffer. The copy is the caller's; nothing to free. Statuses:
-/// `AOF_ERR_NULL_ARG` (`log`, `out_len`, or `buf` with `buf_len > 0`), `AOF_ERR_CLOSED`,
-/// `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_BUFFER_TOO_SMALL`.
+/// compression the thresholds of `aof_options_set_tiering` start) into `buf`, NUL-terminated:
+/// `""` if none has failed since the log was opened. Such a failure changes nothing (the
+/// segment stays in its plain file and is tried again later) and is counted in the metric
+/// `tier_failures`; the message stays until a later failure replaces it. Failures of
+/// `aof_compress_now` are returned by it instead. `*out_len` receives the bytes written, NUL
+/// included (1 for `""`). If they do not fit in `buf_len` bytes, returns
+/// `AOF_ERR_BUFFER_TOO_SMALL` with the size needed in `*out_len` (the one out-param written on
+/// failure; `buf` is untouched): call with `buf_len = 0` (and `buf` NULL) to size a buffer. The
+/// copy is the caller's; nothing to free.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_len`, or `buf` with `buf_len > 0`),
+/// `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_CLOSED`, `AOF_ERR_BUFFER_TOO_SMALL` (the
+/// size needed in `*out_len`).
 ///
 /// # Safety
 /// `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
@@ -431,6 +474,9 @@ pub unsafe extern "C" fn aof_last_tier_error(
 
 /// Stores the highest durable id in `*out_id` (0: none yet).
 ///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_id`), `AOF_ERR_INVALID_ARG` (not a log
+/// handle), `AOF_ERR_CLOSED`.
+///
 /// # Safety
 /// `out_id` must be NULL or writable.
 #[no_mangle]
@@ -447,6 +493,9 @@ pub unsafe extern "C" fn aof_durable_id(log: *const aof_log_t, out_id: *mut u64)
 /// Stores the highest appended id in `*out_id` (0: the log is empty). With
 /// `AOF_VISIBILITY_DURABLE` this may be above what readers can see yet.
 ///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_id`), `AOF_ERR_INVALID_ARG` (not a log
+/// handle), `AOF_ERR_CLOSED`.
+///
 /// # Safety
 /// `out_id` must be NULL or writable.
 #[no_mangle]
@@ -460,13 +509,21 @@ pub unsafe extern "C" fn aof_last_id(log: *const aof_log_t, out_id: *mut u64) ->
     })
 }
 
-/// Copies record `id` into `buf` (`buf_len` bytes), stores its length in `*out_len` and,
-/// if `out_timestamp_us` is not NULL, its append time (microseconds since the Unix epoch).
-/// `buf` may be NULL only if `buf_len` is 0. If the record is longer than `buf_len`, returns
+/// Copies record `id` into `buf` (`buf_len` bytes), stores its length in `*out_len` and, if
+/// `out_timestamp_us` is not NULL, its append time (microseconds since the Unix epoch). `buf`
+/// may be NULL only if `buf_len` is 0. If the record is longer than `buf_len`, returns
 /// `AOF_ERR_BUFFER_TOO_SMALL` and stores the needed size in `*out_len` (the one out-param
 /// written on failure; `buf` and `*out_timestamp_us` are untouched), so a caller can size a
 /// buffer with `buf_len = 0` first. A record that does not exist or is not visible yet:
-/// `AOF_ERR_NOT_FOUND`. Also `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`, `AOF_ERR_CLOSED`.
+/// `AOF_ERR_NOT_FOUND`.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_len`, or `buf` with `buf_len > 0`),
+/// `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_CLOSED`, `AOF_ERR_BUFFER_TOO_SMALL` (the
+/// size needed in `*out_len`), `AOF_ERR_NOT_FOUND` (id 0, not appended, or not visible yet),
+/// `AOF_ERR_TRUNCATED` (removed by retention or `aof_truncate_before`), `AOF_ERR_CORRUPTION`,
+/// `AOF_ERR_IO`, `AOF_ERR_NO_SPACE` (writing out records appended but still buffered),
+/// `AOF_ERR_WOULD_BLOCK` (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived
+/// segment could not be fetched).
 ///
 /// # Safety
 /// `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable;
@@ -521,12 +578,16 @@ pub unsafe extern "C" fn aof_read(
     })
 }
 
-/// Reads every record written to the segment files and checks its checksum and framing
-/// (and every sealed segment's footer). On success stores the number of records checked in
-/// `*out_records` (if not NULL). Under a background flush policy, records still waiting in
-/// the write buffer are not checked: call `aof_flush` first to include them. Damage:
-/// `AOF_ERR_CORRUPTION` (the last-error message names the file and offset). Also
-/// `AOF_ERR_IO`, `AOF_ERR_CLOSED`.
+/// Reads every record written to the segment files and checks its checksum and framing (and
+/// every sealed segment's footer). On success stores the number of records checked in
+/// `*out_records` (if not NULL). Under a background flush policy, records still waiting in the
+/// write buffer are not checked: call `aof_flush` first to include them. Damage:
+/// `AOF_ERR_CORRUPTION` (the last-error message names the file and offset).
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle),
+/// `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION` (the message names the file and offset),
+/// `AOF_ERR_IO`, `AOF_ERR_WOULD_BLOCK` (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an
+/// archived segment could not be fetched).
 ///
 /// # Safety
 /// `out_records` must be NULL or writable.

@@ -74,6 +74,8 @@ fn log_name(name: &CStr) -> FfiResult<&str> {
 /// threads. On success `*out_options` owns a new handle; free it with
 /// `aof_manager_options_free`.
 ///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`out_options`).
+///
 /// # Safety
 /// `out_options` must be NULL or valid for a write of a pointer.
 #[no_mangle]
@@ -138,6 +140,9 @@ unsafe fn set_threads(
 /// (timers, wake-ups), never blocking file I/O. Out of range: `AOF_ERR_INVALID_ARG`,
 /// options unchanged.
 ///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (outside 1 ..=
+/// `AOF_MANAGER_MAX_THREADS`; options unchanged).
+///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_manager_options_new`.
 #[no_mangle]
@@ -163,6 +168,9 @@ pub unsafe extern "C" fn aof_manager_options_set_worker_threads(
 /// pre-allocation); its threads start on demand and end after 10 s idle. Out of range:
 /// `AOF_ERR_INVALID_ARG`, options unchanged.
 ///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (outside 1 ..=
+/// `AOF_MANAGER_MAX_THREADS`; options unchanged).
+///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_manager_options_new`.
 #[no_mangle]
@@ -182,18 +190,20 @@ pub unsafe extern "C" fn aof_manager_options_set_max_blocking_threads(
     }
 }
 
-/// Opens the manager of directory `root`, creating the directory (not its parents) if it
-/// is missing, and finishes any drop a crash interrupted (see `aof_manager_drop_log`).
-/// `options` may be NULL for the defaults; they are copied. It starts the manager's
-/// runtime: `worker_threads` threads at once, blocking threads on demand up to
-/// `max_blocking_threads`; that is every thread the manager and all its logs use,
-/// whatever the number of logs. On success `*out_manager` receives a new handle, to be
-/// closed with `aof_manager_close`; on failure it is left untouched. Statuses:
-/// `AOF_ERR_NULL_ARG` (`root` or `out_manager`), `AOF_ERR_INVALID_ARG` (empty `root`),
-/// `AOF_ERR_BUSY` (another manager, in this process or another, has `root` open),
-/// `AOF_ERR_IO` (also: `root` is a file or its parent is missing), `AOF_ERR_NO_SPACE`,
-/// `AOF_ERR_MISUSE`, `AOF_ERR_REMOTE` (the directory of a filesystem archive cannot be
-/// created, or the S3 client cannot be set up).
+/// Opens the manager of directory `root`, creating the directory (not its parents) if it is
+/// missing, and finishes any drop a crash interrupted (see `aof_manager_drop_log`). `options`
+/// may be NULL for the defaults; they are copied. It starts the manager's runtime:
+/// `worker_threads` threads at once, blocking threads on demand up to `max_blocking_threads`;
+/// that is every thread the manager and all its logs use, whatever the number of logs. On
+/// success `*out_manager` receives a new handle, to be closed with `aof_manager_close`; on
+/// failure it is left untouched.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`root`, `out_manager`), `AOF_ERR_INVALID_ARG` (an
+/// empty `root`), `AOF_ERR_BUSY` (another manager, in this process or another, has `root`
+/// open), `AOF_ERR_IO` (also: `root` is a file, or its parent is missing), `AOF_ERR_NO_SPACE`,
+/// `AOF_ERR_CATALOG` (the root's catalogue cannot be opened or written), `AOF_ERR_REMOTE` (the
+/// archive cannot be set up: a directory that cannot be created, an S3 client that cannot be
+/// built), `AOF_ERR_MISUSE` (from a libaof runtime thread).
 ///
 /// # Safety
 /// `root` must be NULL or a NUL-terminated string; `options` NULL or a live options
@@ -239,11 +249,11 @@ pub unsafe extern "C" fn aof_manager_open(
 /// page cache mapped (shared and reclaimable, not private); measured by the bench's
 /// `manager` cell, see docs/C_API.md.
 ///
-/// Statuses: `AOF_ERR_NULL_ARG` (`manager`, `name` or `out_log`), `AOF_ERR_CLOSED`,
-/// `AOF_ERR_INVALID_ARG` (a bad name, inconsistent options, not a manager handle),
-/// `AOF_ERR_BUSY` (the log is open already, in this process or another, or another
-/// thread is opening or dropping it), `AOF_ERR_IO` (also: out of file descriptors),
-/// `AOF_ERR_NO_SPACE`, `AOF_ERR_CORRUPTION`, `AOF_ERR_MISUSE`.
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`manager`, `name`, `out_log`), `AOF_ERR_INVALID_ARG`
+/// (a bad name, inconsistent options, not a manager handle), `AOF_ERR_CLOSED`, `AOF_ERR_BUSY`
+/// (the log is open already, in this process or another, or another thread is opening or
+/// dropping it), `AOF_ERR_IO` (also: out of file descriptors), `AOF_ERR_NO_SPACE`,
+/// `AOF_ERR_CORRUPTION`, `AOF_ERR_CATALOG`, `AOF_ERR_MISUSE` (from a libaof runtime thread).
 ///
 /// # Safety
 /// `name` must be NULL or a NUL-terminated string; `options` NULL or a live options
@@ -277,15 +287,16 @@ pub unsafe extern "C" fn aof_manager_open_log(
     })
 }
 
-/// Lists the logs under the manager's root, open or not, sorted bytewise, into `buf`:
-/// each name followed by a NUL, then one more NUL (`"a\0b\0\0"`; no logs: `"\0"`).
-/// `*out_len` receives the bytes written, final NUL included. If they do not fit in
-/// `buf_len` bytes, returns `AOF_ERR_BUFFER_TOO_SMALL` with the size needed in `*out_len`
-/// (the one out-param written on failure; `buf` is untouched): call with `buf_len = 0`
-/// (and `buf` NULL) to size a buffer, and again if logs were created meanwhile. `buf` may
-/// be NULL only if `buf_len` is 0. Statuses: `AOF_ERR_NULL_ARG` (`manager`, `out_len`, or
-/// `buf` with `buf_len > 0`), `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (not a manager
-/// handle), `AOF_ERR_BUFFER_TOO_SMALL`, `AOF_ERR_IO`.
+/// Lists the logs under the manager's root, open or not, sorted bytewise, into `buf`: each name
+/// followed by a NUL, then one more NUL (`"a\0b\0\0"`; no logs: `"\0"`). `*out_len` receives
+/// the bytes written, final NUL included. If they do not fit in `buf_len` bytes, returns
+/// `AOF_ERR_BUFFER_TOO_SMALL` with the size needed in `*out_len` (the one out-param written on
+/// failure; `buf` is untouched): call with `buf_len = 0` (and `buf` NULL) to size a buffer, and
+/// again if logs were created meanwhile. `buf` may be NULL only if `buf_len` is 0.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`manager`, `out_len`, or `buf` with `buf_len > 0`),
+/// `AOF_ERR_INVALID_ARG` (not a manager handle), `AOF_ERR_CLOSED`, `AOF_ERR_BUFFER_TOO_SMALL`
+/// (the size needed in `*out_len`), `AOF_ERR_IO`.
 ///
 /// # Safety
 /// `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
@@ -324,17 +335,20 @@ pub unsafe extern "C" fn aof_manager_list(
     })
 }
 
-/// Drops the log `name` for good: its directory and every record in it. The log must be
-/// closed (`aof_close`). Durable and crash-safe: when this returns `AOF_OK` the log is
-/// gone, and a crash during the call leaves either the whole log under its name or
-/// nothing under its name (the directory is first renamed to a reserved name and only
-/// then emptied; the next `aof_manager_open` removes what a crash left; docs/FORMAT.md
-/// gives the steps). If a step after the rename fails, the log is already gone under its
-/// name and the error is returned; the rest is removed by the next drop of that name or
-/// the next `aof_manager_open`. Statuses: `AOF_ERR_NULL_ARG` (`manager`, `name`),
-/// `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (a bad name, not a manager handle),
-/// `AOF_ERR_NO_SUCH_LOG`, `AOF_ERR_BUSY` (the log is open, in this process or another, or
-/// another thread is opening or dropping it), `AOF_ERR_IO`, `AOF_ERR_MISUSE`.
+/// Drops the log `name` for good: its directory and every record in it. The log must be closed
+/// (`aof_close`). Durable and crash-safe: when this returns `AOF_OK` the log is gone, and a
+/// crash during the call leaves either the whole log under its name or nothing under its name
+/// (the directory is first renamed to a reserved name and only then emptied; the next
+/// `aof_manager_open` removes what a crash left; docs/FORMAT.md gives the steps). If a step
+/// after the rename fails, the log is already gone under its name and the error is returned;
+/// the rest is removed by the next drop of that name or the next `aof_manager_open`.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`manager`, `name`), `AOF_ERR_INVALID_ARG` (a bad
+/// name, not a manager handle), `AOF_ERR_CLOSED`, `AOF_ERR_NO_SUCH_LOG`, `AOF_ERR_BUSY` (the
+/// log is open, in this process or another, or another thread is opening or dropping it),
+/// `AOF_ERR_IO` (if after the rename: the log is gone under its name, and the rest is removed
+/// by the next drop of the name or the next `aof_manager_open`), `AOF_ERR_CATALOG`,
+/// `AOF_ERR_MISUSE` (from a libaof runtime thread).
 ///
 /// # Safety
 /// `name` must be NULL or a NUL-terminated string.
@@ -357,8 +371,12 @@ pub unsafe extern "C" fn aof_manager_drop_log(
 
 /// Renders the metrics of every log the manager has open in the Prometheus text
 /// exposition format, NUL-terminated: each metric family once, one sample per log with its
-/// name as the `log` label (the format is as for `aof_metrics_prometheus`). Size and
-/// statuses as for `aof_metrics_prometheus`, with a manager handle.
+/// name as the `log` label (the format is as for `aof_metrics_prometheus`). The size as
+/// for `aof_metrics_prometheus`.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`manager`, `out_len`, `buf` with `buf_len` > 0),
+/// `AOF_ERR_INVALID_ARG` (not a manager handle), `AOF_ERR_CLOSED`,
+/// `AOF_ERR_BUFFER_TOO_SMALL`.
 ///
 /// # Safety
 /// `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
@@ -385,16 +403,19 @@ pub unsafe extern "C" fn aof_manager_metrics_prometheus(
 }
 
 /// Closes the manager. Every log it opened that is still open is closed first, as by
-/// `aof_close` (written, synced, marked clean): their handles stay valid, their calls
-/// return `AOF_ERR_CLOSED` from then on, and each must still be released with
-/// `aof_close` (which then returns `AOF_OK`). Opens and drops running on other threads
-/// finish first. Then the root is released and the manager's threads stop. NULL is a
-/// no-op returning `AOF_OK`. The handle is invalid afterwards whatever the status, which
-/// is the first error of a log's close (`AOF_ERR_IO`, `AOF_ERR_NO_SPACE`,
-/// `AOF_ERR_POISONED`; every log is closed anyway). Later calls with the handle, a second
-/// `aof_manager_close` included, return `AOF_ERR_CLOSED`; calls running concurrently on
-/// other threads finish or fail with `AOF_ERR_CLOSED`. Not a handle:
-/// `AOF_ERR_INVALID_ARG`. From a libaof thread: `AOF_ERR_MISUSE` (nothing closed).
+/// `aof_close` (written, synced, marked clean): their handles stay valid, their calls return
+/// `AOF_ERR_CLOSED` from then on, and each must still be released with `aof_close` (which then
+/// returns `AOF_OK`). Opens and drops running on other threads finish first. Then the root is
+/// released and the manager's threads stop. NULL is a no-op returning `AOF_OK`. The handle is
+/// invalid afterwards whatever the status but `AOF_ERR_MISUSE`; the status is the first error
+/// of a log's close (every log is closed anyway). Later calls with the handle, a second
+/// `aof_manager_close` included, return `AOF_ERR_CLOSED`; calls running concurrently on other
+/// threads finish or fail with `AOF_ERR_CLOSED`.
+///
+/// Statuses: `AOF_OK` (also for NULL), `AOF_ERR_INVALID_ARG` (not a manager handle),
+/// `AOF_ERR_CLOSED` (closed already), `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_POISONED`,
+/// `AOF_ERR_CATALOG` (the first error of a log's close; every log is closed anyway),
+/// `AOF_ERR_MISUSE` (from a libaof runtime thread: nothing closed).
 #[no_mangle]
 pub extern "C" fn aof_manager_close(manager: *mut aof_manager_t) -> aof_status_t {
     boundary::guard("aof_manager_close", || {

@@ -371,11 +371,14 @@ const fn size_of_version(version: u32) -> usize {
     8 * n
 }
 
-/// Copies a snapshot of the log's counters into `*out`. Pass `out_size =
-/// sizeof(aof_metrics_t)` as your program was compiled: a library newer than the header
-/// fills only the fields the program knows; an older one fills those it has and sets the
-/// rest of `out_size` to 0. `out_size` below the first version's size (120 bytes) or not a
-/// multiple of 8: `AOF_ERR_INVALID_ARG`. Also `AOF_ERR_CLOSED`.
+/// Copies a snapshot of the log's counters into `*out`. Pass `out_size = sizeof(aof_metrics_t)`
+/// as your program was compiled: a library newer than the header fills only the fields the
+/// program knows; an older one fills those it has and sets the rest of `out_size` to 0.
+/// `out_size` below the first version's size (120 bytes) or not a multiple of 8:
+/// `AOF_ERR_INVALID_ARG`.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out`), `AOF_ERR_INVALID_ARG` (`out_size`
+/// below 120 or not a multiple of 8; not a log handle), `AOF_ERR_CLOSED`.
 ///
 /// # Safety
 /// `out` must be NULL or point to `out_size` writable bytes.
@@ -421,8 +424,10 @@ pub unsafe extern "C" fn aof_metrics(
 /// seconds for the `*_ns` ones. `*out_len` receives the bytes needed, NUL included, whether
 /// or not they fit; `AOF_ERR_BUFFER_TOO_SMALL` if they do not (call again with a larger
 /// buffer; a few more bytes may be needed by then as values grow). `buf` may be NULL with
-/// `buf_len` 0 to ask for the size. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`,
-/// `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_BUFFER_TOO_SMALL`.
+/// `buf_len` 0 to ask for the size.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_len`, `buf` with `buf_len` > 0),
+/// `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_CLOSED`, `AOF_ERR_BUFFER_TOO_SMALL`.
 ///
 /// # Safety
 /// `buf` must be NULL or point to `buf_len` writable bytes; `out_len` NULL or writable.
@@ -470,8 +475,10 @@ pub(crate) unsafe fn copy_text_out(
 
 /// Forgets the log's distributions (every `*_count` ... `*_max` field except the archive's,
 /// which belong to its manager), so that the next snapshot reports the interval since
-/// this call. Counters are never reset: take differences between snapshots. Statuses:
-/// `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG`.
+/// this call. Counters are never reset: take differences between snapshots.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (not a log handle),
+/// `AOF_ERR_CLOSED`.
 #[no_mangle]
 pub extern "C" fn aof_metrics_reset(log: *mut aof_log_t) -> aof_status_t {
     boundary::guard("aof_metrics_reset", || {

@@ -38,6 +38,8 @@ pub struct aof_options_t {
 /// `AOF_VISIBILITY_WRITTEN`. On success `*out_options` owns a new handle; free it with
 /// `aof_options_free`.
 ///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`out_options`).
+///
 /// # Safety
 /// `out_options` must be NULL or valid for a write of a pointer.
 #[no_mangle]
@@ -94,6 +96,9 @@ unsafe fn with_options(
 /// smaller segments need no other setting. An explicit maximum above the rule makes
 /// `aof_open` fail with `AOF_ERR_INVALID_ARG`.
 ///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (out of range; options
+/// unchanged).
+///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_options_new`.
 #[no_mangle]
@@ -124,6 +129,9 @@ pub unsafe extern "C" fn aof_options_set_segment_size(
 /// one); `aof_open` fails with `AOF_ERR_INVALID_ARG` otherwise, and the last-error message
 /// states the rule.
 ///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (0 or above `UINT32_MAX`;
+/// options unchanged).
+///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_options_new`.
 #[no_mangle]
@@ -151,6 +159,9 @@ pub unsafe extern "C" fn aof_options_set_max_record_size(
 /// `AOF_FLUSH_PERIODIC` and `AOF_FLUSH_BATCHED_OR_PERIODIC`; a parameter the policy does not
 /// use is ignored. Unknown policy or a used parameter of 0: `AOF_ERR_INVALID_ARG`, options
 /// unchanged.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (an unknown policy, or a used
+/// parameter of 0; options unchanged).
 ///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_options_new`.
@@ -192,6 +203,9 @@ pub unsafe extern "C" fn aof_options_set_flush_policy(
 /// segment is created when the active one fills). Default 50. Above 100:
 /// `AOF_ERR_INVALID_ARG`, options unchanged.
 ///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (above 100; options
+/// unchanged).
+///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_options_new`.
 #[no_mangle]
@@ -220,6 +234,9 @@ pub unsafe extern "C" fn aof_options_set_preallocate_threshold(
 /// written twice, so the task skips zeroing while more than 256 KiB are appended per sync).
 /// Rounded up to 4 KiB pages. 0 turns it off. Default 4 MiB. Above 1 GiB:
 /// `AOF_ERR_INVALID_ARG`, options unchanged.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (above 1 GiB; options
+/// unchanged).
 ///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_options_new`.
@@ -250,6 +267,8 @@ pub unsafe extern "C" fn aof_options_set_zero_ahead(
 /// the oldest id kept then returns `AOF_ERR_TRUNCATED` (see `aof_bounds`). Default: keep
 /// everything. `max_bytes` below the segment size (checked at `aof_open`, since the
 /// segment size may be set later) is `AOF_ERR_INVALID_ARG` there.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`.
 ///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_options_new`.
@@ -300,6 +319,9 @@ const _: () = assert!(AOF_TIER_DEFAULT_FRAME_SIZE == crate::config::DEFAULT_FRAM
 /// file. Values are checked here: a level outside zstd's range or a frame size outside
 /// the range is `AOF_ERR_INVALID_ARG`, options unchanged.
 ///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (a level or a frame size out
+/// of range; options unchanged).
+///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_options_new`.
 #[no_mangle]
@@ -330,17 +352,19 @@ pub unsafe extern "C" fn aof_options_set_tiering(
 
 /// Sets when sealed segments move to the cold tier, the archive of the log's manager
 /// (`aof_manager_options_set_archive_fs`, `aof_manager_options_set_archive_s3`): a sealed
-/// segment is archived in the background (after each roll, on the log's runtime) once at
-/// least `archive_after_segments` segments are newer than it (the active one included);
-/// 0 (the default) turns it off, and then only `aof_archive_now` archives. A segment is
-/// compressed first if it is not yet (with the level and frame size of
-/// `aof_options_set_tiering`), uploaded, verified, recorded, and only then unlinked
-/// locally; see `aof_manager_options_set_archive_s3`. A background upload that fails
-/// changes nothing and is tried again later (metric `tier_failures`,
-/// `aof_last_tier_error`); with the limits of `aof_manager_options_set_archive_limits`,
-/// appends then meet backpressure (`AOF_ERR_WOULD_BLOCK`). Ignored by a log without an
-/// archive (opened with `aof_open`, or by a manager without one). Independent of the other
-/// settings of `aof_options_set_tiering`, which keeps it. Statuses: `AOF_ERR_NULL_ARG`.
+/// segment is archived in the background (after each roll, on the log's runtime) once at least
+/// `archive_after_segments` segments are newer than it (the active one included); 0 (the
+/// default) turns it off, and then only `aof_archive_now` archives. A segment is compressed
+/// first if it is not yet (with the level and frame size of `aof_options_set_tiering`),
+/// uploaded, verified, recorded, and only then unlinked locally; see
+/// `aof_manager_options_set_archive_s3`. A background upload that fails changes nothing and is
+/// tried again later (metric `tier_failures`, `aof_last_tier_error`); with the limits of
+/// `aof_manager_options_set_archive_limits`, appends then meet backpressure
+/// (`AOF_ERR_WOULD_BLOCK`). Ignored by a log without an archive (opened with `aof_open`, or by
+/// a manager without one). Independent of the other settings of `aof_options_set_tiering`,
+/// which keeps it.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`.
 ///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_options_new`.
@@ -361,7 +385,9 @@ pub unsafe extern "C" fn aof_options_set_archive_after(
 
 /// Turns the log's latency and size distributions on (`on` non-zero, the default) or off
 /// (`aof_metrics_t`'s `*_count` ... `*_max` fields then stay 0 and no clock is read for
-/// them; counters are kept either way). Statuses: `AOF_ERR_NULL_ARG`.
+/// them; counters are kept either way).
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`.
 ///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_options_new`.
@@ -381,6 +407,9 @@ pub unsafe extern "C" fn aof_options_set_histograms(
 
 /// Sets which records readers (cursors, `aof_read`) see: `AOF_VISIBILITY_WRITTEN` (default)
 /// or `AOF_VISIBILITY_DURABLE`. Anything else: `AOF_ERR_INVALID_ARG`, options unchanged.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (an unknown visibility;
+/// options unchanged).
 ///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_options_new`.

@@ -20,11 +20,17 @@ pub struct aof_stream_t {
     stream: PayloadStream,
 }
 
-/// Stores the byte position of record `id` in `*out_position`: the payload bytes the log
-/// held before it (removed records included). Any id `aof_read` can read; as with it, an id
-/// not appended or not visible yet gives `AOF_ERR_NOT_FOUND`, a removed one
-/// `AOF_ERR_TRUNCATED`. Also `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`. The log
-/// handle may be shared by threads, as for every log call.
+/// Stores the byte position of record `id` in `*out_position`: the payload bytes the log held
+/// before it (removed records included). Any id `aof_read` can read; as with it, an id not
+/// appended or not visible yet gives `AOF_ERR_NOT_FOUND`, a removed one `AOF_ERR_TRUNCATED`.
+/// The log handle may be shared by threads, as for every log call.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_position`), `AOF_ERR_INVALID_ARG` (not a
+/// log handle), `AOF_ERR_CLOSED`, `AOF_ERR_NOT_FOUND` (id 0, not appended, or not visible yet),
+/// `AOF_ERR_TRUNCATED` (removed by retention or `aof_truncate_before`), `AOF_ERR_CORRUPTION`,
+/// `AOF_ERR_IO`, `AOF_ERR_NO_SPACE` (writing out records appended but still buffered),
+/// `AOF_ERR_WOULD_BLOCK` (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived
+/// segment could not be fetched).
 ///
 /// # Safety
 /// `out_position` must be NULL or writable.
@@ -43,15 +49,21 @@ pub unsafe extern "C" fn aof_position_of(
     })
 }
 
-/// Stores in `*out_id` the id of the first record at or after byte position `position`:
-/// the record whose payload holds the byte at `position`; else the first record starting
-/// at or after it. So records of 0 bytes at `position` come before the record that starts
-/// there (they share its position), and `aof_id_at_position(aof_position_of(id))` is `id`
-/// unless `id` follows records of 0 bytes at the same position. At the end of the visible
-/// records: the id the next record will get. O(log n). A position past the end of
-/// `aof_position_range`: `AOF_ERR_NOT_FOUND`; before its start (removed by retention or
-/// `aof_truncate_before`): `AOF_ERR_TRUNCATED`. Also `AOF_ERR_CLOSED`,
-/// `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+/// Stores in `*out_id` the id of the first record at or after byte position `position`: the
+/// record whose payload holds the byte at `position`; else the first record starting at or
+/// after it. So records of 0 bytes at `position` come before the record that starts there (they
+/// share its position), and `aof_id_at_position(aof_position_of(id))` is `id` unless `id`
+/// follows records of 0 bytes at the same position. At the end of the visible records: the id
+/// the next record will get. O(log n). A position past the end of `aof_position_range`:
+/// `AOF_ERR_NOT_FOUND`; before its start (removed by retention or `aof_truncate_before`):
+/// `AOF_ERR_TRUNCATED`.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_id`), `AOF_ERR_INVALID_ARG` (not a log
+/// handle), `AOF_ERR_CLOSED`, `AOF_ERR_NOT_FOUND` (past the end of the visible records),
+/// `AOF_ERR_TRUNCATED` (before the oldest record held), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`,
+/// `AOF_ERR_NO_SPACE` (writing out records appended but still buffered), `AOF_ERR_WOULD_BLOCK`
+/// (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived segment could not be
+/// fetched).
 ///
 /// # Safety
 /// `out_id` must be NULL or writable.
@@ -70,12 +82,17 @@ pub unsafe extern "C" fn aof_id_at_position(
     })
 }
 
-/// Stores the byte positions the log holds: `*out_first`, the position of the oldest
-/// record held (0 until retention or `aof_truncate_before` removes records; the position of
-/// the first id `aof_bounds` gives), and `*out_end`, the end of the visible
-/// records (the payload bytes appended so far, once visible). Cursors and streams open at
-/// any position from `*out_first` to `*out_end`, both included. Also `AOF_ERR_CLOSED`,
-/// `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+/// Stores the byte positions the log holds: `*out_first`, the position of the oldest record
+/// held (0 until retention or `aof_truncate_before` removes records; the position of the first
+/// id `aof_bounds` gives), and `*out_end`, the end of the visible records (the payload bytes
+/// appended so far, once visible). Cursors and streams open at any position from `*out_first`
+/// to `*out_end`, both included.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_first`, `out_end`),
+/// `AOF_ERR_INVALID_ARG` (not a log handle), `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION`,
+/// `AOF_ERR_IO`, `AOF_ERR_NO_SPACE` (writing out records appended but still buffered),
+/// `AOF_ERR_WOULD_BLOCK` (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived
+/// segment could not be fetched).
 ///
 /// # Safety
 /// `out_first` and `out_end` must be NULL or writable.
@@ -98,13 +115,19 @@ pub unsafe extern "C" fn aof_position_range(
     })
 }
 
-/// Opens a byte stream over the payloads of `log`, at byte position `position` (from the
-/// oldest record's position to the end of the visible records, as `aof_position_range`
-/// gives; past the end: `AOF_ERR_NOT_FOUND`, before the start: `AOF_ERR_TRUNCATED`). It
-/// sees every record appended before it was opened, and later ones as they become visible.
-/// On success `*out_stream` owns a new stream, to be freed with `aof_stream_free` (before
-/// or after `aof_close`); one thread at a time. Also `AOF_ERR_CLOSED`,
-/// `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+/// Opens a byte stream over the payloads of `log`, at byte position `position` (from the oldest
+/// record's position to the end of the visible records, as `aof_position_range` gives; past the
+/// end: `AOF_ERR_NOT_FOUND`, before the start: `AOF_ERR_TRUNCATED`). It sees every record
+/// appended before it was opened, and later ones as they become visible. On success
+/// `*out_stream` owns a new stream, to be freed with `aof_stream_free` (before or after
+/// `aof_close`); one thread at a time.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`log`, `out_stream`), `AOF_ERR_INVALID_ARG` (not a
+/// log handle), `AOF_ERR_CLOSED`, `AOF_ERR_NOT_FOUND` (past the end of the visible records),
+/// `AOF_ERR_TRUNCATED` (before the oldest record held), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`,
+/// `AOF_ERR_NO_SPACE` (writing out records appended but still buffered), `AOF_ERR_WOULD_BLOCK`
+/// (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived segment could not be
+/// fetched).
 ///
 /// # Safety
 /// `out_stream` must be NULL or valid for a write of a pointer.
@@ -124,17 +147,23 @@ pub unsafe extern "C" fn aof_stream_open(
     })
 }
 
-/// Copies up to `cap` bytes of payload from the stream's position into `buf`, across
-/// record boundaries, stores how many in `*out_len` and moves the position past them:
-/// `AOF_OK` with `*out_len` between 1 and `cap` (below `cap` only when the visible records
-/// end first). `AOF_END` when no byte is visible at the position yet (the end of the
-/// visible records, or past it after `aof_stream_seek`): `*out_len` untouched; a later
-/// read returns what is appended meanwhile. `cap` of 0: `AOF_ERR_INVALID_ARG` (after the
-/// stream's log is checked; `buf` may then be NULL). Records removed by retention or
-/// `aof_truncate_before` before the stream reached them: `AOF_ERR_TRUNCATED` (the record
-/// the stream is in stays readable to its end: the stream keeps its segment mapped); the
-/// bytes read before an error are returned first, the error by the next call. Also
-/// `AOF_ERR_CLOSED`, `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`.
+/// Copies up to `cap` bytes of payload from the stream's position into `buf`, across record
+/// boundaries, stores how many in `*out_len` and moves the position past them: `AOF_OK` with
+/// `*out_len` between 1 and `cap` (below `cap` only when the visible records end first).
+/// `AOF_END` when no byte is visible at the position yet (the end of the visible records, or
+/// past it after `aof_stream_seek`): `*out_len` untouched; a later read returns what is
+/// appended meanwhile. `cap` of 0: `AOF_ERR_INVALID_ARG` (after the stream's log is checked;
+/// `buf` may then be NULL). Records removed by retention or `aof_truncate_before` before the
+/// stream reached them: `AOF_ERR_TRUNCATED` (the record the stream is in stays readable to its
+/// end: the stream keeps its segment mapped); the bytes read before an error are returned
+/// first, the error by the next call.
+///
+/// Statuses: `AOF_OK`, `AOF_END` (no byte visible at the position yet; `*out_len` untouched),
+/// `AOF_ERR_NULL_ARG` (`stream`, `out_len`, or `buf` with `cap > 0`), `AOF_ERR_INVALID_ARG`
+/// (`cap` of 0), `AOF_ERR_CLOSED`, `AOF_ERR_TRUNCATED` (records removed by retention or
+/// `aof_truncate_before` before the stream reached them), `AOF_ERR_CORRUPTION`, `AOF_ERR_IO`,
+/// `AOF_ERR_WOULD_BLOCK` (no room in a cache of the tiers), `AOF_ERR_REMOTE` (an archived
+/// segment could not be fetched).
 ///
 /// # Safety
 /// `stream` must be NULL or a live stream not used by another thread during the call; `buf`
@@ -177,10 +206,13 @@ pub unsafe extern "C" fn aof_stream_read(
     })
 }
 
-/// Moves the stream to byte position `position`: anywhere from the oldest record's
-/// position on, past the end of the visible records included (reads there return
-/// `AOF_END` until the log grows that far, as with a file). Below the oldest record held:
-/// `AOF_ERR_TRUNCATED` (the position is unchanged). Also `AOF_ERR_CLOSED`.
+/// Moves the stream to byte position `position`: anywhere from the oldest record's position on,
+/// past the end of the visible records included (reads there return `AOF_END` until the log
+/// grows that far, as with a file). Below the oldest record held: `AOF_ERR_TRUNCATED` (the
+/// position is unchanged).
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`, `AOF_ERR_TRUNCATED` (below the
+/// oldest record held; the position unchanged).
 ///
 /// # Safety
 /// `stream` must be NULL or a live stream not used by another thread during the call.
@@ -195,7 +227,9 @@ pub unsafe extern "C" fn aof_stream_seek(stream: *mut aof_stream_t, position: u6
 }
 
 /// Stores the stream's position (of the next byte `aof_stream_read` returns) in
-/// `*out_position`. Also `AOF_ERR_CLOSED`.
+/// `*out_position`.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`stream`, `out_position`), `AOF_ERR_CLOSED`.
 ///
 /// # Safety
 /// `stream` must be NULL or a live stream not used by another thread during the call;

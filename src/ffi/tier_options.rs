@@ -48,10 +48,12 @@ fn wait_from_ms(ms: i64) -> Option<Duration> {
 ///   once with `AOF_ERR_WOULD_BLOCK`, as it does when the wait ends. Default
 ///   `AOF_CACHE_DEFAULT_WAIT_MS` (10 s).
 ///
-/// Entries not pinned are evicted least recently used first; a file evicted and needed
-/// again is opened again (metric `files_opened`). A budget below `AOF_CACHE_MIN_BYTES`
-/// (64 KiB): `AOF_ERR_INVALID_ARG`, options unchanged. Statuses: `AOF_ERR_NULL_ARG`,
-/// `AOF_ERR_INVALID_ARG`.
+/// Entries not pinned are evicted least recently used first; a file evicted and needed again is
+/// opened again (metric `files_opened`). A budget below `AOF_CACHE_MIN_BYTES` (64 KiB):
+/// `AOF_ERR_INVALID_ARG`, options unchanged.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (a budget below
+/// `AOF_CACHE_MIN_BYTES`; options unchanged).
 ///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_manager_options_new`.
@@ -140,19 +142,21 @@ fn set_archive(
     Ok(())
 }
 
-/// Gives the manager an archive in a directory (a local disk, an NFS mount): the cold
-/// tier. Sealed segments of its logs are uploaded there, as files, when a log says so
-/// (`aof_options_set_archive_after`, `aof_archive_now`), and read back frame by frame.
-/// `root` is a path (any bytes, like the root of `aof_manager_open`); `aof_manager_open`
-/// creates it if missing (and fails with `AOF_ERR_REMOTE` if it cannot). `prefix` (UTF-8;
-/// NULL or `""` for none) starts every object key; it usually ends with `/`. The object
-/// of a segment is `<prefix><log uid, 16 hex digits>/<base id, 20 digits>.seg.zst`, a file
-/// at that path under `root`. Replaces an archive set before; the limits and retries set
-/// with `aof_manager_options_set_archive_limits` and `_retries` apply whenever they were
-/// set. The strings are copied: the caller keeps ownership. See `aof_manager_options_set_archive_s3`
-/// for what an archive does. Statuses: `AOF_ERR_NULL_ARG` (`options`, `root`),
-/// `AOF_ERR_INVALID_ARG` (empty `root`; `prefix` not UTF-8, or making bad keys: a leading
-/// `/`, an empty, `.` or `..` component), options unchanged.
+/// Gives the manager an archive in a directory (a local disk, an NFS mount): the cold tier.
+/// Sealed segments of its logs are uploaded there, as files, when a log says so
+/// (`aof_options_set_archive_after`, `aof_archive_now`), and read back frame by frame. `root`
+/// is a path (any bytes, like the root of `aof_manager_open`); `aof_manager_open` creates it if
+/// missing (and fails with `AOF_ERR_REMOTE` if it cannot). `prefix` (UTF-8; NULL or `""` for
+/// none) starts every object key; it usually ends with `/`. The object of a segment is
+/// `<prefix><log uid, 16 hex digits>/<base id, 20 digits>.seg.zst`, a file at that path under
+/// `root`. Replaces an archive set before; the limits and retries set with
+/// `aof_manager_options_set_archive_limits` and `_retries` apply whenever they were set. The
+/// strings are copied: the caller keeps ownership. See `aof_manager_options_set_archive_s3` for
+/// what an archive does.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`options`, `root`), `AOF_ERR_INVALID_ARG` (an empty
+/// `root`; a `prefix` not UTF-8, or making bad keys: a leading `/`, an empty, `.` or `..`
+/// component; options unchanged).
 ///
 /// # Safety
 /// `options` must be NULL or a live handle; `root` NULL or a NUL-terminated string;
@@ -210,14 +214,16 @@ pub unsafe extern "C" fn aof_manager_options_set_archive_fs(
 /// `aof_manager_options_set_archive_limits` are reached. Retention and
 /// `aof_truncate_before` delete the objects of the segments they remove.
 ///
-/// Replaces an archive set before; the limits and retries apply whenever they were set.
-/// No request is made here, nor by `aof_manager_open` (which sets up the client, reading
-/// the environment and profile for the default credential chain): the first upload or
-/// read reports an unreachable store. Statuses: `AOF_ERR_NULL_ARG` (`options`, `region`,
-/// `bucket`, or one of `access_key` and `secret_key` without the other),
-/// `AOF_ERR_INVALID_ARG` (a string not UTF-8; an empty region, bucket or key; an endpoint
-/// that is not an `http://` or `https://` URL; `path_style` not 0 or 1; a prefix making
-/// bad keys; a library built without the `s3` feature), options unchanged.
+/// Replaces an archive set before; the limits and retries apply whenever they were set. No
+/// request is made here, nor by `aof_manager_open` (which sets up the client, reading the
+/// environment and profile for the default credential chain): the first upload or read reports
+/// an unreachable store.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG` (`options`, `region`, `bucket`, or one of
+/// `access_key` and `secret_key` without the other), `AOF_ERR_INVALID_ARG` (a string not UTF-8;
+/// an empty region, bucket or key; an endpoint that is not an `http://` or `https://` URL;
+/// `path_style` not 0 or 1; a prefix making bad keys; a library built without the `s3` feature;
+/// options unchanged).
 ///
 /// # Safety
 /// `options` must be NULL or a live handle; each string NULL or NUL-terminated.
@@ -316,15 +322,16 @@ fn s3_backend(
     ))
 }
 
-/// Sets the backpressure of the archive: a log that archives
-/// (`aof_options_set_archive_after`) may hold at most `max_pending_segments` sealed
-/// segments not archived yet, and at most `max_pending_bytes` bytes of their files (plain
-/// or compressed); 0 leaves a bound unset. Default: no bound. Past a bound, an append that
-/// needs a new segment waits up to `backpressure_wait_ms` for the archive to catch up, then
-/// fails with `AOF_ERR_WOULD_BLOCK` (nothing appended; metric `backpressure_waits`); a
-/// negative wait fails at once. Default wait 30 s. So an archive that is down fills the
-/// local disk only up to the bounds. May be called before or after the archive is set,
-/// and applies to any archive set later. Statuses: `AOF_ERR_NULL_ARG`.
+/// Sets the backpressure of the archive: a log that archives (`aof_options_set_archive_after`)
+/// may hold at most `max_pending_segments` sealed segments not archived yet, and at most
+/// `max_pending_bytes` bytes of their files (plain or compressed); 0 leaves a bound unset.
+/// Default: no bound. Past a bound, an append that needs a new segment waits up to
+/// `backpressure_wait_ms` for the archive to catch up, then fails with `AOF_ERR_WOULD_BLOCK`
+/// (nothing appended; metric `backpressure_waits`); a negative wait fails at once. Default wait
+/// 30 s. So an archive that is down fills the local disk only up to the bounds. May be called
+/// before or after the archive is set, and applies to any archive set later.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`.
 ///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_manager_options_new`.
@@ -347,17 +354,17 @@ pub unsafe extern "C" fn aof_manager_options_set_archive_limits(
     })
 }
 
-/// Sets how every archive request is retried, and the archive's circuit breaker.
-/// `max_attempts` (at least 1; 1 = no retry) attempts per request; a retry waits
-/// `backoff_base_ms`, doubled for each further one up to `backoff_max_ms` (a wait drawn
-/// between half of it and all of it), and only a transient failure (unreachable, timeout,
-/// 5xx, throttling) is retried. After `breaker_threshold` (at least 1) transient failures
-/// in a row the breaker opens: requests fail at once with `AOF_ERR_REMOTE` (metric
-/// `archive_breaker`) until `breaker_probe_ms` (at least 1) have passed, when one request
-/// probes the store. Defaults: 4 attempts, 100 ms, 5000 ms, 8, 30000 ms. May be called
-/// before or after the archive is set. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG`
-/// (0 attempts, a threshold or probe interval of 0, `backoff_base_ms` above
-/// `backoff_max_ms`), options unchanged.
+/// Sets how every archive request is retried, and the archive's circuit breaker. `max_attempts`
+/// (at least 1; 1 = no retry) attempts per request; a retry waits `backoff_base_ms`, doubled
+/// for each further one up to `backoff_max_ms` (a wait drawn between half of it and all of it),
+/// and only a transient failure (unreachable, timeout, 5xx, throttling) is retried. After
+/// `breaker_threshold` (at least 1) transient failures in a row the breaker opens: requests
+/// fail at once with `AOF_ERR_REMOTE` (metric `archive_breaker`) until `breaker_probe_ms` (at
+/// least 1) have passed, when one request probes the store. Defaults: 4 attempts, 100 ms, 5000
+/// ms, 8, 30000 ms. May be called before or after the archive is set.
+///
+/// Statuses: `AOF_OK`, `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG` (0 attempts, a threshold or
+/// probe interval of 0, `backoff_base_ms` above `backoff_max_ms`; options unchanged).
 ///
 /// # Safety
 /// `options` must be NULL or a live handle from `aof_manager_options_new`.
