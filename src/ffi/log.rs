@@ -107,7 +107,9 @@ pub unsafe extern "C" fn aof_open(
 /// `aof_close`, return `AOF_ERR_CLOSED`; calls running concurrently in other threads finish or
 /// fail with `AOF_ERR_CLOSED`. Cursors of the log stay valid to free, and return
 /// `AOF_ERR_CLOSED`; the `data` of the last record each cursor returned stays readable until
-/// that cursor's next call or free.
+/// that cursor's next call or free. The completion of every `aof_append_async` of the log is
+/// in its completion queue before this returns (`AOF_OK` once the final sync succeeded), and
+/// the queue is detached.
 ///
 /// Statuses: `AOF_OK` (also for NULL), `AOF_ERR_INVALID_ARG` (not a log handle),
 /// `AOF_ERR_CLOSED` (closed already), `AOF_ERR_IO`, `AOF_ERR_NO_SPACE`, `AOF_ERR_POISONED`
