@@ -34,6 +34,7 @@
 
 mod env;
 mod format;
+mod readonly;
 mod tier;
 mod txn;
 
@@ -47,6 +48,7 @@ use libmdbx::{
 
 pub use env::{DEFAULT_MAX_SIZE, FILE_NAME, MIN_MAX_SIZE};
 pub use format::{Location, LogMeta, SegmentEntry, SegmentState, MAX_NAME_LEN};
+pub use readonly::LogSnapshot;
 pub use tier::{FrameEntry, TierEntry, UploadState};
 pub use txn::Batch;
 use txn::{lookup, Reader};
