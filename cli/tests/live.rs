@@ -138,6 +138,11 @@ fn stat_dump_and_verify_beside_a_busy_writer() {
                 "{text}"
             );
             assert!(text.contains("no CLEAN marker"), "{text}");
+            // The catalogue the writer has open read-write is read beside it.
+            assert!(
+                text.contains(".catalog.mdbx (the log's own, uid 1)"),
+                "{text}"
+            );
 
             let out = run(&["dump", "--json", &d]);
             assert_eq!(status(&out), 0, "round {round}");
