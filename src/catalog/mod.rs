@@ -212,7 +212,12 @@ impl Catalog {
             }
             Err(e) => return Err(Error::io("stat", &path, e)),
         };
-        let db = env::open(&path, options.max_size)?;
+        // Not while a read-only reader of this process has an environment open (see
+        // `readonly::gate`).
+        let db = {
+            let _gate = readonly::gate();
+            env::open(&path, options.max_size)?
+        };
         let catalog = Catalog {
             db: Some(db),
             path,

@@ -9,9 +9,10 @@
 //!   directory) is not read; the caller falls back on the segment files.
 //! - It writes nothing to the data file. Like every libmdbx reader it takes a slot in the
 //!   reader table of the lock file while a read transaction runs (one, inside
-//!   [`Catalog::snapshot_log`]), which keeps the writer from reusing the pages that
+//!   [`Catalog::read_only_snapshot`]), which keeps the writer from reusing the pages that
 //!   transaction sees; libmdbx is built for read-only openers alongside a writer in
-//!   another process (and for a read-write opener after a read-only one).
+//!   another process (and for a read-write opener after a read-only one). In the
+//!   writer's own process the two must not overlap: see [`GATE`].
 //! - It cannot turn on `MDBX_VALIDATION` (libmdbx refuses to change the flags of a
 //!   read-only environment, and its binding has no way to pass the flag at open). So a
 //!   damaged catalogue page can kill the reading process (SIGBUS) where the writer's
@@ -21,12 +22,25 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 use libmdbx::{Database, DatabaseOptions, Mode, NoWriteMap};
 
 use super::env::{self, FILE_NAME};
 use super::{mdbx_error, Catalog, LogMeta, SegmentEntry, TierEntry, DEFAULT_MAX_SIZE};
 use crate::error::{Error, Result};
+
+/// Held while a read-only environment is open, and by every read-write open while it
+/// opens its environment. libmdbx refuses a second environment of one file in one process,
+/// and a log's open takes that refusal for damage (it sets the catalogue aside and
+/// rebuilds it): so a log opening in the process of a read-only reader waits for the
+/// reader's snapshot (milliseconds) instead. A reader finding the log's environment open
+/// already gets the refusal itself, and reads the files alone.
+static GATE: Mutex<()> = Mutex::new(());
+
+pub(super) fn gate() -> MutexGuard<'static, ()> {
+    GATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// One log's record in the catalogue, read in one read transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,9 +53,19 @@ pub struct LogSnapshot {
 }
 
 impl Catalog {
-    /// Opens the catalogue in `dir` read-only (see the module documentation): fails if
-    /// the file or its lock file is missing, instead of creating them.
-    pub fn open_read_only(dir: &Path) -> Result<Catalog> {
+    /// The record of log `name` in the catalogue of `dir`, read through a read-only open
+    /// (see the module documentation) that is closed before this returns; `None` if the
+    /// catalogue has no such log. Fails if the file or its lock file is missing, instead
+    /// of creating them.
+    pub fn read_only_snapshot(dir: &Path, name: &str) -> Result<Option<LogSnapshot>> {
+        let _gate = gate();
+        let catalog = Catalog::open_read_only(dir)?;
+        catalog.snapshot_log(name)
+    }
+
+    /// Opens the catalogue in `dir` read-only. The caller holds the gate for as long as it
+    /// keeps it open.
+    fn open_read_only(dir: &Path) -> Result<Catalog> {
         let path = dir.join(FILE_NAME);
         let len = std::fs::metadata(&path)
             .map_err(|e| Error::io("stat", &path, e))?
@@ -77,7 +101,7 @@ impl Catalog {
 
     /// The record of log `name` (its entry, its segments and their tier entries) as one
     /// read transaction sees it; `None` if the catalogue has no such log.
-    pub fn snapshot_log(&self, name: &str) -> Result<Option<LogSnapshot>> {
+    fn snapshot_log(&self, name: &str) -> Result<Option<LogSnapshot>> {
         super::check_name(name)?;
         self.read(|r| {
             let Some(meta) = r.log(name)? else {
@@ -141,6 +165,7 @@ mod tests {
         };
         let file = dir.path().join(FILE_NAME);
         let before = std::fs::read(&file).unwrap();
+        let _gate = gate();
         let c = Catalog::open_read_only(dir.path()).unwrap();
         let snap = c.snapshot_log("").unwrap().unwrap();
         assert_eq!(snap.meta.uid, uid);
@@ -152,20 +177,26 @@ mod tests {
         assert!(c.remove_segment(uid, 1).is_err());
         drop(c);
         assert_eq!(std::fs::read(&file).unwrap(), before);
+        drop(_gate);
+        // The same through the one call readers make.
+        let snap = Catalog::read_only_snapshot(dir.path(), "")
+            .unwrap()
+            .unwrap();
+        assert_eq!(snap.segments.len(), 2);
     }
 
     #[test]
     fn read_only_open_creates_nothing() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
-            Catalog::open_read_only(dir.path()),
+            Catalog::read_only_snapshot(dir.path(), ""),
             Err(Error::Io { .. })
         ));
         drop(Catalog::open(dir.path()).unwrap());
         let lock = env::lock_path(&dir.path().join(FILE_NAME));
         std::fs::remove_file(&lock).unwrap();
         assert!(matches!(
-            Catalog::open_read_only(dir.path()),
+            Catalog::read_only_snapshot(dir.path(), ""),
             Err(Error::Catalog { .. })
         ));
         assert!(!lock.exists());

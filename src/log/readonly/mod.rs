@@ -8,7 +8,7 @@
 //! - It never writes: no recovery (a torn tail is left as it is), no catalogue write, no
 //!   clean-marker change, no file created or removed. Segment files are opened read-only
 //!   and mapped read-only; the catalogue is opened read-only (see
-//!   `catalog::Catalog::open_read_only`: it only takes a reader slot in libmdbx's lock
+//!   `catalog::Catalog::read_only_snapshot`: it only takes a reader slot in libmdbx's lock
 //!   file while it reads) and closed again once the log's record is read.
 //!
 //! # What it sees
@@ -489,7 +489,7 @@ fn read_catalog(dir: &Path) -> (CatalogStatus, Option<LogSnapshot>) {
         return (CatalogStatus::Missing, None);
     };
     let path = cat_dir.join(crate::catalog::FILE_NAME);
-    let snapshot = Catalog::open_read_only(&cat_dir).and_then(|c| c.snapshot_log(&name));
+    let snapshot = Catalog::read_only_snapshot(&cat_dir, &name);
     match snapshot {
         Ok(Some(s)) => (CatalogStatus::Read { path, name }, Some(s)),
         Ok(None) => (CatalogStatus::NoRecord { path, name }, None),

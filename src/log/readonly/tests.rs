@@ -275,3 +275,30 @@ fn a_log_of_a_manager_is_read_with_the_root_catalogue() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+#[test]
+fn a_log_opening_beside_a_reader_in_this_process_keeps_its_catalogue() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), small()).unwrap();
+    append(&log, 1, 50);
+    log.close().unwrap();
+    drop(log);
+    // libmdbx refuses a second environment of one file in one process; the log's open
+    // must wait for a reader's snapshot, not take the refusal for damage.
+    for round in 0..20 {
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                for _ in 0..5 {
+                    let ro = ReadOnlyLog::open(dir.path()).unwrap();
+                    assert!(ro.bounds().1 >= 50);
+                }
+            });
+            let log = Log::open(dir.path(), small()).unwrap();
+            assert_eq!(log.recovery().catalog_damage, None, "round {round}");
+            assert!(!log.recovery().catalog_rebuilt, "round {round}");
+            log.close().unwrap();
+            reader.join().unwrap();
+        });
+    }
+    assert!(!dir.path().join(".catalog.mdbx.damaged").exists());
+}
