@@ -236,14 +236,14 @@ fn percentile(sorted: &[u64], p: f64) -> String {
 fn print_table(rows: &[Outcome]) {
     println!();
     println!(
-        "{:<22} {:>6} {:>7} {:>11} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "{:<22} {:>9} {:>7} {:>11} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "case", "size", "threads", "ops", "ops/s", "MB/s", "p50", "p99", "p99.9", "max"
     );
     for r in rows {
         let secs = r.elapsed.as_secs_f64().max(1e-9);
         let rate = r.ops as f64 / secs;
         println!(
-            "{:<22} {:>6} {:>7} {:>11} {:>12} {:>10.1} {:>10} {:>10} {:>10} {:>10}",
+            "{:<22} {:>9} {:>7} {:>11} {:>12} {:>10.1} {:>10} {:>10} {:>10} {:>10}",
             r.case,
             fmt::bytes(r.size as u64),
             r.threads,
