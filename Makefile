@@ -1,14 +1,19 @@
 # libaof: build, test, install and demo.
 #
 #   make demo                  build the release library, compile and run examples_c/quickstart.c
-#   make test                  everything: fmt, clippy, cargo test (incl. the header diff and,
+#   make test                  everything: fmt, clippy, cargo test of the workspace (the
+#                              library and the `aof` tool; incl. the header diff and,
 #                              with --features failpoints, the fault-injection tests), C tests
 #                              under ASan+UBSan and under valgrind, the header as C++, an
 #                              install test, and each fuzz target for FUZZ_SECONDS
 #   make valgrind              the C tests without sanitizers under valgrind memcheck
 #   make fuzz-ci [FUZZ_SECONDS=60]  each cargo-fuzz target for FUZZ_SECONDS; fails on a crash
 #   make install PREFIX=/usr/local [DESTDIR=...]
+#                              the library (aof.h, libaof.so, libaof.a, aof.pc, aof-static.pc)
+#                              and the `aof` command-line tool ($(PREFIX)/bin/aof: stat, dump,
+#                              tail, verify, repair, bench; see README, "Command-line tool")
 #   make dist                  the libraries make install installs, in build/dist/ (below)
+#   make cli                   build the `aof` tool (release) into target/release/aof
 #   make header                regenerate include/aof.h (cbindgen, as a library, via a test)
 #   make deps                  install what a fresh Debian machine lacks (idempotent; libclang-dev
 #                              for libmdbx's bindgen build, s3s-fs for the S3 archive tests)
@@ -24,6 +29,7 @@ CC ?= cc
 CXX ?= c++
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
+BINDIR ?= $(PREFIX)/bin
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DOCDIR ?= $(PREFIX)/share/doc/libaof
@@ -92,13 +98,17 @@ S3S_FS_VERSION := 0.14.1
 # The stages of make test, in order.
 TEST_STAGES := check-fmt clippy cargo-test ctest valgrind cxx-header install-test fuzz-ci
 
-.PHONY: all release debug dist demo test check-fmt clippy cargo-test ctest valgrind cxx-header \
+.PHONY: all release debug dist cli demo test check-fmt clippy cargo-test ctest valgrind cxx-header \
         fuzz-ci install install-test header deps clean-build
 
 all: release
 
 release:
 	$(CARGO) build --release --lib
+
+# The `aof` command-line tool (cli/, with the S3 archive reader: default features).
+cli:
+	$(CARGO) build --release -p aof-cli
 
 debug:
 	$(CARGO) build --lib
@@ -230,13 +240,13 @@ check-fmt:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	@echo "== cargo clippy --all-targets -D warnings (default features, then with failpoints)"
-	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) clippy --all-targets --features failpoints -- -D warnings
+	@echo "== cargo clippy --workspace --all-targets -D warnings (default features, then the library with failpoints)"
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p aof --all-targets --features failpoints -- -D warnings
 
 cargo-test:
-	@echo "== cargo test (unit, integration, header diff)"
-	$(CARGO) test
+	@echo "== cargo test --workspace (the library: unit, integration, header diff; the aof tool)"
+	$(CARGO) test --workspace
 	@echo "== cargo test --features failpoints --test failpoints --test manager_failpoints --test catalog_failpoints --test tier_failpoints --test archive_failpoints --test async_failpoints (fault injection)"
 	$(CARGO) test --features failpoints --test failpoints --test manager_failpoints --test catalog_failpoints --test tier_failpoints --test archive_failpoints --test async_failpoints
 
@@ -375,6 +385,8 @@ install-test: dist $(NATIVE_LIBS_FILE)
 	echo "static, under ASan+UBSan: $(CC) $(SAN) -g -O1 prog.c $$static"; \
 	$(CC) $(WARN_C) $(SAN) -g -O1 ctests/install_clash.c $$static -o "$$tmp/install_clash-asan"; \
 	"$$tmp/install_clash-asan" "$$tmp/log-install_clash-asan"; \
+	echo "aof tool: $$("$$tmp/prefix/bin/aof" --version)"; \
+	"$$tmp/prefix/bin/aof" stat "$$tmp/log-install_smoke-static" >/dev/null; \
 	echo "install test ok"
 
 # --- install -----------------------------------------------------------------------------
@@ -382,9 +394,10 @@ install-test: dist $(NATIVE_LIBS_FILE)
 # aof.pc: the shared library (its Libs.private are what the static library needs, for
 # `pkg-config --static`, which adds them but leaves -laof, and so the shared library when
 # both are installed); aof-static.pc: the static library, by path, and what it needs.
-install: dist $(NATIVE_LIBS_FILE)
+install: dist cli $(NATIVE_LIBS_FILE)
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-	    $(DESTDIR)$(DOCDIR)
+	    $(DESTDIR)$(DOCDIR) $(DESTDIR)$(BINDIR)
+	install -m 755 $(RELEASE_DIR)/aof $(DESTDIR)$(BINDIR)/aof
 	install -m 644 include/aof.h $(DESTDIR)$(INCLUDEDIR)/aof.h
 	install -m 644 $(DIST)/libaof.a $(DESTDIR)$(LIBDIR)/libaof.a
 	install -m 755 $(DIST)/libaof.so $(DESTDIR)$(LIBDIR)/libaof.so.$(VERSION)

@@ -7,7 +7,8 @@
 //! - `log`: the log handle, open and close; `log::writer` (appends, write-out, group
 //!   commit, rolling), `log::view` (what readers share), `log::cursor` (scans, tailing),
 //!   `log::stream` (the payloads as one byte stream, by byte position), `log::zero`
-//!   (zeroing ahead of the writer).
+//!   (zeroing ahead of the writer), `log::readonly` (reading a log from another process
+//!   than its writer's, without the lock and without writing: the `aof` tool's reader).
 //! - `segment`: the byte format, one segment file, the offset index, the directory layout,
 //!   the segment set (states, pinned readers), recovery and verification.
 //! - `catalog`: the segment catalogue (libmdbx): every log and each log's segments, durable
@@ -41,6 +42,10 @@ pub use completion::{AsyncLimits, Completion, CompletionQueue, DurableAppend, Ou
 pub use config::{FlushPolicy, Options, Retention, Tiering, Visibility};
 pub use error::{Error, Result};
 pub use log::cursor::{self, Cursor, Record};
+pub use log::readonly::{
+    lock_holder, CatalogStatus, LockHolder, MarkerState, ReadOnlyCursor, ReadOnlyLog,
+    ReadOnlyOptions, ReadOnlyVerify, SegmentInfo, SegmentTier, TailEnd,
+};
 pub use log::stream::PayloadStream;
 pub use log::{Log, RecoveryReport, StartAt, TailRepair};
 pub use manager::{validate_log_name, Manager, ManagerOptions, MAX_LOG_NAME_LEN};

@@ -34,6 +34,7 @@
 
 mod env;
 mod format;
+mod readonly;
 mod tier;
 mod txn;
 
@@ -47,6 +48,7 @@ use libmdbx::{
 
 pub use env::{DEFAULT_MAX_SIZE, FILE_NAME, MIN_MAX_SIZE};
 pub use format::{Location, LogMeta, SegmentEntry, SegmentState, MAX_NAME_LEN};
+pub use readonly::LogSnapshot;
 pub use tier::{FrameEntry, TierEntry, UploadState};
 pub use txn::Batch;
 use txn::{lookup, Reader};
@@ -210,7 +212,12 @@ impl Catalog {
             }
             Err(e) => return Err(Error::io("stat", &path, e)),
         };
-        let db = env::open(&path, options.max_size)?;
+        // Not while a read-only reader of this process has an environment open (see
+        // `readonly::gate`).
+        let db = {
+            let _gate = readonly::gate();
+            env::open(&path, options.max_size)?
+        };
         let catalog = Catalog {
             db: Some(db),
             path,

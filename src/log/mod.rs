@@ -13,6 +13,7 @@ mod async_append;
 pub mod cursor;
 pub(crate) mod entries;
 mod open;
+pub mod readonly;
 pub(crate) mod retention;
 pub mod stream;
 mod tiering;

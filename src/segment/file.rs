@@ -64,10 +64,14 @@ impl SegmentFile {
     /// Maps an open segment file whose header has been checked.
     pub fn open(path: PathBuf, file: File, header: &SegmentHeader) -> Result<SegmentFile> {
         #[allow(unsafe_code)]
-        // SAFETY: segment files are only written by this process through `file`, never
-        // truncated while open, and the log directory is locked against other processes;
-        // bytes are read only after they were fully written (readers stop at the visible
-        // watermark), so the map never observes a change to bytes it hands out.
+        // SAFETY: segment files are only written by the process holding the directory
+        // lock, through its `file`, and never truncated while open (removed files are
+        // unlinked, so a map of one stays valid). In that process bytes are read only after
+        // they were fully written (readers stop at the visible watermark). A read-only
+        // reader in another process (`log::readonly`, mapping a file it opened read-only)
+        // hands out only records whose checksum matched, and no writer changes such bytes
+        // again: appends land after the last whole record, and recovery and zeroing write
+        // only after it. So the map never observes a change to bytes it hands out.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io("mmap", &path, e))?;
         if (map.len() as u64) < header.capacity {
             return Err(Error::corruption(
