@@ -336,11 +336,9 @@ class _AsyncBridge:
         if loop_alive and not self.loop.is_closed():
             self.loop.remove_reader(self.fd)
             self._on_readable()
-        leftover = ClosedError(
-            "the log was closed before the append's completion came", status=ERR_CLOSED
-        )
-        if loop_alive:
-            self._fail_all(leftover)
+            self._fail_all(
+                ClosedError("the log was closed before the append's completion came", status=ERR_CLOSED)
+            )
         self.queue._tokens.clear()
         if self.log._bridge is self:
             self.log._bridge = None

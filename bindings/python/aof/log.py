@@ -408,7 +408,10 @@ class Log:
         import asyncio
 
         loop = asyncio.get_running_loop()
+        bridge = self._bridge
         await loop.run_in_executor(None, self.close)
+        if bridge is not None:
+            bridge.finish()  # settle the futures now (close() scheduled it on the loop too)
 
 
 def _options(options, kwargs):
