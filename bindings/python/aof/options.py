@@ -36,6 +36,11 @@ class Visibility(enum.IntEnum):
 
 TIER_DEFAULT_COMPRESSION_LEVEL = 3
 TIER_DEFAULT_FRAME_SIZE = 262144
+# libaof's defaults for the bound on asynchronous appends in flight, for the values of
+# aof_options_set_async_limits a caller leaves out.
+ASYNC_DEFAULT_MAX_RECORDS = 65536
+ASYNC_DEFAULT_MAX_BYTES = 64 << 20
+ASYNC_DEFAULT_WAIT_MS = 30000
 
 
 def _enum(cls, value, what):
@@ -151,8 +156,10 @@ class Options(_Handle):
             self._set("aof_options_set_segment_size", segment_size)
         if max_record_size is not None:
             self._set("aof_options_set_max_record_size", max_record_size)
-        if flush is not None or batch_records is not None or interval_ms is not None:
-            policy = _enum(FlushPolicy, flush if flush is not None else "sync", "flush policy")
+        if flush is None and (batch_records is not None or interval_ms is not None):
+            raise TypeError("batch_records and interval_ms go with flush= (the policy using them)")
+        if flush is not None:
+            policy = _enum(FlushPolicy, flush, "flush policy")
             # A parameter the policy does not use is ignored by libaof; 1 keeps it valid.
             self._set(
                 "aof_options_set_flush_policy",
@@ -194,9 +201,9 @@ class Options(_Handle):
                 )
             self._set(
                 "aof_options_set_async_limits",
-                async_max_records or 0,
-                async_max_bytes or 0,
-                0 if async_wait_ms is None else async_wait_ms,
+                ASYNC_DEFAULT_MAX_RECORDS if async_max_records is None else async_max_records,
+                ASYNC_DEFAULT_MAX_BYTES if async_max_bytes is None else async_max_bytes,
+                ASYNC_DEFAULT_WAIT_MS if async_wait_ms is None else async_wait_ms,
             )
 
 

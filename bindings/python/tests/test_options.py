@@ -67,6 +67,8 @@ def test_bad_flush_settings():
         aof.Options(flush="batched", batch_records=0)
     with pytest.raises(ValueError):
         aof.Options(flush=17)
+    with pytest.raises(TypeError, match="flush="):
+        aof.Options(batch_records=64)  # without a policy it would be ignored
 
 
 def test_visibility_durable(log_dir):
