@@ -26,7 +26,7 @@ import itertools
 import threading
 import weakref
 from ctypes import byref, c_int32, c_size_t, c_uint64, c_void_p
-from typing import Any, NamedTuple, Optional
+from typing import Any, Iterator, List, NamedTuple, Optional
 
 from . import _ffi
 from ._util import Deadline, as_buffer
@@ -72,16 +72,16 @@ class Completion(NamedTuple):
     status: int
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         """True if the record is durable."""
         return self.status == OK
 
     @property
-    def error(self):
+    def error(self) -> Optional[AofError]:
         """The exception the status stands for (ClosedError, PoisonedError), or None."""
         return None if self.status == OK else completion_error(self.status, self.id)
 
-    def result(self):
+    def result(self) -> int:
         """The record's id if it is durable; raises the error otherwise."""
         if self.status != OK:
             raise completion_error(self.status, self.id)
@@ -125,7 +125,7 @@ class CompletionQueue:
         self._finalizer = weakref.finalize(self, _free_queue, lib.aof_completion_queue_free, self._h)
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return not self._finalizer.alive
 
     def _ptr(self):
@@ -134,14 +134,14 @@ class CompletionQueue:
         return self._h
 
     @property
-    def fd(self):
+    def fd(self) -> int:
         """The eventfd readable while completions wait (owned by the queue: never read,
         write or close it)."""
         out = c_int32()
         check(_ffi.lib().aof_cq_fd(self._ptr(), byref(out)))
         return out.value
 
-    def close(self):
+    def close(self) -> None:
         """Frees the queue. BusyError while an open log is attached (close the logs
         first). A second call does nothing."""
         with self._polling:
@@ -180,7 +180,7 @@ class CompletionQueue:
                 for c in out[: count.value]
             ]
 
-    def poll(self, max_count=POLL_BATCH, timeout=0):
+    def poll(self, max_count: int = POLL_BATCH, timeout: Optional[float] = 0) -> List[Completion]:
         """Takes up to `max_count` completions, waiting up to `timeout` seconds for the
         first (0: not at all; None: without limit). Returns a list, empty if none came in
         time. Waits in short slices, so Ctrl-C ends it promptly."""
@@ -198,16 +198,16 @@ class CompletionQueue:
             got.extend(more)
         return got
 
-    def drain(self):
+    def drain(self) -> List[Completion]:
         """Every completion waiting now, without waiting (a list, maybe empty)."""
-        got = []
+        got: List[Completion] = []
         while True:
             more = self._poll_once(POLL_BATCH, 0)
             if not more:  # AOF_TIMED_OUT: empty (the eventfd is quiet again)
                 return got
             got.extend(more)
 
-    def completions(self, idle_timeout=None):
+    def completions(self, idle_timeout: Optional[float] = None) -> Iterator[Completion]:
         """A blocking iterator over the completions as they come, in the order posted. It
         ends when none came for `idle_timeout` seconds (None: never) or the queue is
         closed. Ctrl-C interrupts it promptly."""

@@ -7,6 +7,7 @@ the failing call, on the same thread: the message is per thread).
 """
 
 import ctypes
+from typing import Optional
 
 from . import _ffi
 
@@ -64,9 +65,9 @@ class AofError(Exception):
     """A libaof call failed. `.status` is the code, `.name` its constant's name and
     `.message` libaof's detailed message (may be empty)."""
 
-    status = None
+    status: Optional[int] = None
 
-    def __init__(self, message="", *, status=None, name=None):
+    def __init__(self, message: str = "", *, status: Optional[int] = None, name: Optional[str] = None):
         if status is not None:
             self.status = status
         self.name = name if name is not None else status_name(self.status)

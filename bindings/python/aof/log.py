@@ -1,11 +1,13 @@
 """Log, Cursor and Record: a log opened alone (Log.open) or by a Manager."""
 
+from __future__ import annotations
+
 import ctypes
 import threading
 import weakref
 from ctypes import byref, c_int32, c_size_t, c_uint64, c_void_p
 from datetime import datetime, timedelta, timezone
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, NamedTuple, Optional, Tuple, Union
 
 from . import _ffi
 from ._util import U64_MAX, Deadline, address_of, as_buffer, check_int, fspath
@@ -21,6 +23,14 @@ from .errors import (
     make_error,
 )
 from .options import Options
+
+if TYPE_CHECKING:
+    import os
+
+    from .completion import CompletionQueue
+
+    PathLike = Union[str, bytes, os.PathLike]
+    BytesLike = Union[bytes, bytearray, memoryview]
 
 __all__ = ["Log", "Cursor", "Record", "Bounds", "OLDEST", "NEWEST", "END_OF_LOG", "open"]
 
@@ -114,7 +124,7 @@ class Log:
     closed then.
     """
 
-    def __init__(self, path, options=None, **option_kwargs):
+    def __init__(self, path: PathLike, options: Optional[Options] = None, **option_kwargs: Any):
         """Opens the log in directory `path` (created if missing, not its parents), with
         `options` (an Options) or Options keywords."""
         opts = _options(options, option_kwargs)
@@ -124,7 +134,7 @@ class Log:
         self._init(handle.value, path=path, name=None, manager=None)
 
     @classmethod
-    def open(cls, path, options=None, **option_kwargs):
+    def open(cls, path: PathLike, options: Optional[Options] = None, **option_kwargs: Any) -> Log:
         """Opens (creating if missing) the log in directory `path`; see Options."""
         return cls(path, options, **option_kwargs)
 
@@ -147,11 +157,11 @@ class Log:
     # --- life cycle -------------------------------------------------------------------
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         """True once close() ran (or the log's manager closed it)."""
         return not self._finalizer.alive
 
-    def close(self):
+    def close(self) -> None:
         """Writes and syncs everything appended, seals the log and releases its directory.
         A second call does nothing. Raises if the final write or sync failed (the handle
         is released anyway). Asynchronous appends in flight complete first."""
@@ -181,20 +191,20 @@ class Log:
             self._finalizer()
         self._after_close()
 
-    def __enter__(self):
+    def __enter__(self) -> Log:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         where = f"name={self.name!r}" if self.name is not None else f"path={self.path!r}"
         state = " closed" if self.closed else ""
         return f"<aof.Log {where}{state}>"
 
     # --- appends ----------------------------------------------------------------------
 
-    def append(self, data):
+    def append(self, data: BytesLike) -> int:
         """Appends one record (bytes-like) and returns its id (ids start at 1, dense).
         Under the sync flush policy it returns once the record is durable."""
         buf, n = as_buffer(data)
@@ -202,7 +212,7 @@ class Log:
         check(_ffi.lib().aof_append(self._h, buf, n, byref(out)))
         return out.value
 
-    def append_batch(self, records):
+    def append_batch(self, records: Iterable[BytesLike]) -> int:
         """Appends a sequence of bytes-like records with consecutive ids, in one write;
         returns the first id. Not atomic across a crash (a prefix may survive one)."""
         items = [address_of(r) for r in records]
@@ -214,11 +224,11 @@ class Log:
         del items  # the buffers stay alive until here
         return out.value
 
-    def flush(self):
+    def flush(self) -> None:
         """Writes and syncs everything appended so far; returns once it is durable."""
         check(_ffi.lib().aof_flush(self._h))
 
-    def sync_until(self, id, timeout=None):
+    def sync_until(self, id: int, timeout: Optional[float] = None) -> None:
         """Waits, without forcing a sync, until record `id` is durable. `timeout` in
         seconds (None: no limit; 0: just check); raises TimedOutError when it passes.
         Waits in short slices, so Ctrl-C (KeyboardInterrupt) ends it promptly."""
@@ -244,37 +254,37 @@ class Log:
         return out.value
 
     @property
-    def durable_id(self):
+    def durable_id(self) -> int:
         """The highest durable id (0: none yet)."""
         return self._u64("aof_durable_id")
 
     @property
-    def last_id(self):
+    def last_id(self) -> int:
         """The highest appended id (0: empty)."""
         return self._u64("aof_last_id")
 
-    def bounds(self):
+    def bounds(self) -> Bounds:
         """Bounds(first, last): the ids a read may ask for now."""
         first, last = c_uint64(), c_uint64()
         check(_ffi.lib().aof_bounds(self._h, byref(first), byref(last)))
         return Bounds(first.value, last.value)
 
-    def truncate_before(self, id):
+    def truncate_before(self, id: int) -> None:
         """Removes every sealed segment whose records all precede `id` (whole segments
         only; bounds() says what is left)."""
         check(_ffi.lib().aof_truncate_before(self._h, check_int(id, ctypes.c_uint64, "id")))
 
-    def seal_now(self):
+    def seal_now(self) -> bool:
         """Seals the active segment if it holds a record; True if it did."""
         out = c_int32()
         check(_ffi.lib().aof_seal_now(self._h, byref(out)))
         return bool(out.value)
 
-    def compress_now(self):
+    def compress_now(self) -> int:
         """Compresses every sealed plain segment now; returns how many."""
         return self._u64("aof_compress_now")
 
-    def verify(self):
+    def verify(self) -> int:
         """Checks every record written to the segment files; returns how many it checked.
         Raises CorruptionError (its message names the file and offset) on damage."""
         return self._u64("aof_verify")
@@ -299,39 +309,39 @@ class Log:
             if n.value <= _KEEP_BUFFER:
                 _buffers.read = buf
 
-    def read(self, id):
+    def read(self, id: int) -> bytes:
         """The payload of record `id`, copied out (bytes). NotFoundError if it does not
         exist or is not visible yet; TruncatedError if retention removed it."""
         return self._read_into(id, False)[0]
 
-    def read_record(self, id):
+    def read_record(self, id: int) -> Record:
         """Record `id` as a Record (payload, append time and byte position)."""
         data, ts = self._read_into(id, True)
         return Record(id, _timestamp(ts), self.position_of(id), data)
 
-    def __getitem__(self, id):
+    def __getitem__(self, id: int) -> bytes:
         return self.read(id)
 
-    def position_of(self, id):
+    def position_of(self, id: int) -> int:
         """The byte position of record `id` (payload bytes the log held before it)."""
         out = c_uint64()
         check(_ffi.lib().aof_position_of(self._h, check_int(id, ctypes.c_uint64, "id"), byref(out)))
         return out.value
 
-    def id_at_position(self, position):
+    def id_at_position(self, position: int) -> int:
         """The id of the record at or after byte `position`."""
         out = c_uint64()
         pos = check_int(position, ctypes.c_uint64, "position")
         check(_ffi.lib().aof_id_at_position(self._h, pos, byref(out)))
         return out.value
 
-    def position_range(self):
+    def position_range(self) -> Tuple[int, int]:
         """(first, end): the byte positions the log holds."""
         first, end = c_uint64(), c_uint64()
         check(_ffi.lib().aof_position_range(self._h, byref(first), byref(end)))
         return first.value, end.value
 
-    def cursor(self, start=OLDEST, *, position=None):
+    def cursor(self, start: int = OLDEST, *, position: Optional[int] = None) -> Cursor:
         """A Cursor from `start` (OLDEST, NEWEST, END_OF_LOG or a record id), or from byte
         `position` when given."""
         lib = _ffi.lib()
@@ -343,12 +353,12 @@ class Log:
             check(lib.aof_cursor_open(self._h, check_int(start, ctypes.c_uint64, "start"), byref(out)))
         return Cursor(self, out.value)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Record]:
         """Every visible record from the oldest, as Records (a cursor, closed at the end)."""
         with self.cursor(OLDEST) as c:
             yield from c
 
-    def tail(self, start=END_OF_LOG, *, idle_timeout=None):
+    def tail(self, start: int = END_OF_LOG, *, idle_timeout: Optional[float] = None) -> Iterator[Record]:
         """Follows the log from `start` (default: only records appended from now on),
         yielding Records as they become visible; see Cursor.follow."""
         with self.cursor(start) as c:
@@ -358,7 +368,7 @@ class Log:
 
     # --- metrics ----------------------------------------------------------------------
 
-    def metrics(self):
+    def metrics(self) -> Dict[str, int]:
         """A snapshot of the log's metrics: a dict from each field of aof_metrics_t (named
         by the library, aof_metrics_field_name) to its value."""
         names = metric_names()
@@ -366,18 +376,18 @@ class Log:
         check(_ffi.lib().aof_metrics(self._h, buf, ctypes.sizeof(buf)))
         return dict(zip(names, buf))
 
-    def prometheus(self):
+    def prometheus(self) -> str:
         """The log's metrics in the Prometheus text exposition format (0.0.4), every sample
         labelled with `log`."""
         return sized_text(_ffi.lib().aof_metrics_prometheus, self._h).decode()
 
-    def reset_metrics(self):
+    def reset_metrics(self) -> None:
         """Forgets the distributions (latency and size summaries); counters stay."""
         check(_ffi.lib().aof_metrics_reset(self._h))
 
     # --- asynchronous appends (see completion.py) -------------------------------------
 
-    def set_completion_queue(self, queue):
+    def set_completion_queue(self, queue: Optional[CompletionQueue]) -> None:
         """Attaches `queue` (a CompletionQueue) to which append_async posts completions,
         or detaches with None."""
         from .completion import attach
@@ -385,24 +395,24 @@ class Log:
         attach(self, queue)
 
     @property
-    def completion_queue(self):
+    def completion_queue(self) -> Optional[CompletionQueue]:
         return self._queue
 
-    def append_async(self, data, user_data=None):
+    def append_async(self, data: BytesLike, user_data: Any = None) -> int:
         """Appends one record now and returns its id; its completion (with `user_data`,
         any Python object) comes later from the attached CompletionQueue, exactly once."""
         from .completion import append_async
 
         return append_async(self, data, user_data)
 
-    async def append_durable(self, data):
+    async def append_durable(self, data: BytesLike) -> int:
         """Appends one record and returns its id once it is durable (asyncio). Many may be
         in flight from one event loop; see aof.completion."""
         from .completion import append_durable
 
         return await append_durable(self, data)
 
-    async def aclose(self):
+    async def aclose(self) -> None:
         """close() in a worker thread, so the event loop keeps running while the log syncs;
         the futures of append_durable in flight are resolved before it returns."""
         import asyncio
@@ -424,7 +434,7 @@ def _options(options, kwargs):
     return options
 
 
-def open(path, options=None, **option_kwargs):  # noqa: A001 (aof.open, like io.open)
+def open(path: PathLike, options: Optional[Options] = None, **option_kwargs: Any) -> Log:  # noqa: A001 (aof.open, like io.open)
     """Opens (creating if missing) the log in directory `path`: Log.open."""
     return Log(path, options, **option_kwargs)
 
@@ -455,22 +465,22 @@ class Cursor:
             raise RuntimeError("a cursor is used by one thread at a time")
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return not self._finalizer.alive
 
-    def close(self):
+    def close(self) -> None:
         """Frees the cursor. A second call does nothing."""
         # Wait for a call in another thread to finish before freeing what it uses.
         with self._busy:
             self._finalizer()
 
-    def __enter__(self):
+    def __enter__(self) -> Cursor:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def next(self):
+    def next(self) -> Optional[Record]:
         """The next visible Record, or None at the end of the visible records (more may
         come: see wait). The payload is copied before this returns."""
         self._enter()
@@ -487,16 +497,16 @@ class Cursor:
         finally:
             self._busy.release()
 
-    def __iter__(self):
+    def __iter__(self) -> Cursor:
         return self
 
-    def __next__(self):
+    def __next__(self) -> Record:
         record = self.next()
         if record is None:
             raise StopIteration
         return record
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: Optional[float] = None) -> bool:
         """Waits until next() has a record: True, or False once `timeout` seconds passed
         (None: no limit; 0: just check). Short waits in C, so Ctrl-C ends it promptly.
         ClosedError if the log is closed (also during the wait)."""
@@ -515,7 +525,7 @@ class Cursor:
             if deadline.expired():
                 return False
 
-    def follow(self, idle_timeout=None):
+    def follow(self, idle_timeout: Optional[float] = None) -> Iterator[Record]:
         """A blocking iterator over the records, as they become visible: yields every
         record there is, waits for more, and so on. It ends when the log is closed, or
         when no record came for `idle_timeout` seconds (None: never). Ctrl-C interrupts
@@ -533,7 +543,7 @@ class Cursor:
 
     tail = follow
 
-    def set_spin(self, spin_us):
+    def set_spin(self, spin_us: int) -> None:
         """Makes wait() busy-poll for up to `spin_us` microseconds before it sleeps."""
         self._enter()
         try:

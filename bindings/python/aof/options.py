@@ -60,8 +60,8 @@ def _free_options(free, handle):
 class _Handle:
     """Owns one C options handle, freed with the object (or by close())."""
 
-    _new = None
-    _free = None
+    _new: str = ""
+    _free: str = ""
 
     def __init__(self):
         lib = _ffi.lib()
