@@ -58,6 +58,7 @@ CTESTS += test_retention
 CTESTS += test_positions
 CTESTS += test_tiers
 CTESTS += test_archive
+CTESTS += test_async
 export ASAN_OPTIONS := detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1
 export UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1
 

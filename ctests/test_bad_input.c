@@ -1,6 +1,7 @@
 /* Bad input for every export: NULL pointers, NULL data with and without a length, empty
  * batches, too-large records, small buffers, unknown and closed log handles, stray values
- * (small integers, addresses, random numbers) passed as log handles. Each gives
+ * (small integers, addresses, random numbers) passed as log handles (and small integers
+ * as completion queue handles; test_async.c has the rest of the queue's bad input). Each gives
  * its documented status and leaves out-params untouched (aof_read's out_len on
  * AOF_ERR_BUFFER_TOO_SMALL being the one documented exception). */
 #include "aoft.h"
@@ -41,8 +42,22 @@ static void test_null_handles_and_out_params(void) {
     CHECK_STATUS(aof_cursor_open(no_log, AOF_START_OLDEST, &c), AOF_ERR_NULL_ARG);
     CHECK(c == NULL);
     CHECK_STATUS(aof_metrics(no_log, &m, sizeof m), AOF_ERR_NULL_ARG);
+    CHECK_STATUS(aof_append_async(no_log, &byte, 1, NULL, &u), AOF_ERR_NULL_ARG);
+    CHECK_STATUS(aof_log_set_completion_queue(no_log, NULL), AOF_ERR_NULL_ARG);
     CHECK_EQ_U64(u, SENTINEL);
     CHECK_EQ_U64(len, 77);
+
+    /* NULL completion queue. */
+    aof_completion_t comp;
+    int fd = -5;
+    CHECK_STATUS(aof_options_set_async_limits(NULL, 1, 1, 0), AOF_ERR_NULL_ARG);
+    CHECK_STATUS(aof_completion_queue_new(NULL), AOF_ERR_NULL_ARG);
+    CHECK_STATUS(aof_completion_queue_new_callback(NULL, NULL, NULL), AOF_ERR_NULL_ARG);
+    CHECK_OK(aof_completion_queue_free(NULL)); /* like free(NULL) */
+    CHECK_STATUS(aof_cq_poll(NULL, &comp, 1, 0, &len), AOF_ERR_NULL_ARG);
+    CHECK_STATUS(aof_cq_fd(NULL, &fd), AOF_ERR_NULL_ARG);
+    CHECK_EQ_U64(len, 77);
+    CHECK(fd == -5);
 
     /* NULL cursor. */
     CHECK_STATUS(aof_cursor_next(NULL, &r), AOF_ERR_NULL_ARG);
@@ -214,6 +229,8 @@ static void test_closed_handle(void) {
     CHECK_STATUS(aof_cursor_open(log, AOF_START_OLDEST, &c2), AOF_ERR_CLOSED);
     CHECK(c2 == NULL);
     CHECK_STATUS(aof_metrics(log, &m, sizeof m), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_append_async(log, buf, 1, NULL, &u), AOF_ERR_CLOSED);
+    CHECK_STATUS(aof_log_set_completion_queue(log, NULL), AOF_ERR_CLOSED);
     /* NULLs, then the handle, then values: a closed handle with bad values is CLOSED. */
     size_t huge[1] = {SIZE_MAX};
     CHECK_STATUS(aof_append(log, buf, SIZE_MAX, &u), AOF_ERR_CLOSED);
@@ -273,6 +290,9 @@ static void test_stray_values_are_not_handles(void) {
     uint64_t u = SENTINEL;
     for (uintptr_t small = 1; small <= 1000; small++) {
         aof_log_t *h = (aof_log_t *)small;
+        int fd = -1;
+        CHECK_STATUS(aof_cq_fd((aof_completion_queue_t *)small, &fd), AOF_ERR_INVALID_ARG);
+        CHECK_STATUS(aof_append_async(h, NULL, 0, NULL, &u), AOF_ERR_INVALID_ARG);
         CHECK_STATUS(aof_last_id(h, &u), AOF_ERR_INVALID_ARG);
         CHECK_STATUS(aof_flush(h), AOF_ERR_INVALID_ARG);
         CHECK_STATUS(aof_append(h, NULL, 0, &u), AOF_ERR_INVALID_ARG);

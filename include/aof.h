@@ -22,7 +22,8 @@
  * Out-parameters (named out_*) are written only when the call returns AOF_OK; on any other
  * status they keep their previous contents. The exceptions: aof_read(),
  * aof_manager_list() and aof_last_tier_error() store the needed size in *out_len when they
- * return AOF_ERR_BUFFER_TOO_SMALL. Out-parameters documented as "may be NULL" are optional.
+ * return AOF_ERR_BUFFER_TOO_SMALL, and aof_cq_poll() stores 0 in *out_count when it
+ * returns AOF_TIMED_OUT. Out-parameters documented as "may be NULL" are optional.
  *
  * Ownership and lifetimes.
  *   aof_options_t *  from aof_options_new(), owned by the caller, freed with
@@ -43,6 +44,12 @@
  *                    closed its calls return AOF_ERR_CLOSED).
  *   aof_stream_t *   from aof_stream_open(), freed with aof_stream_free(), before or after
  *                    its log is closed (likewise).
+ *   aof_completion_queue_t *  from aof_completion_queue_new() or
+ *                    aof_completion_queue_new_callback(), freed with
+ *                    aof_completion_queue_free() once no open log is attached to it
+ *                    (AOF_ERR_BUSY before); a token like aof_log_t (a freed handle gives
+ *                    AOF_ERR_CLOSED). The array a completion callback receives is valid
+ *                    during the call only; aof_cq_poll() copies into the caller's array.
  *   Using options, a cursor or a stream after freeing it is undefined behaviour. Every
  *   _free() function, aof_close() and aof_manager_close() accept NULL and do nothing.
  *   aof_manager_list() copies the names, and aof_last_tier_error() the message, into the
@@ -64,9 +71,11 @@
  * Threading. A log handle may be used from any number of threads at once (concurrent
  * appends share syncs: group commit), and aof_close() may run while other threads use it:
  * their calls complete or return AOF_ERR_CLOSED. The same holds for a manager handle and
- * aof_manager_close(). An options handle, a cursor or a stream is used by one thread at a
- * time; it may move between threads. Blocking calls made from one of libaof's own threads
- * return AOF_ERR_MISUSE instead of deadlocking.
+ * aof_manager_close(). A completion queue may be used from any number of threads at once;
+ * the callback of a callback queue runs on a dispatcher thread of its own. An options
+ * handle, a cursor or a stream is used by one thread at a time; it may move between
+ * threads. Blocking calls made from one of libaof's own threads return AOF_ERR_MISUSE
+ * instead of deadlocking.
  *
  * Threads and resources. A log does its background work (write-outs, syncs, zero-ahead,
  * segment pre-allocation, retention, compression of sealed segments) on a runtime's
@@ -80,7 +89,8 @@
  * Durability and visibility. An appended record is durable (it survives a crash or power
  * cut) once it has been synced: at once with AOF_FLUSH_SYNC, or later according to the
  * flush policy, aof_flush() or aof_close(). aof_durable_id() says how far the log is
- * durable; aof_sync_until() waits for it. With the default AOF_VISIBILITY_WRITTEN, readers
+ * durable; aof_sync_until() waits for it, and aof_append_async() reports it later, once per
+ * record, on a completion queue. With the default AOF_VISIBILITY_WRITTEN, readers
  * (aof_read(), cursors) may see records before they are durable, and a crash may take back
  * a record that was read. With AOF_VISIBILITY_DURABLE they see durable records only.
  *
@@ -180,12 +190,14 @@
 #define AOF_ERR_CORRUPTION -7
 
 /**
- * The log directory is locked by another process or another open handle.
+ * The log directory is locked by another process or another open handle; or a completion
+ * queue still has logs attached (`aof_completion_queue_free`).
  */
 #define AOF_ERR_BUSY -8
 
 /**
- * The log handle was closed (also returned to cursors of a closed log).
+ * The log handle was closed (also returned to cursors of a closed log), or the completion
+ * queue handle freed.
  */
 #define AOF_ERR_CLOSED -9
 
@@ -210,7 +222,8 @@
 #define AOF_ERR_BUFFER_TOO_SMALL -13
 
 /**
- * A blocking call was made from a thread of libaof's own runtime, where it could deadlock.
+ * A blocking call was made from a thread of libaof's own runtime, where it could deadlock;
+ * or a completion queue's callback tried to free its own queue.
  */
 #define AOF_ERR_MISUSE -14
 
@@ -232,8 +245,10 @@
 #define AOF_ERR_TRUNCATED -17
 
 /**
- * No room in a cache of the tiers and the manager is set not to wait (or the wait timed
- * out); see `aof_manager_options_set_cache`. Nothing changed; try again later.
+ * No room, and no (more) waiting: in a cache of the tiers (`aof_manager_options_set_cache`),
+ * behind the archive's bounds (`aof_manager_options_set_archive_limits`), or in the bound on
+ * asynchronous appends in flight (`aof_options_set_async_limits`). Nothing changed; try
+ * again later.
  */
 #define AOF_ERR_WOULD_BLOCK -18
 
@@ -312,6 +327,23 @@
 #define AOF_TIER_DEFAULT_FRAME_SIZE 262144
 
 /**
+ * How many asynchronous appends of a log may be in flight by default (see
+ * `aof_options_set_async_limits`).
+ */
+#define AOF_ASYNC_DEFAULT_MAX_RECORDS 65536
+
+/**
+ * How many payload bytes of asynchronous appends of a log may be in flight by default:
+ * 64 MiB.
+ */
+#define AOF_ASYNC_DEFAULT_MAX_BYTES 67108864
+
+/**
+ * How long an asynchronous append waits for room by default: 30 s.
+ */
+#define AOF_ASYNC_DEFAULT_WAIT_MS 30000
+
+/**
  * Cursor start: the oldest record of the log.
  */
 #define AOF_START_OLDEST 0ull
@@ -341,6 +373,17 @@
  * The most threads of either kind a manager's runtime may be given.
  */
 #define AOF_MANAGER_MAX_THREADS 1024
+
+/**
+ * A completion queue: where the outcomes of `aof_append_async` are posted, for one log or
+ * several (of any manager, or opened alone). Made by `aof_completion_queue_new` (to poll)
+ * or `aof_completion_queue_new_callback` (a callback receives them), freed with
+ * `aof_completion_queue_free`. An opaque token like `aof_log_t`: libaof never
+ * dereferences it, a freed handle gives `AOF_ERR_CLOSED`, and a value that was never a
+ * queue handle (a log handle passed by mistake included) `AOF_ERR_INVALID_ARG`. May be
+ * used from many threads at once.
+ */
+typedef struct aof_completion_queue_t aof_completion_queue_t;
 
 /**
  * A cursor over a log. One thread at a time; it may be moved between threads.
@@ -451,6 +494,50 @@ typedef struct aof_record_ex_t {
      */
     uint64_t position;
 } aof_record_ex_t;
+
+/**
+ * The outcome of one `aof_append_async`, as `aof_cq_poll` or a callback receives it.
+ */
+typedef struct aof_completion_t {
+    /**
+     * The record's id, as `aof_append_async` returned it.
+     */
+    uint64_t id;
+    /**
+     * The `user_data` given to `aof_append_async`, unchanged.
+     */
+    void *user_data;
+    /**
+     * The handle of the log the record was appended to. For comparison only: libaof never
+     * dereferences it, and once that log is closed with `aof_close` it is a dead handle
+     * (calls with it return `AOF_ERR_CLOSED`), though completions posted before or by the
+     * close still carry it.
+     */
+    struct aof_log_t *log;
+    /**
+     * `AOF_OK`: the record is durable (the `fdatasync` that covers it returned).
+     * `AOF_ERR_POISONED`: the log was poisoned (a failed write or sync) before the record
+     * was durable; the record may or may not survive a crash, and the log's calls now
+     * return `AOF_ERR_POISONED` with the reason as their last error. `AOF_ERR_CLOSED`: the
+     * log was closed without its close being able to sync the record (the close itself
+     * failed); it may or may not survive either.
+     */
+    aof_status_t status;
+    /**
+     * Zero; room for later use.
+     */
+    uint32_t reserved;
+} aof_completion_t;
+
+/**
+ * The function a callback queue hands completions to: `completions` points to `count`
+ * (1 to 256) completions, valid only during the call; `ctx` is the pointer given to
+ * `aof_completion_queue_new_callback`. Runs on the queue's dispatcher thread; see
+ * `aof_completion_queue_new_callback` for what it may and must not do.
+ */
+typedef void (*aof_completion_fn)(void *ctx,
+                                  const struct aof_completion_t *completions,
+                                  size_t count);
 
 /**
  * Metrics of one log since it was opened (`recovery_*`: what `aof_open` found): counters,
@@ -1382,6 +1469,29 @@ aof_status_t aof_options_set_histograms(struct aof_options_t *options, int32_t o
 aof_status_t aof_options_set_visibility(struct aof_options_t *options, int32_t visibility);
 
 /**
+ * Bounds the asynchronous appends of the log in flight (`aof_append_async` returned,
+ * completion not posted yet): at most `max_records` of them, and at most `max_bytes` of
+ * their payloads (a single record larger than `max_bytes` still goes through when none is
+ * in flight); each at least 1. Past a bound an append asks for a sync at once (whatever
+ * the flush policy: a completion is what makes room) and waits for room up to `wait_ms`
+ * milliseconds, then fails with `AOF_ERR_WOULD_BLOCK`, having appended nothing; negative
+ * or 0: it fails at once (and asks for no sync). The bound keeps a caller that appends
+ * faster than the disk syncs from growing memory without limit; it counts appends until
+ * their completion is posted, so completions posted and not taken yet (by `aof_cq_poll`
+ * or the callback) are outside it: drain the queue. Defaults:
+ * `AOF_ASYNC_DEFAULT_MAX_RECORDS` (65,536), `AOF_ASYNC_DEFAULT_MAX_BYTES` (64 MiB),
+ * `AOF_ASYNC_DEFAULT_WAIT_MS` (30 s). A bound of 0: `AOF_ERR_INVALID_ARG`, options
+ * unchanged. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG`.
+ *
+ * # Safety
+ * `options` must be NULL or a live handle from `aof_options_new`.
+ */
+aof_status_t aof_options_set_async_limits(struct aof_options_t *options,
+                                          uint64_t max_records,
+                                          uint64_t max_bytes,
+                                          int64_t wait_ms);
+
+/**
  * Opens the log in directory `path`, creating that directory if it is missing, but never
  * its parents: if the parent of `path` does not exist, the call fails with `AOF_ERR_IO`
  * and creates nothing (a typo in a parent is an error, not a new tree). `options` may be
@@ -1409,6 +1519,8 @@ aof_status_t aof_open(const char *path,
  * calls running concurrently in other threads finish or fail with `AOF_ERR_CLOSED`.
  * Cursors of the log stay valid to free, and return `AOF_ERR_CLOSED`; the `data` of the
  * last record each cursor returned stays readable until that cursor's next call or free.
+ * The completion of every `aof_append_async` of the log is in its completion queue before
+ * this returns (`AOF_OK` once the final sync succeeded), and the queue is detached.
  */
 aof_status_t aof_close(struct aof_log_t *log);
 
@@ -1847,6 +1959,139 @@ aof_status_t aof_stream_position(const struct aof_stream_t *stream, uint64_t *ou
  * `stream` must be NULL or a stream from `aof_stream_open` that was not freed yet.
  */
 void aof_stream_free(struct aof_stream_t *stream);
+
+/**
+ * Creates a completion queue to poll: `aof_cq_poll` takes completions, and `aof_cq_fd`
+ * gives an eventfd that is readable while completions wait (for epoll, poll, an event
+ * loop). Attach it to logs with `aof_log_set_completion_queue`. On success `*out_cq`
+ * receives a new handle, to be freed with `aof_completion_queue_free`. Statuses:
+ * `AOF_ERR_NULL_ARG`, `AOF_ERR_IO` (no eventfd: out of descriptors).
+ *
+ * # Safety
+ * `out_cq` must be NULL or valid for a write of a pointer.
+ */
+aof_status_t aof_completion_queue_new(struct aof_completion_queue_t **out_cq);
+
+/**
+ * Creates a completion queue that hands completions to `callback` instead of being
+ * polled (`aof_cq_poll` and `aof_cq_fd` return `AOF_ERR_INVALID_ARG` for it). Attach it
+ * to logs with `aof_log_set_completion_queue`. On success `*out_cq` receives a new
+ * handle, to be freed with `aof_completion_queue_free`.
+ *
+ * The callback runs on a dispatcher thread the queue owns (one per queue, started here,
+ * joined by `aof_completion_queue_free`), never on libaof's runtime threads nor on the
+ * thread whose sync made the records durable. It gets batches of 1 to 256 completions
+ * in the order they were posted (each log's in id order), one call at a time; the array
+ * is valid only during the call. `ctx` (may be NULL) is passed to every call as is, and
+ * used from the dispatcher thread only: it must be safe to use there. While the callback
+ * runs, later completions of every log on the queue wait: a slow callback delays them,
+ * never the appends (which only the in-flight bound of `aof_options_set_async_limits`
+ * holds back, as completions are counted when posted, not when delivered). It must
+ * return normally: no C++ exception, `longjmp` or thread exit may leave it. It may call
+ * libaof, `aof_append_async`, `aof_close` and `aof_completion_queue_free` of another
+ * queue included, but not free its own queue (`AOF_ERR_MISUSE`). Statuses:
+ * `AOF_ERR_NULL_ARG` (`callback`, `out_cq`), `AOF_ERR_INTERNAL` (the thread could not be
+ * started).
+ *
+ * # Safety
+ * `callback` must be NULL or a function of this signature that stays callable until
+ * `aof_completion_queue_free` returns; `out_cq` NULL or valid for a write of a pointer.
+ */
+aof_status_t aof_completion_queue_new_callback(aof_completion_fn callback,
+                                               void *ctx,
+                                               struct aof_completion_queue_t **out_cq);
+
+/**
+ * Frees a completion queue. NULL is a no-op returning `AOF_OK`. Refused with
+ * `AOF_ERR_BUSY` while an open log is attached to it (the handle stays valid): close
+ * the log (`aof_close` detaches it once every completion of the log is posted) or
+ * detach it with `aof_log_set_completion_queue(log, NULL)` first. Completions not taken
+ * yet are dropped with a polled queue; a callback queue delivers them to its callback
+ * and joins its dispatcher thread before this returns, so the callback and `ctx` are not
+ * used afterwards. From the queue's own callback: `AOF_ERR_MISUSE` (it cannot join the
+ * thread it runs on). Later calls with the handle return `AOF_ERR_CLOSED`. Do not free
+ * a queue while another thread waits in `aof_cq_poll` on it: that wait lasts its
+ * timeout (nothing is freed under it). Statuses: `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG`
+ * (not a queue handle), `AOF_ERR_BUSY`, `AOF_ERR_MISUSE`.
+ */
+aof_status_t aof_completion_queue_free(struct aof_completion_queue_t *cq);
+
+/**
+ * Attaches the completion queue `cq` to the log: `aof_append_async` on the log posts its
+ * completions there, with `log` set to this handle. NULL `cq` detaches the log's queue
+ * (then `aof_append_async` fails until another is attached). Replaces a queue attached
+ * before. Any number of logs, of any manager or opened alone, may share a queue; their
+ * completions interleave, each log's in id order. Refused with `AOF_ERR_INVALID_ARG`
+ * while asynchronous appends of the log are in flight (their completions go to the queue
+ * they were made for; wait for them, or `aof_flush`, then poll). `aof_close` detaches
+ * the queue once every completion of the log is posted. Statuses: `AOF_ERR_NULL_ARG`
+ * (`log`), `AOF_ERR_CLOSED` (the log closed, or the queue freed), `AOF_ERR_INVALID_ARG`
+ * (not a log or not a queue handle; appends in flight).
+ */
+aof_status_t aof_log_set_completion_queue(struct aof_log_t *log, struct aof_completion_queue_t *cq);
+
+/**
+ * Appends one record of `len` bytes now and returns at once: its id goes to `*out_id`
+ * (if not NULL), and the record is visible to readers as `aof_append`'s would be (per
+ * `aof_options_set_visibility`). Its durability is reported later by exactly one
+ * completion on the log's queue (`aof_log_set_completion_queue`), with `user_data`
+ * (any value, NULL included; never dereferenced) handed back as is: one for every call
+ * that returned `AOF_OK`, none for a call that failed. Completions of one log arrive in
+ * id order, whatever the flush policy (they follow its syncs; under `AOF_FLUSH_SYNC`
+ * libaof syncs in the background, one `fdatasync` for all the appends waiting). `data`
+ * may be NULL only if `len` is 0. Past the in-flight bound of
+ * `aof_options_set_async_limits` the call waits for room (asking for a sync), up to the
+ * bound's wait, then fails with `AOF_ERR_WOULD_BLOCK`, having appended nothing. Statuses:
+ * `AOF_ERR_NULL_ARG` (`log`, or NULL `data` with `len > 0`), `AOF_ERR_CLOSED`,
+ * `AOF_ERR_INVALID_ARG` (not a log handle; no queue attached), `AOF_ERR_TOO_LARGE`
+ * (nothing written), `AOF_ERR_WOULD_BLOCK`, `AOF_ERR_POISONED`, `AOF_ERR_IO`,
+ * `AOF_ERR_NO_SPACE`.
+ *
+ * # Safety
+ * `data` must be NULL or point to `len` readable bytes; `out_id` NULL or writable.
+ */
+aof_status_t aof_append_async(struct aof_log_t *log,
+                              const uint8_t *data,
+                              size_t len,
+                              void *user_data,
+                              uint64_t *out_id);
+
+/**
+ * Moves up to `max` completions into `out[0..*out_count]`, in posting order (each log's
+ * in id order), waiting up to `timeout_ms` milliseconds for the first (0: does not wait;
+ * `UINT32_MAX`: no limit, as in `aof_sync_until`). Returns `AOF_OK` with `*out_count`
+ * from 1 to `max`, or `AOF_TIMED_OUT` with `*out_count` set to 0 (the one status besides
+ * `AOF_OK` that writes it) and `out` untouched. Every completion is taken by exactly one
+ * poll, also when several threads poll one queue. `out` may be NULL only when `max` is 0,
+ * which is itself `AOF_ERR_INVALID_ARG` (checked after the handle, like every value).
+ * Statuses: `AOF_ERR_NULL_ARG` (`cq`, `out_count`, `out` with `max > 0`),
+ * `AOF_ERR_CLOSED`, `AOF_ERR_INVALID_ARG` (not a queue handle; a callback queue; `max`
+ * of 0).
+ *
+ * # Safety
+ * `out` must be NULL or point to `max` writable `aof_completion_t`; `out_count` NULL or
+ * writable.
+ */
+aof_status_t aof_cq_poll(struct aof_completion_queue_t *cq,
+                         struct aof_completion_t *out,
+                         size_t max,
+                         uint32_t timeout_ms,
+                         size_t *out_count);
+
+/**
+ * Stores in `*out_fd` the queue's eventfd: readable while completions wait in the queue,
+ * for epoll, poll or an event loop. On each wake-up drain the queue with `aof_cq_poll`
+ * (timeout 0) until it returns `AOF_TIMED_OUT`: the descriptor stays readable until a
+ * poll empties the queue (and becomes readable again when a completion is posted to an
+ * empty queue), so a level-triggered wait sees it again if completions are left, and an
+ * edge-triggered one may not. Owned by the queue: never read, write or close it; valid
+ * until `aof_completion_queue_free`. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_CLOSED`,
+ * `AOF_ERR_INVALID_ARG` (not a queue handle; a callback queue, which has none).
+ *
+ * # Safety
+ * `out_fd` must be NULL or writable.
+ */
+aof_status_t aof_cq_fd(const struct aof_completion_queue_t *cq, int *out_fd);
 
 /**
  * Copies a snapshot of the log's counters into `*out`. Pass `out_size =

@@ -104,6 +104,8 @@ pub unsafe extern "C" fn aof_open(
 /// calls running concurrently in other threads finish or fail with `AOF_ERR_CLOSED`.
 /// Cursors of the log stay valid to free, and return `AOF_ERR_CLOSED`; the `data` of the
 /// last record each cursor returned stays readable until that cursor's next call or free.
+/// The completion of every `aof_append_async` of the log is in its completion queue before
+/// this returns (`AOF_OK` once the final sync succeeded), and the queue is detached.
 #[no_mangle]
 pub extern "C" fn aof_close(log: *mut aof_log_t) -> aof_status_t {
     boundary::guard("aof_close", || {

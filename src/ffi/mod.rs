@@ -5,9 +5,11 @@
 //! - `boundary`: the wrapper every export runs in (panics, NULLs, out-params, last error).
 //! - `status`: the status codes and the one mapping from [`crate::Error`].
 //! - `error_msg`: the per-thread last-error message.
-//! - `registry`: handles as tokens (the tables behind `aof_log_t` and `aof_manager_t`).
-//! - `options`, `log`, `cursor`, `position` (byte positions and streams), `metrics`,
-//!   `manager`, `version`: the exports, by object.
+//! - `registry`: handles as tokens (the tables behind `aof_log_t`, `aof_manager_t` and
+//!   `aof_completion_queue_t`).
+//! - `options`, `log`, `cursor`, `position` (byte positions and streams), `completion`
+//!   (completion queues and asynchronous appends), `metrics`, `manager`, `version`: the
+//!   exports, by object.
 //!
 //! Names follow C conventions (`aof_log_t`), hence the lint exception. Raw pointers from C
 //! are what this module is for, so `unsafe` is allowed here (the crate denies it
@@ -31,6 +33,8 @@ pub mod log;
 pub mod cursor;
 
 pub mod position;
+
+pub mod completion;
 
 pub mod metrics;
 

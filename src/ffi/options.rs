@@ -4,8 +4,12 @@ use std::time::Duration;
 
 use super::boundary::{self, mut_in, Failure, FfiResult, Out};
 use super::status::{aof_status_t, AOF_OK};
+use super::tier_options::wait_from_ms;
+use crate::completion::pending::{
+    DEFAULT_ASYNC_WAIT, DEFAULT_MAX_ASYNC_BYTES, DEFAULT_MAX_ASYNC_RECORDS,
+};
 use crate::config::{MAX_SEGMENT_SIZE, MAX_ZERO_AHEAD, MIN_SEGMENT_SIZE};
-use crate::{FlushPolicy, Options, Visibility};
+use crate::{AsyncLimits, FlushPolicy, Options, Visibility};
 
 /// Flush policy: every append returns once its record is on stable storage (concurrent
 /// appenders share one `fdatasync`: group commit). The default.
@@ -397,6 +401,56 @@ pub unsafe extern "C" fn aof_options_set_visibility(
                 AOF_VISIBILITY_DURABLE => Visibility::Durable,
                 other => return Err(Failure::invalid(format!("unknown visibility {other}"))),
             };
+            Ok(())
+        })
+    }
+}
+
+/// How many asynchronous appends of a log may be in flight by default (see
+/// `aof_options_set_async_limits`).
+pub const AOF_ASYNC_DEFAULT_MAX_RECORDS: u64 = 65_536;
+/// How many payload bytes of asynchronous appends of a log may be in flight by default:
+/// 64 MiB.
+pub const AOF_ASYNC_DEFAULT_MAX_BYTES: u64 = 67_108_864;
+/// How long an asynchronous append waits for room by default: 30 s.
+pub const AOF_ASYNC_DEFAULT_WAIT_MS: i64 = 30_000;
+const _: () = assert!(AOF_ASYNC_DEFAULT_MAX_RECORDS == DEFAULT_MAX_ASYNC_RECORDS);
+const _: () = assert!(AOF_ASYNC_DEFAULT_MAX_BYTES == DEFAULT_MAX_ASYNC_BYTES);
+const _: () = assert!(AOF_ASYNC_DEFAULT_WAIT_MS as u128 == DEFAULT_ASYNC_WAIT.as_millis());
+
+/// Bounds the asynchronous appends of the log in flight (`aof_append_async` returned,
+/// completion not posted yet): at most `max_records` of them, and at most `max_bytes` of
+/// their payloads (a single record larger than `max_bytes` still goes through when none is
+/// in flight); each at least 1. Past a bound an append asks for a sync at once (whatever
+/// the flush policy: a completion is what makes room) and waits for room up to `wait_ms`
+/// milliseconds, then fails with `AOF_ERR_WOULD_BLOCK`, having appended nothing; negative
+/// or 0: it fails at once (and asks for no sync). The bound keeps a caller that appends
+/// faster than the disk syncs from growing memory without limit; it counts appends until
+/// their completion is posted, so completions posted and not taken yet (by `aof_cq_poll`
+/// or the callback) are outside it: drain the queue. Defaults:
+/// `AOF_ASYNC_DEFAULT_MAX_RECORDS` (65,536), `AOF_ASYNC_DEFAULT_MAX_BYTES` (64 MiB),
+/// `AOF_ASYNC_DEFAULT_WAIT_MS` (30 s). A bound of 0: `AOF_ERR_INVALID_ARG`, options
+/// unchanged. Statuses: `AOF_ERR_NULL_ARG`, `AOF_ERR_INVALID_ARG`.
+///
+/// # Safety
+/// `options` must be NULL or a live handle from `aof_options_new`.
+#[no_mangle]
+pub unsafe extern "C" fn aof_options_set_async_limits(
+    options: *mut aof_options_t,
+    max_records: u64,
+    max_bytes: u64,
+    wait_ms: i64,
+) -> aof_status_t {
+    // SAFETY: forwarded to our caller.
+    unsafe {
+        with_options("aof_options_set_async_limits", options, |o| {
+            let limits = AsyncLimits {
+                max_records,
+                max_bytes,
+                wait: wait_from_ms(wait_ms),
+            };
+            limits.validate()?;
+            o.async_limits = limits;
             Ok(())
         })
     }

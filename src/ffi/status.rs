@@ -34,9 +34,11 @@ pub const AOF_ERR_IO: i32 = -5;
 pub const AOF_ERR_NO_SPACE: i32 = -6;
 /// Bytes on disk failed their checksum or framing.
 pub const AOF_ERR_CORRUPTION: i32 = -7;
-/// The log directory is locked by another process or another open handle.
+/// The log directory is locked by another process or another open handle; or a completion
+/// queue still has logs attached (`aof_completion_queue_free`).
 pub const AOF_ERR_BUSY: i32 = -8;
-/// The log handle was closed (also returned to cursors of a closed log).
+/// The log handle was closed (also returned to cursors of a closed log), or the completion
+/// queue handle freed.
 pub const AOF_ERR_CLOSED: i32 = -9;
 /// An earlier write or sync failed; the log refuses further writes. Close it and reopen.
 pub const AOF_ERR_POISONED: i32 = -10;
@@ -46,7 +48,8 @@ pub const AOF_ERR_PANIC: i32 = -11;
 pub const AOF_ERR_INTERNAL: i32 = -12;
 /// The caller's buffer is too small; `aof_read` stores the needed size in `*out_len`.
 pub const AOF_ERR_BUFFER_TOO_SMALL: i32 = -13;
-/// A blocking call was made from a thread of libaof's own runtime, where it could deadlock.
+/// A blocking call was made from a thread of libaof's own runtime, where it could deadlock;
+/// or a completion queue's callback tried to free its own queue.
 pub const AOF_ERR_MISUSE: i32 = -14;
 /// A manager has no log of that name (`aof_manager_drop_log`).
 pub const AOF_ERR_NO_SUCH_LOG: i32 = -15;
@@ -56,8 +59,10 @@ pub const AOF_ERR_CATALOG: i32 = -16;
 /// The record was removed by retention or `aof_truncate_before`; the last-error message
 /// names the oldest id still available (see also `aof_bounds`).
 pub const AOF_ERR_TRUNCATED: i32 = -17;
-/// No room in a cache of the tiers and the manager is set not to wait (or the wait timed
-/// out); see `aof_manager_options_set_cache`. Nothing changed; try again later.
+/// No room, and no (more) waiting: in a cache of the tiers (`aof_manager_options_set_cache`),
+/// behind the archive's bounds (`aof_manager_options_set_archive_limits`), or in the bound on
+/// asynchronous appends in flight (`aof_options_set_async_limits`). Nothing changed; try
+/// again later.
 pub const AOF_ERR_WOULD_BLOCK: i32 = -18;
 /// The archive could not be reached after retries (or its circuit breaker is open), or
 /// refused a request; the last-error message names the operation, key and endpoint.
@@ -101,15 +106,21 @@ pub(crate) fn describe(status: aof_status_t) -> &'static CStr {
         AOF_ERR_IO => c"I/O error",
         AOF_ERR_NO_SPACE => c"no space left on device",
         AOF_ERR_CORRUPTION => c"corruption detected",
-        AOF_ERR_BUSY => c"log directory is locked by another process or handle",
-        AOF_ERR_CLOSED => c"the log is closed",
+        AOF_ERR_BUSY => {
+            c"busy: the log directory is locked elsewhere, or the queue has logs attached"
+        }
+        AOF_ERR_CLOSED => c"the handle is closed (log closed, or queue freed)",
         AOF_ERR_POISONED => c"the log is poisoned by an earlier write or sync failure",
         AOF_ERR_PANIC => c"internal panic caught at the C boundary",
         AOF_ERR_INTERNAL => c"internal error",
-        AOF_ERR_WOULD_BLOCK => c"would block: no room in a cache of the tiers",
+        AOF_ERR_WOULD_BLOCK => {
+            c"would block: no room (cache, archive backlog or async appends in flight)"
+        }
         AOF_ERR_REMOTE => c"the archive is unavailable or refused the request",
         AOF_ERR_BUFFER_TOO_SMALL => c"buffer too small",
-        AOF_ERR_MISUSE => c"blocking call made from inside the libaof runtime",
+        AOF_ERR_MISUSE => {
+            c"call not allowed from this thread (libaof runtime, or the queue's own callback)"
+        }
         AOF_ERR_NO_SUCH_LOG => c"no log of that name",
         AOF_ERR_CATALOG => c"segment catalogue error",
         AOF_ERR_TRUNCATED => c"record removed by retention or truncation",

@@ -28,7 +28,7 @@ const _: () = assert!(
 );
 
 /// A wait in milliseconds from C: negative means do not wait (`None`).
-fn wait_from_ms(ms: i64) -> Option<Duration> {
+pub(super) fn wait_from_ms(ms: i64) -> Option<Duration> {
     u64::try_from(ms).ok().map(Duration::from_millis)
 }
 
