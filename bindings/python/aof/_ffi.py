@@ -168,7 +168,7 @@ _OPTIONAL_PROTOTYPES = {
     "aof_log_set_completion_queue": (status_t, [_P, _P]),
     "aof_append_async": (status_t, [_P, c_char_p, c_size_t, c_void_p, _U64P]),
     "aof_cq_poll": (status_t, [_P, POINTER(CompletionStruct), c_size_t, c_uint32, _SZP]),
-    "aof_cq_fd": (status_t, [_P, POINTER(c_int32)]),
+    "aof_cq_fd": (status_t, [_P, POINTER(ctypes.c_int)]),
     "aof_options_set_async_limits": (status_t, [_P, c_uint64, c_uint64, c_int64]),
 }
 

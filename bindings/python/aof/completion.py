@@ -25,20 +25,18 @@ import ctypes
 import itertools
 import threading
 import weakref
-from ctypes import byref, c_int32, c_size_t, c_uint64, c_void_p
+from ctypes import byref, c_size_t, c_uint64, c_void_p
 from typing import Any, Iterator, List, NamedTuple, Optional
 
 from . import _ffi
 from ._util import Deadline, as_buffer
 from .errors import (
     ERR_CLOSED,
-    ERR_INVALID_ARG,
     ERR_WOULD_BLOCK,
     OK,
     TIMED_OUT,
     AofError,
     ClosedError,
-    InvalidArgumentError,
     check,
     errstr,
     make_error,
@@ -103,8 +101,8 @@ def _free_queue(free, handle):
 class CompletionQueue:
     """Where the asynchronous appends of one or several logs post their completions.
 
-    Attach it with log.set_completion_queue(queue) (or pass completion_queue= to the log's
-    open). Take completions with poll() or the blocking iterator completions(); `fd` is
+    Attach it with log.set_completion_queue(queue) (or pass completion_queue=queue to
+    Log.open or Manager.open_log). Take completions with poll() or the blocking iterator completions(); `fd` is
     an eventfd readable while completions wait, for an event loop (drain with
     poll(timeout=0) until it returns nothing, on each wake-up). Close it once its logs are
     closed (BusyError while an open log is attached); a context manager closes it.
@@ -137,7 +135,7 @@ class CompletionQueue:
     def fd(self) -> int:
         """The eventfd readable while completions wait (owned by the queue: never read,
         write or close it)."""
-        out = c_int32()
+        out = ctypes.c_int()
         check(_ffi.lib().aof_cq_fd(self._ptr(), byref(out)))
         return out.value
 
@@ -243,28 +241,26 @@ def attach(log, queue):
     log._queue = queue
 
 
-def _append_async(log, queue, data, key):
-    buf, n = as_buffer(data)
-    out = c_uint64()
-    status = _ffi.lib().aof_append_async(log._h, buf, n, key, byref(out))
-    return status, out.value
-
-
 def append_async(log, data, user_data=None):
     """Log.append_async: appends now, returns the id; the completion comes to the queue."""
     _require_api()
     queue = log._queue
     if queue is None:
-        raise InvalidArgumentError(
-            "no completion queue is attached to the log (log.set_completion_queue(q))",
-            status=ERR_INVALID_ARG,
-        )
-    key = queue._register(user_data)
-    status, id = _append_async(log, queue, data, key)
+        # libaof refuses it (no queue attached, or the log is closed): its status and
+        # message say which.
+        buf, n = as_buffer(data)
+        out = c_uint64()
+        check(_ffi.lib().aof_append_async(log._h, buf, n, None, byref(out)))
+        return out.value
+    buf, n = as_buffer(data)
+    key = queue._register(user_data)  # before the call: the completion may come at once
+    out = c_uint64()
+    status = _ffi.lib().aof_append_async(log._h, buf, n, key, byref(out))
     if status != OK:
         error = make_error(status)
         queue._tokens.pop(key, None)  # no completion will come for it
         raise error
+    id = out.value
     return id
 
 

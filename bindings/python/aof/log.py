@@ -126,12 +126,23 @@ class Log:
 
     def __init__(self, path: PathLike, options: Optional[Options] = None, **option_kwargs: Any):
         """Opens the log in directory `path` (created if missing, not its parents), with
-        `options` (an Options) or Options keywords."""
+        `options` (an Options) or Options keywords; `completion_queue=` attaches a
+        CompletionQueue for append_async."""
+        queue = option_kwargs.pop("completion_queue", None)
         opts = _options(options, option_kwargs)
         handle = c_void_p()
         lib = _ffi.lib()
         check(lib.aof_open(fspath(path), opts._ptr(), byref(handle)))
         self._init(handle.value, path=path, name=None, manager=None)
+        self._attach_at_open(queue)
+
+    def _attach_at_open(self, queue):
+        if queue is not None:
+            try:
+                self.set_completion_queue(queue)
+            except BaseException:
+                self.close()
+                raise
 
     @classmethod
     def open(cls, path: PathLike, options: Optional[Options] = None, **option_kwargs: Any) -> Log:

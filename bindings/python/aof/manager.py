@@ -54,7 +54,9 @@ class Manager:
 
     def open_log(self, name: str, options: Any = None, **option_kwargs: Any) -> Log:
         """Opens (creating if needed) the log `name` (1 to 200 bytes of UTF-8, no '/', no
-        control characters, no leading '.'), with `options` or Options keywords."""
+        control characters, no leading '.'), with `options` or Options keywords;
+        `completion_queue=` attaches a CompletionQueue for append_async."""
+        queue = option_kwargs.pop("completion_queue", None)
         opts = _options(options, option_kwargs)
         handle = c_void_p()
         check(_ffi.lib().aof_manager_open_log(self._h, name_bytes(name), opts._ptr(), byref(handle)))
@@ -62,6 +64,7 @@ class Manager:
         log = Log._adopt(handle.value, path=path, name=name, manager=self)
         with self._lock:
             self._logs.add(log)
+        log._attach_at_open(queue)
         return log
 
     def list(self) -> List[str]:

@@ -189,3 +189,59 @@ def test_asyncio_and_a_manual_queue_do_not_mix(log_dir):
             log.close()
 
     asyncio.run(main())
+
+
+def test_two_logs_share_a_queue(tmp_path):
+    n = 500
+    with aof.CompletionQueue() as q:
+        with aof.Manager(tmp_path / "root") as m:
+            a = aof.open(tmp_path / "alone", completion_queue=q, **SMALL)
+            b = m.open_log("managed", completion_queue=q, **SMALL)
+            assert a.completion_queue is q and b.completion_queue is q
+            for i in range(n):
+                a.append_async(b"a", ("a", i))
+                b.append_async(b"b", ("b", i))
+            got = []
+            for c in q.completions(idle_timeout=30):
+                got.append(c)
+                if len(got) == 2 * n:
+                    break
+            for log, tag in ((a, "a"), (b, "b")):
+                mine = [c for c in got if c.log is log]
+                assert [c.id for c in mine] == list(range(1, n + 1))  # each log in id order
+                assert [c.user_data for c in mine] == [(tag, i) for i in range(n)]
+            a.close()
+        # The manager closed b: the queue has no open log left.
+    assert q.closed
+
+
+def test_detach_and_reattach(log_dir):
+    with aof.CompletionQueue() as q1, aof.CompletionQueue() as q2:
+        with aof.open(log_dir, completion_queue=q1, **SMALL) as log:
+            log.append_async(b"1")
+            assert q1.poll(timeout=30)[0].id == 1
+            log.set_completion_queue(None)
+            with pytest.raises(aof.InvalidArgumentError):
+                log.append_async(b"no queue")
+            log.set_completion_queue(q2)
+            log.append_async(b"2")
+            assert [c.id for c in q2.poll(timeout=30)] == [2]
+            assert q1.poll(timeout=0) == []
+
+
+def test_eventfd_with_selectors(log_dir):
+    import selectors
+
+    with aof.CompletionQueue() as q, aof.open(log_dir, completion_queue=q, **SMALL) as log:
+        sel = selectors.DefaultSelector()
+        sel.register(q.fd, selectors.EVENT_READ)
+        assert sel.select(timeout=0) == []  # nothing waits
+        for i in range(50):
+            log.append_async(b"%d" % i, i)
+        got = []
+        while len(got) < 50:
+            assert sel.select(timeout=30), "the eventfd never became readable"
+            got += q.drain()  # drain until empty on each wake-up
+        assert [c.user_data for c in got] == list(range(50))
+        assert sel.select(timeout=0) == []  # drained: quiet again
+        sel.close()

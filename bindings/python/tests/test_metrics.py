@@ -1,6 +1,5 @@
 """Metrics: the dict named by the library, and the Prometheus text."""
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import aof
