@@ -87,7 +87,12 @@ def test_poll_max_count_and_timeout(log_dir):
         log.set_completion_queue(q)
         for i in range(10):
             log.append_async(b"x")
-        log.sync_until(10, timeout=30)
+        # Durable is not yet posted: libaof advances the durable id, then posts the
+        # completions. Wait until all ten are posted (async_completed counts them).
+        deadline = time.monotonic() + 30
+        while log.metrics()["async_completed"] < 10:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
         first = q.poll(max_count=3, timeout=5)
         assert [c.id for c in first] == [1, 2, 3]
         rest = q.poll(max_count=100, timeout=5)
