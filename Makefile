@@ -15,8 +15,11 @@
 #   make dist                  the libraries make install installs, in build/dist/ (below)
 #   make cli                   build the `aof` tool (release) into target/release/aof
 #   make header                regenerate include/aof.h (cbindgen, as a library, via a test)
+#   make python-test           the Python bindings' tests (bindings/python) against the release
+#                              library
 #   make deps                  install what a fresh Debian machine lacks (idempotent; libclang-dev
-#                              for libmdbx's bindgen build, s3s-fs for the S3 archive tests)
+#                              for libmdbx's bindgen build, s3s-fs for the S3 archive tests, a
+#                              Python venv in build/venv with pytest and prometheus_client)
 #
 # Build outputs go to target/ (cargo) and build/ (everything else); both are git-ignored.
 
@@ -95,11 +98,17 @@ CARGO_FUZZ_VERSION := 0.13.2
 # The S3-compatible server the S3 archive tests run against (newer versions need a newer rustc).
 S3S_FS_VERSION := 0.14.1
 
-# The stages of make test, in order.
-TEST_STAGES := check-fmt clippy cargo-test ctest valgrind cxx-header install-test fuzz-ci
+# The Python bindings' tests run in a venv of their own (build/venv, made by make deps with
+# the machine's python3), with these pinned versions.
+PYTHON ?= python3
+PY_VENV := $(BUILD)/venv
+PY_TEST_DEPS := pytest==9.2.0 prometheus-client==0.26.0
 
-.PHONY: all release debug dist cli demo test check-fmt clippy cargo-test ctest valgrind cxx-header \
-        fuzz-ci install install-test header deps clean-build
+# The stages of make test, in order.
+TEST_STAGES := check-fmt clippy cargo-test python-test ctest valgrind cxx-header install-test fuzz-ci
+
+.PHONY: all release debug dist cli demo test check-fmt clippy cargo-test python-test python-deps \
+        ctest valgrind cxx-header fuzz-ci install install-test header deps clean-build
 
 all: release
 
@@ -150,6 +159,32 @@ deps:
 	else \
 	    echo "installing s3s-fs $(S3S_FS_VERSION)"; \
 	    $(CARGO) install s3s-fs@$(S3S_FS_VERSION) --features binary --locked; \
+	fi
+	@$(MAKE) --no-print-directory python-deps
+
+# A venv for the Python tests: isolated from the system's packages (Debian's python3 refuses
+# pip installs outside one), created once, its pins checked on every run. Debian's own
+# python3 needs python3-venv for it.
+python-deps:
+	@if [ ! -x $(PY_VENV)/bin/python3 ]; then \
+	    echo "creating the Python venv $(PY_VENV) ($$($(PYTHON) --version))"; \
+	    if ! $(PYTHON) -m venv $(PY_VENV) >/dev/null 2>&1; then \
+	        rm -rf $(PY_VENV); \
+	        $(SUDO) apt-get update -qq; \
+	        $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv; \
+	        $(PYTHON) -m venv $(PY_VENV); \
+	    fi; \
+	fi
+	@installed=$$($(PY_VENV)/bin/python3 -m pip freeze 2>/dev/null | tr 'A-Z_' 'a-z-'); \
+	missing=""; \
+	for pin in $(PY_TEST_DEPS); do \
+	    grep -qx "$$pin" <<<"$$installed" || missing="$$missing $$pin"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing into $(PY_VENV):$$missing"; \
+	    $(PY_VENV)/bin/python3 -m pip install -q --disable-pip-version-check $$missing; \
+	else \
+	    echo "deps: Python venv $(PY_VENV) with $(PY_TEST_DEPS)"; \
 	fi
 
 $(NATIVE_LIBS_FILE): Cargo.toml Cargo.lock
@@ -249,6 +284,12 @@ cargo-test:
 	$(CARGO) test --workspace
 	@echo "== cargo test --features failpoints --test failpoints --test manager_failpoints --test catalog_failpoints --test tier_failpoints --test archive_failpoints --test async_failpoints (fault injection)"
 	$(CARGO) test --features failpoints --test failpoints --test manager_failpoints --test catalog_failpoints --test tier_failpoints --test archive_failpoints --test async_failpoints
+
+# The Python package is pure ctypes: it loads the release shared library named by AOF_LIBRARY.
+python-test: release python-deps
+	@echo "== Python bindings: pytest bindings/python/tests against $(RELEASE_DIR)/libaof.so"
+	AOF_LIBRARY=$(abspath $(RELEASE_DIR))/libaof.so $(PY_VENV)/bin/python3 -m pytest -q \
+	    bindings/python/tests
 
 ctest: $(NATIVE_LIBS_FILE)
 	@echo "== C tests (ASan + UBSan)"
