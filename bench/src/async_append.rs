@@ -1,4 +1,4 @@
-//! Asynchronous appends (issue 11): one thread keeps N appends in flight under
+//! Asynchronous appends: one thread keeps N appends in flight under
 //! `FlushPolicy::Sync` and learns of each one's durability later.
 //!
 //! - `aof-notify-N`: `Log::append_notify` with a `CompletionQueue` attached. The thread
@@ -37,7 +37,7 @@ pub const SIZES: [usize; 2] = [64, 1024];
 pub const DEPTHS: [usize; 4] = [1, 16, 256, 4096];
 /// Appends in flight of the `aof-future` cell.
 pub const FUTURE_DEPTH: usize = 256;
-/// The issue's target: one thread with at least this many in flight at least matches
+/// The design target: one thread with at least this many in flight at least matches
 /// this many threads appending with `Sync`.
 pub const TARGET_DEPTH: usize = 256;
 pub const TARGET_THREADS: usize = 16;

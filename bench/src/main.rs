@@ -22,7 +22,7 @@
 //!   latency per record from the append call until the thread sees its completion. A
 //!   filter that names them (`--filter append-async`) also runs the Sync cells they are
 //!   compared with (1 and 16 threads, and `raw-fsync`), and the report adds their table
-//!   and the issue 11 target (`async_append.rs`).
+//!   and its design target (`async_append.rs`).
 //! - **scan**: hot sequential cursor scan; **read**: hot random read by id.
 //! - **tail**: writer→tailing-reader latency; engines aof (the reader sleeps in
 //!   `Cursor::wait`) and aof-spin (its cursor busy-polls 1 ms before sleeping).
@@ -804,15 +804,11 @@ fn main() {
     );
     print!("{}", report::ratio_table(&rows));
     println!();
-<<<<<<< HEAD
     if let Some(section) = report::async_section(&b.cells, budget.reps) {
         print!("{section}");
         println!();
     }
-    println!("== targets (issues 4 and 11), from this run");
-=======
     println!("== design targets, from this run");
->>>>>>> pkg
     print!("{}", report::targets_table(&ts));
     println!();
     println!(

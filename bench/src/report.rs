@@ -685,7 +685,7 @@ pub fn to_csv(cells: &[Cell], rows: &[RatioRow]) -> String {
     out
 }
 
-/// The asynchronous-append targets (issue 11): for each size and each depth of at least
+/// The asynchronous-append targets: for each size and each depth of at least
 /// `TARGET_DEPTH`, one thread's `append_notify` rate ÷ that of `TARGET_THREADS` threads
 /// appending with Sync.
 fn async_targets(cells: &[Cell]) -> Vec<Target> {
@@ -720,7 +720,7 @@ fn async_targets(cells: &[Cell]) -> Vec<Target> {
     v
 }
 
-/// The asynchronous-append section (issue 11): per record size, the raw baseline, Sync
+/// The asynchronous-append section: per record size, the raw baseline, Sync
 /// with 1 and 16 threads and one thread with N asynchronous appends in flight, side by
 /// side, then the target's verdict. `None` if no asynchronous-append cell ran.
 pub fn async_section(cells: &[Cell], reps: usize) -> Option<String> {
@@ -733,7 +733,7 @@ pub fn async_section(cells: &[Cell], reps: usize) -> Option<String> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "== asynchronous appends under Sync (issue 11): durable records/s, median of {reps} reps \
+        "== asynchronous appends under Sync: durable records/s, median of {reps} reps \
          (min–max); latency per record from the append call until the caller sees it durable, \
          µs (median over reps)"
     );
@@ -822,7 +822,7 @@ pub fn async_section(cells: &[Cell], reps: usize) -> Option<String> {
     };
     let _ = writeln!(
         out,
-        "target (issue 11): one thread with >= {TARGET_DEPTH} in flight at least matches \
+        "target: one thread with >= {TARGET_DEPTH} in flight at least matches \
          {TARGET_THREADS} Sync threads: {verdict}"
     );
     for t in &ts {
