@@ -60,6 +60,37 @@ pub struct SegmentFile {
     offsets: OffsetIndex,
 }
 
+/// The length of an open segment file and its header, checked: a whole header that decodes
+/// and names `base`, the segment's first id (as its file name does).
+pub(crate) fn checked_header(file: &File, path: &Path, base: u64) -> Result<(u64, SegmentHeader)> {
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("stat", path, e))?
+        .len();
+    if len < HEADER_LEN {
+        return Err(Error::corruption(
+            path,
+            len,
+            "file is shorter than a segment header",
+        ));
+    }
+    let mut raw = [0u8; HEADER_LEN as usize];
+    fsio::read_exact_at(file, path, &mut raw, 0)?;
+    let header = SegmentHeader::decode(&raw)
+        .map_err(|e| Error::corruption(path, 0, format!("segment header: {e}")))?;
+    if header.base_id != base {
+        return Err(Error::corruption(
+            path,
+            16,
+            format!(
+                "header says base id {} but the name says {base}",
+                header.base_id
+            ),
+        ));
+    }
+    Ok((len, header))
+}
+
 impl SegmentFile {
     /// Maps an open segment file whose header has been checked.
     pub fn open(path: PathBuf, file: File, header: &SegmentHeader) -> Result<SegmentFile> {
@@ -103,31 +134,7 @@ impl SegmentFile {
     /// given its full size back, and the scan of its records cuts it.
     pub fn open_checked(path: &Path, base: u64, is_tail: bool) -> Result<SegmentFile> {
         let file = fsio::open_file(path)?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io("stat", path, e))?
-            .len();
-        if len < HEADER_LEN {
-            return Err(Error::corruption(
-                path,
-                len,
-                "file is shorter than a segment header",
-            ));
-        }
-        let mut raw = [0u8; HEADER_LEN as usize];
-        fsio::read_exact_at(&file, path, &mut raw, 0)?;
-        let header = SegmentHeader::decode(&raw)
-            .map_err(|e| Error::corruption(path, 0, format!("segment header: {e}")))?;
-        if header.base_id != base {
-            return Err(Error::corruption(
-                path,
-                16,
-                format!(
-                    "header says base id {} but the name says {base}",
-                    header.base_id
-                ),
-            ));
-        }
+        let (len, header) = checked_header(&file, path, base)?;
         if len < header.capacity {
             if !is_tail {
                 return Err(Error::corruption(

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use crate::catalog::{SegmentEntry, SegmentState, TierEntry};
 use crate::error::{Error, Result};
-use crate::fsio;
-use crate::segment::file::SegmentFile;
+
+use crate::segment::file::{checked_header, SegmentFile};
 use crate::segment::format::{
     decode_record, RecordView, SegmentFooter, SegmentHeader, FOOTER_LEN, HEADER_LEN,
 };
@@ -94,40 +94,11 @@ impl SegmentBytes {
 /// [`SegmentFile::open`], whose safety argument covers readers in another process.)
 pub(crate) fn map_plain(path: &Path, base: u64) -> Result<(SegmentFile, SegmentHeader)> {
     let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io("stat", path, e))?
-        .len();
-    if len < HEADER_LEN {
-        return Err(Error::corruption(
-            path,
-            len,
-            "file is shorter than a segment header",
-        ));
-    }
-    let header = read_header(&file, path)?;
-    if header.base_id != base {
-        return Err(Error::corruption(
-            path,
-            16,
-            format!(
-                "header says base id {} but the name says {base}",
-                header.base_id
-            ),
-        ));
-    }
+    let (_, header) = checked_header(&file, path, base)?;
     Ok((
         SegmentFile::open(path.to_path_buf(), file, &header)?,
         header,
     ))
-}
-
-/// The checked header of an open segment file.
-pub(crate) fn read_header(file: &File, path: &Path) -> Result<SegmentHeader> {
-    let mut raw = [0u8; HEADER_LEN as usize];
-    fsio::read_exact_at(file, path, &mut raw, 0)?;
-    SegmentHeader::decode(&raw)
-        .map_err(|e| Error::corruption(path, 0, format!("segment header: {e}")))
 }
 
 /// The footer a sealed catalogue entry stands for.
