@@ -90,8 +90,8 @@ impl Inner {
             Metrics::add(&view.metrics.async_full, 1);
         }
         reserved?;
-        let id = match self.append_registered(payload, waiter) {
-            Ok(id) => id,
+        let (id, write) = match self.append_registered(payload, waiter) {
+            Ok(appended) => appended,
             Err(e) => {
                 pending.unreserve(len);
                 return Err(e);
@@ -103,11 +103,7 @@ impl Inner {
         view.fail_pending();
         match self.options.flush {
             FlushPolicy::Sync => self.start_sync_driver(),
-            policy => {
-                let pending = id.saturating_sub(view.durable_id());
-                let sync = policy.batch_records().is_some_and(|n| pending >= n);
-                self.signal.poke(sync, true);
-            }
+            _ => self.poke_flusher(id, write),
         }
         Histograms::finish(&view.metrics.hist.append_latency, started);
         Ok(id)
@@ -116,7 +112,8 @@ impl Inner {
     /// The append itself, registering `waiter` under the writer lock. The record is in the
     /// writer's buffer once this returns; a failed write-out after the registration poisons
     /// the log, which completes the waiter.
-    fn append_registered(&self, payload: &[u8], waiter: Waiter) -> Result<u64> {
+    /// Returns the id and whether the flusher should write out (as `append_records_then`).
+    fn append_registered(&self, payload: &[u8], waiter: Waiter) -> Result<(u64, bool)> {
         let len = payload.len() as u64;
         let mut waiter = Some(waiter);
         let mut registered = None;
@@ -126,8 +123,9 @@ impl Inner {
             registered = Some(id);
         });
         match (registered, appended) {
+            (Some(_), Ok(appended)) => Ok(appended),
             // Whatever failed after the registration reaches the waiter, not the caller.
-            (Some(id), _) => Ok(id),
+            (Some(id), Err(_)) => Ok((id, false)),
             (None, Err(e)) => Err(e),
             (None, Ok(_)) => unreachable!("an append that succeeded registered its waiter"),
         }

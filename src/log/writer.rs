@@ -98,31 +98,35 @@ impl Inner {
     ) -> Result<u64> {
         let waits = self.options.flush == FlushPolicy::Sync;
         let started = self.view.metrics.hist.start_append(waits);
-        let last = self.append_records_then(payloads, batch, |_| {})?;
+        let (last, write) = self.append_records_then(payloads, batch, |_| {})?;
         let first = last + 1 - payloads.len() as u64;
         match self.options.flush {
             FlushPolicy::Sync => self.make_durable(last, Trigger::Sync)?,
-            policy => {
-                let pending = last.saturating_sub(self.view.durable_id());
-                let sync = policy.batch_records().is_some_and(|n| pending >= n);
-                // Poked to write out only if these were the first records in an empty
-                // buffer (see `append_records_then`).
-                self.signal.poke(sync, false);
-            }
+            _ => self.poke_flusher(last, write),
         }
         Histograms::finish(&self.view.metrics.hist.append_latency, started);
         Ok(first)
     }
 
+    /// Under the background policies: tells the flusher a sync is due if the policy's
+    /// count of waiting records is reached, and to write out if `write` (see
+    /// `append_records_then`). One wake-up at most.
+    pub(crate) fn poke_flusher(&self, last: u64, write: bool) {
+        let pending = last.saturating_sub(self.view.durable_id());
+        let sync = (self.options.flush.batch_records()).is_some_and(|n| pending >= n);
+        self.signal.poke(sync, write);
+    }
+
     /// Appends the records and calls `appended(last id)` under the writer lock, before any
-    /// write-out or sync can cover them. Returns the last id; starts no sync. The flusher is
-    /// poked to write out if the records were the first in an empty buffer.
+    /// write-out or sync can cover them. Returns the last id, and whether the flusher should
+    /// be told to write out (the records were the first in an empty buffer and the appender
+    /// did not write them out itself); starts no sync and wakes nobody.
     pub(crate) fn append_records_then<P: AsRef<[u8]>>(
         &self,
         payloads: &[P],
         batch: bool,
         appended: impl FnOnce(u64),
-    ) -> Result<u64> {
+    ) -> Result<(u64, bool)> {
         // The handle before the values, as at the C boundary.
         self.view.check_open()?;
         let max = self.options.record_limit();
@@ -156,10 +160,8 @@ impl Inner {
             // A failure poisons the log, which completes what `appended` registered.
             self.write_out()?;
         }
-        if self.options.flush != FlushPolicy::Sync && was_empty && !wrote_out {
-            self.signal.poke(false, true);
-        }
-        Ok(last)
+        let write = self.options.flush != FlushPolicy::Sync && was_empty && !wrote_out;
+        Ok((last, write))
     }
 
     fn append_locked(&self, w: &mut Writer, payload: &[u8], timestamp: u64) -> Result<()> {

@@ -3,6 +3,7 @@ use std::path::Path;
 
 use super::*;
 use crate::segment::format::{framed_len, HEADER_LEN};
+use crate::segment::layout::Layout;
 use crate::{Log, Manager, ManagerOptions, Options};
 
 fn small() -> Options {
@@ -131,8 +132,8 @@ fn stops_at_a_torn_tail_and_verify_names_it() {
     }
     log.close().unwrap();
     drop(log);
-    std::fs::remove_file(dir.path().join("CLEAN")).unwrap();
-    let seg = dir.path().join(crate::segment::segment_file_name(1));
+    std::fs::remove_file(Layout::new(dir.path()).clean_marker()).unwrap();
+    let seg = Layout::new(dir.path()).segment(1);
     let mut bytes = std::fs::read(&seg).unwrap();
     let last = (HEADER_LEN + 4 * framed_len(100)) as usize;
     bytes[last + 40] ^= 0xff;
@@ -160,7 +161,7 @@ fn damage_in_a_sealed_segment_is_an_error_and_a_range() {
     append(&log, 1, 100);
     log.close().unwrap();
     drop(log);
-    let seg = dir.path().join(crate::segment::segment_file_name(1));
+    let seg = Layout::new(dir.path()).segment(1);
     let mut bytes = std::fs::read(&seg).unwrap();
     let second = HEADER_LEN + framed_len(payload(1).len() as u64);
     bytes[second as usize + 33] ^= 1;
